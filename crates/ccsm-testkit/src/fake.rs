@@ -46,10 +46,12 @@ pub enum Fault {
     AskTool,
     /// Start a `sleep` child in the process group, say its pid, then hang.
     SpawnChild,
+    /// Never answer control requests (for request timeouts).
+    Deaf,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 12] = [
+    pub const ALL: [Fault; 13] = [
         Fault::CrashOnStart,
         Fault::ExitMidTurn,
         Fault::Hang,
@@ -62,6 +64,7 @@ impl Fault {
         Fault::Unknown,
         Fault::AskTool,
         Fault::SpawnChild,
+        Fault::Deaf,
     ];
 
     pub fn name(self) -> &'static str {
@@ -78,6 +81,7 @@ impl Fault {
             Fault::Unknown => "unknown",
             Fault::AskTool => "ask-tool",
             Fault::SpawnChild => "spawn-child",
+            Fault::Deaf => "deaf",
         }
     }
 

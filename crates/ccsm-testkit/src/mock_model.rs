@@ -96,20 +96,19 @@ fn collect_text(content: &Value, out: &mut String) {
     }
 }
 
-/// The prompt text of one user message's content, if it has one: strings, or text
-/// blocks that are not system reminders.
+/// The prompt text of one user message's content, if it has one: a string, or the
+/// last text block that is not a system reminder. (After an interrupt the CLI merges
+/// the cut-short prompt and the next one into one message; the newest is the prompt.)
 fn prompt_text(content: &Value) -> Option<String> {
     match content {
         Value::String(s) if !s.trim_start().starts_with("<system-reminder>") => Some(s.clone()),
-        Value::Array(blocks) => {
-            let texts: Vec<&str> = blocks
-                .iter()
-                .filter(|b| b["type"] == "text")
-                .filter_map(|b| b["text"].as_str())
-                .filter(|t| !t.trim_start().starts_with("<system-reminder>"))
-                .collect();
-            (!texts.is_empty()).then(|| texts.join("\n"))
-        }
+        Value::Array(blocks) => blocks
+            .iter()
+            .rev()
+            .filter(|b| b["type"] == "text")
+            .filter_map(|b| b["text"].as_str())
+            .find(|t| !t.trim_start().starts_with("<system-reminder>"))
+            .map(str::to_owned),
         _ => None,
     }
 }

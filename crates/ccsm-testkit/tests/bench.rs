@@ -678,6 +678,17 @@ fn fault_spawn_child_puts_a_child_in_the_group() {
 }
 
 #[test]
+fn fault_deaf_never_answers_control_requests() {
+    let mut f = Fake::streaming(&[Fault::Deaf]);
+    f.next();
+    f.send(json!({"type":"control_request","request_id":"r","request":{"subtype":"initialize"}}));
+    f.say("hi");
+    // The turn is answered; the control request never is.
+    let lines = f.until_result();
+    assert!(lines.iter().all(|l| !l.contains("control_response")));
+}
+
+#[test]
 fn fake_starts_fast_enough_for_hundreds() {
     // Not a timing test: hundreds at once must all answer (no shared state, no locks).
     let mut fakes: Vec<Child> = (0..100)

@@ -344,7 +344,7 @@ fn main() {
                 });
                 let _ = turn_tx.send(prompt);
             }
-            Some("control_request") => fake.control(&v),
+            Some("control_request") if !fake.has(Fault::Deaf) => fake.control(&v),
             Some("control_response") => {
                 let id = v["response"]["request_id"]
                     .as_str()
