@@ -150,8 +150,6 @@ impl Options {
         append_system_prompt: String => append_system_prompt;
         permission_mode: PermissionMode => permission_mode;
         permission_prompt_tool: String => permission_prompt_tool;
-        max_turns: u32 => max_turns;
-        max_budget_usd: f64 => max_budget_usd;
         agents: Value => agents;
         agent: String => agent;
         settings: String => settings;
@@ -166,6 +164,14 @@ impl Options {
         resume_session_at: String => resume_session_at;
     }
 
+    pub fn max_turns(mut self, n: u32) -> Self {
+        self.max_turns = Some(n);
+        self
+    }
+    pub fn max_budget_usd(mut self, usd: f64) -> Self {
+        self.max_budget_usd = Some(usd);
+        self
+    }
     pub fn env(mut self, k: impl Into<OsString>, v: impl Into<OsString>) -> Self {
         self.env.push((k.into(), v.into()));
         self

@@ -26,9 +26,10 @@ impl std::fmt::Debug for Query {
     }
 }
 
-/// Starts the CLI with `options` and sends `prompt`.
+/// Starts the CLI with `options` and sends `prompt` at once (the handshake is
+/// pipelined, see [`Session::start_pipelined`]).
 pub async fn query(prompt: &str, options: Options) -> Result<Query> {
-    let session = Session::start(options).await?;
+    let session = Session::start_pipelined(options).await?;
     let turn = session.send(prompt).await?;
     Ok(Query {
         session: Some(session),

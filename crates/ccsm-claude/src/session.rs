@@ -464,8 +464,45 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Starts the CLI and completes the `initialize` handshake.
+    /// Starts the CLI and completes the `initialize` handshake: a CLI that crashes or
+    /// does not speak the protocol is an error here.
     pub async fn start(options: Options) -> Result<Self> {
+        let session = Self::spawn(options)?;
+        session.initialize().await?;
+        Ok(session)
+    }
+
+    /// Starts the CLI and sends `initialize` without waiting for its answer, so a
+    /// prompt sent next is already in the pipe while the CLI boots (what [`query`]
+    /// does: no round trip added to start-up). A crash shows up on the first turn.
+    ///
+    /// [`query`]: crate::query
+    pub async fn start_pipelined(options: Options) -> Result<Self> {
+        let session = Self::spawn(options)?;
+        let inner = session.inner.clone();
+        let fields = session.initialize_fields();
+        let id = inner.next_request_id();
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut p) = inner.pending.lock() {
+            p.insert(id.clone(), tx);
+        }
+        let mut request = fields;
+        request.insert("subtype".into(), json!("initialize"));
+        inner
+            .write_line(&json!({"type": "control_request", "request_id": id,
+                                "request": request}))
+            .await?;
+        tokio::spawn(async move {
+            if let Ok(Ok(info)) = rx.await {
+                if let Ok(mut s) = inner.server_info.lock() {
+                    *s = Some(info);
+                }
+            }
+        });
+        Ok(session)
+    }
+
+    fn spawn(options: Options) -> Result<Self> {
         let mut options = options;
         options.validate()?;
         // A new conversation gets its id now, so session_id() is known from the start.
@@ -573,13 +610,19 @@ impl Session {
             counter: AtomicU64::new(1),
         });
         tokio::spawn(reader_task(inner.clone(), stdout));
-
-        let session = Self { inner };
-        session.initialize().await?;
-        Ok(session)
+        Ok(Self { inner })
     }
 
     async fn initialize(&self) -> Result<()> {
+        let fields = self.initialize_fields();
+        let info = self.inner.control("initialize", fields).await?;
+        if let Ok(mut s) = self.inner.server_info.lock() {
+            *s = Some(info);
+        }
+        Ok(())
+    }
+
+    fn initialize_fields(&self) -> Map<String, Value> {
         let mut hooks: Map<String, Value> = Map::new();
         for (i, (event, m)) in self.inner.options.hooks.iter().enumerate() {
             let entry = json!({"matcher": m.matcher, "hookCallbackIds": [format!("hook_{i}")],
@@ -595,11 +638,7 @@ impl Session {
         if !hooks.is_empty() {
             fields.insert("hooks".into(), Value::Object(hooks));
         }
-        let info = self.inner.control("initialize", fields).await?;
-        if let Ok(mut s) = self.inner.server_info.lock() {
-            *s = Some(info);
-        }
-        Ok(())
+        fields
     }
 
     /// The process id of the CLI (leader of its process group).

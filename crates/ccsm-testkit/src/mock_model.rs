@@ -42,9 +42,16 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
-    /// Whether this was a conversation turn (not a token count or another endpoint).
+    /// Whether this was a conversation turn (not a token count, another endpoint,
+    /// or a probe).
     pub fn is_message(&self) -> bool {
-        self.path.starts_with("/v1/messages") && !self.path.contains("count_tokens")
+        self.path.starts_with("/v1/messages")
+            && !self.path.contains("count_tokens")
+            && !self.is_probe()
+    }
+    /// A one-token request the CLI sends to check a model (after `set_model`).
+    pub fn is_probe(&self) -> bool {
+        self.body["max_tokens"].as_u64().is_some_and(|m| m <= 1)
     }
     /// Every text in the request's `messages`, joined: what the model was shown.
     pub fn conversation_text(&self) -> String {
@@ -297,6 +304,14 @@ impl MockModel {
         self.requests()
             .into_iter()
             .filter(RecordedRequest::is_message)
+            .collect()
+    }
+
+    /// The CLI's one-token model probes, oldest first.
+    pub fn probe_requests(&self) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(RecordedRequest::is_probe)
             .collect()
     }
 

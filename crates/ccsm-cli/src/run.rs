@@ -1,0 +1,233 @@
+//! `ccsm run` and `ccsm chat`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use ccsm_claude::{Error as ClaudeError, Ladder, Message, Options, Session, Turn};
+use ccsm_core::PermissionMode;
+use clap::Args;
+use tokio::io::AsyncBufReadExt as _;
+
+use crate::render::Renderer;
+
+/// What `run` and `chat` share: where, which model, which conversation.
+#[derive(Args, Debug, Clone)]
+pub struct SessionArgs {
+    /// The project directory to run in (default: the current directory).
+    #[arg(short = 'C', long = "cwd", value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// The model to use.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Resume this session (id or name).
+    #[arg(long, conflicts_with = "continue_")]
+    pub resume: Option<String>,
+    /// Continue the most recent session of the directory.
+    #[arg(long = "continue", short = 'c')]
+    pub continue_: bool,
+    /// With --resume or --continue: a new session with the same history.
+    #[arg(long)]
+    pub fork: bool,
+    /// Permission mode: default, acceptEdits, plan, bypassPermissions, ...
+    #[arg(long, value_name = "MODE")]
+    pub permission_mode: Option<String>,
+    /// Tools allowed without asking (repeatable or comma-separated).
+    #[arg(long = "allowed-tools", value_delimiter = ',')]
+    pub allowed_tools: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The prompt.
+    pub prompt: String,
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Print the CLI's raw stream-json lines instead of rendering them.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+fn options(a: &SessionArgs, claude: Option<&PathBuf>, partial: bool) -> Options {
+    let mut o = Options::new().include_partial_messages(partial);
+    if let Some(c) = claude {
+        o = o.cli_path(c.clone());
+    }
+    if let Some(d) = &a.cwd {
+        o = o.cwd(d.clone());
+    }
+    if let Some(m) = &a.model {
+        o = o.model(m.clone());
+    }
+    if let Some(r) = &a.resume {
+        o = o.resume(r.clone());
+    }
+    if let Some(m) = &a.permission_mode {
+        o = o.permission_mode(
+            m.parse::<PermissionMode>()
+                .unwrap_or(PermissionMode::Default),
+        );
+    }
+    if !a.allowed_tools.is_empty() {
+        o = o.allowed_tools(a.allowed_tools.clone());
+    }
+    o.continue_session(a.continue_).fork_session(a.fork)
+}
+
+/// How a turn ended, for the exit code.
+enum TurnEnd {
+    Done { is_error: bool },
+    Interrupted,
+}
+
+/// Renders a turn; on Ctrl-C asks the CLI to interrupt and keeps reading until the
+/// turn ends (a second Ctrl-C gives up waiting).
+async fn drive(session: &Session, mut turn: Turn, r: &mut Renderer) -> Result<TurnEnd> {
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            item = turn.next_line() => {
+                let Some(item) = item else { break };
+                match item {
+                    Ok(line) => {
+                        r.line(&line);
+                        if let Message::Result(res) = &line.message {
+                            let summary = summary(res);
+                            r.finish(Some(&summary));
+                            if interrupted {
+                                return Ok(TurnEnd::Interrupted);
+                            }
+                            if res.is_error {
+                                eprintln!("error: {}", res.result.as_deref().unwrap_or(&res.subtype));
+                            }
+                            return Ok(TurnEnd::Done { is_error: res.is_error });
+                        }
+                    }
+                    Err(ClaudeError::Protocol { line, reason }) => {
+                        tracing::warn!("skipping a line from the CLI ({reason}): {line}");
+                    }
+                    Err(e) => {
+                        r.finish(None);
+                        return Err(e.into());
+                    }
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                if interrupted {
+                    r.finish(None);
+                    return Ok(TurnEnd::Interrupted);
+                }
+                interrupted = true;
+                eprintln!("\ninterrupting…");
+                if let Err(e) = session.interrupt().await {
+                    tracing::warn!("interrupt failed: {e}");
+                    r.finish(None);
+                    return Ok(TurnEnd::Interrupted);
+                }
+            }
+        }
+    }
+    r.finish(None);
+    Ok(if interrupted {
+        TurnEnd::Interrupted
+    } else {
+        TurnEnd::Done { is_error: true }
+    })
+}
+
+fn summary(res: &ccsm_claude::ResultMessage) -> String {
+    let tokens = res.usage.as_ref().map_or(0, |u| u.total());
+    format!(
+        "── session {} · {} turn(s) · {} tokens · ${:.4}",
+        res.session_id.as_deref().unwrap_or("?"),
+        res.num_turns.unwrap_or(0),
+        tokens,
+        res.total_cost_usd.unwrap_or(0.0)
+    )
+}
+
+pub async fn run(a: RunArgs, claude: Option<&PathBuf>) -> Result<u8> {
+    let mut r = Renderer::new(a.json);
+    r.start_spinner("starting Claude Code…");
+    let session = Session::start(options(&a.session, claude, !a.json))
+        .await
+        .context("starting Claude Code")?;
+    let turn = session.send(&a.prompt).await?;
+    let end = drive(&session, turn, &mut r).await;
+    let code = match end {
+        Ok(TurnEnd::Done { is_error }) => {
+            session.close().await?;
+            u8::from(is_error)
+        }
+        Ok(TurnEnd::Interrupted) => {
+            session.cancel(Ladder::default()).await;
+            130
+        }
+        Err(e) => {
+            session.cancel(Ladder::default()).await;
+            return Err(e);
+        }
+    };
+    Ok(code)
+}
+
+pub async fn chat(a: ChatArgs, claude: Option<&PathBuf>) -> Result<u8> {
+    let mut r = Renderer::new(false);
+    let session = Session::start(options(&a.session, claude, true))
+        .await
+        .context("starting Claude Code")?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if tty {
+        eprintln!("ccsm chat: one prompt per line; /model NAME, /permissions MODE; Ctrl-C interrupts, Ctrl-D ends");
+    }
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut failed = false;
+    loop {
+        if tty {
+            eprint!("> ");
+        }
+        let line = tokio::select! {
+            l = lines.next_line() => l?,
+            _ = tokio::signal::ctrl_c() => {
+                session.cancel(Ladder::default()).await;
+                return Ok(130);
+            }
+        };
+        let Some(line) = line else { break };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(m) = line.strip_prefix("/model") {
+            let m = m.trim();
+            session
+                .set_model((!m.is_empty()).then_some(m))
+                .await
+                .context("switching the model")?;
+            eprintln!("model: {}", if m.is_empty() { "default" } else { m });
+            continue;
+        }
+        if let Some(m) = line.strip_prefix("/permissions") {
+            let mode: PermissionMode = m.trim().parse().unwrap_or(PermissionMode::Default);
+            session
+                .set_permission_mode(&mode)
+                .await
+                .context("switching the permission mode")?;
+            eprintln!("permission mode: {mode}");
+            continue;
+        }
+        r.start_spinner("thinking…");
+        let turn = session.send(line).await?;
+        match drive(&session, turn, &mut r).await? {
+            TurnEnd::Done { is_error } => failed |= is_error,
+            TurnEnd::Interrupted => {}
+        }
+    }
+    session.close().await?;
+    Ok(u8::from(failed))
+}

@@ -1,0 +1,203 @@
+//! The `ccsm` command line, driven as a user would, against the real CLI and the
+//! scripted model.
+#![allow(clippy::unwrap_used)] // a test that meets bad data should panic
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ccsm_testkit::{claude_cli, run_with_deadline, wait_for, CliRun, MockModel, Scenario, TestEnv};
+
+fn ccsm(env: &TestEnv, model: &MockModel, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    env.configure(&mut c, model);
+    c.env("CCSM_CLAUDE_PATH", claude_cli()).args(args);
+    c
+}
+
+fn run(env: &TestEnv, model: &MockModel, args: &[&str]) -> CliRun {
+    let mut c = ccsm(env, model, args);
+    c.stdin(Stdio::null());
+    CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
+}
+
+#[test]
+fn version_and_help() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ccsm"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ccsm 0."));
+    let out = Command::new(env!("CARGO_BIN_EXE_ccsm"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["run", "chat"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+}
+
+#[test]
+fn run_streams_the_reply_and_ends_with_a_summary() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let r = run(&env, &model, &["run", "hello there"]);
+    assert!(r.status.success(), "{r:?}");
+    assert_eq!(r.stdout.trim(), "echo: hello there");
+    let id = env.transcripts()[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(r.stderr.contains(&format!("session {id}")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 turn(s)") && r.stderr.contains("tokens") && r.stderr.contains('$')
+    );
+}
+
+#[test]
+fn run_shows_tool_calls_compactly() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let r = run(
+        &env,
+        &model,
+        &["run", "BASH echo from-the-tool", "--allowed-tools", "Bash"],
+    );
+    assert!(r.status.success(), "{r:?}");
+    assert!(
+        r.stdout.contains("⏺ Bash(echo from-the-tool)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("⎿ from-the-tool"), "{}", r.stdout);
+}
+
+#[test]
+fn run_json_prints_the_raw_stream() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let r = run(&env, &model, &["run", "--json", "hi"]);
+    assert!(r.status.success());
+    let lines = r.json_lines();
+    assert_eq!(lines.len(), r.stdout.lines().count(), "only JSON on stdout");
+    assert_eq!(lines[0]["subtype"], "init");
+    assert_eq!(lines.last().unwrap()["type"], "result");
+    assert_eq!(lines.last().unwrap()["result"], "echo: hi");
+}
+
+#[test]
+fn run_resume_and_fork_carry_the_history() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let first = run(&env, &model, &["run", "--json", "My name is Alice"]);
+    let id = first.session_id().unwrap();
+    let r = run(
+        &env,
+        &model,
+        &["run", "--json", "--resume", &id, "Who am I?"],
+    );
+    assert_eq!(r.session_id().unwrap(), id);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(req.user_prompts(), vec!["My name is Alice", "Who am I?"]);
+
+    let r = run(
+        &env,
+        &model,
+        &["run", "--json", "--continue", "--fork", "Fork it"],
+    );
+    assert_ne!(r.session_id().unwrap(), id);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(req.user_prompts()[0], "My name is Alice");
+}
+
+#[test]
+fn run_reports_an_api_error_with_a_nonzero_exit() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let mut c = ccsm(&env, &model, &["run", "FAIL 500"]);
+    c.env("CLAUDE_CODE_MAX_RETRIES", "0").stdin(Stdio::null());
+    let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
+    assert_eq!(r.status.code(), Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains("error:") && r.stderr.contains("500"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn run_ctrl_c_interrupts_cleanly_and_exits_nonzero() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let mut c = ccsm(&env, &model, &["run", "SLOW 40"]);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    let pid = child.id();
+    wait_for("the slow request", Duration::from_secs(30), || {
+        (!model.message_requests().is_empty()).then_some(())
+    });
+    let claude_pids = ccsm_claude::process::descendants(pid);
+    assert!(!claude_pids.is_empty());
+    // What a terminal's Ctrl-C does: SIGINT to ccsm (the CLI has its own group).
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("ccsm exits after Ctrl-C")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    for p in claude_pids {
+        assert!(!ccsm_testkit::fake::process_alive(p), "{p} outlived ccsm");
+    }
+}
+
+#[test]
+fn chat_keeps_context_and_switches_model_at_runtime() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let mut c = ccsm(&env, &model, &["chat"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"first\n/model claude-next-1\nsecond\n/permissions acceptEdits\nthird\n")
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = rx.recv_timeout(Duration::from_secs(60)).unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        vec!["echo: first", "echo: second", "echo: third"]
+    );
+    assert!(stderr.contains("model: claude-next-1"));
+    assert!(stderr.contains("permission mode: acceptEdits"));
+    let reqs = model.message_requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[1].model.as_deref(), Some("claude-next-1"));
+    assert_eq!(reqs[2].user_prompts(), vec!["first", "second", "third"]);
+    // The CLI checks a new model with a one-token probe before using it.
+    assert_eq!(
+        model.probe_requests()[0].model.as_deref(),
+        Some("claude-next-1")
+    );
+}
