@@ -779,6 +779,21 @@ impl Session {
         self.control("stop_task", json!({"task_id": task_id})).await
     }
 
+    /// Starts fresh: a new conversation with the same options (model, tools,
+    /// callbacks, working directory). The CLI has no control request that clears
+    /// the context of a running session, so this closes the process and starts a
+    /// new one; the old conversation stays on disk and can be resumed.
+    pub async fn clear(self) -> Result<Session> {
+        let mut options = self.inner.options.clone();
+        options.resume = None;
+        options.continue_session = false;
+        options.fork_session = false;
+        options.resume_session_at = None;
+        options.session_id = None;
+        self.close().await?;
+        Session::start(options).await
+    }
+
     /// Closes stdin and waits for the CLI to exit; then the ladder if it does not,
     /// and a sweep of whatever its tools left running.
     pub async fn close(self) -> Result<ExitInfo> {

@@ -136,6 +136,67 @@ async fn resume_continue_and_fork_from_the_api() {
 }
 
 #[tokio::test]
+async fn clear_starts_a_fresh_conversation_with_the_same_options() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let s = bounded(Session::start(real(&env, &model).model("claude-kept-1")))
+        .await
+        .unwrap();
+    bounded(s.send("remember me").await.unwrap().collect())
+        .await
+        .unwrap();
+    let old = s.session_id().unwrap();
+    let s = bounded(s.clear()).await.unwrap();
+    assert_ne!(s.session_id().unwrap(), old);
+    bounded(s.send("fresh start").await.unwrap().collect())
+        .await
+        .unwrap();
+    let last = model.message_requests().pop().unwrap();
+    assert_eq!(
+        last.user_prompts(),
+        vec!["fresh start"],
+        "no earlier context"
+    );
+    assert_eq!(last.model.as_deref(), Some("claude-kept-1"));
+    bounded(s.close()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_pre_tool_use_hook_is_called_and_can_block_the_tool() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let marker = env.project.join("hooked");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let hook = ccsm_claude::HookMatcher::new(Some("Bash"), move |input: ccsm_claude::HookInput| {
+        let seen = seen2.clone();
+        async move {
+            seen.lock().unwrap().push(input.input.clone());
+            json!({"hookSpecificOutput": {"hookEventName": "PreToolUse",
+                   "permissionDecision": "deny",
+                   "permissionDecisionReason": "blocked by a ccsm hook"}})
+        }
+    });
+    let opts = real(&env, &model)
+        .allowed_tools(["Bash"])
+        .hook("PreToolUse", hook);
+    bounded(async {
+        query(&format!("BASH touch {}", marker.display()), opts)
+            .await
+            .unwrap()
+            .collect()
+            .await
+    })
+    .await
+    .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "the hook ran once");
+    assert_eq!(seen[0]["tool_name"], "Bash");
+    assert!(!marker.exists(), "the hook's deny stopped the tool");
+    assert!(model.message_requests()[1].tool_results[0].contains("blocked by a ccsm hook"));
+}
+
+#[tokio::test]
 async fn set_model_changes_the_next_request() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
