@@ -291,3 +291,57 @@ pub fn run_with_deadline(
         }
     }
 }
+
+/// What the official Agent SDK reads from `config_dir` (run under Node by
+/// `tools/claude-code/sdk-view.mjs`): `sessions` (listSessions), `page`
+/// (listSessions with limit 3, offset 1), and per session `info`, `messages`,
+/// `systemMessages` (type and uuid) and `subagents`. Panics if Node or the SDK is
+/// missing: the differential tests must not be skipped.
+pub fn sdk_view(config_dir: &Path, ids: &[&str]) -> serde_json::Value {
+    let dir = workspace_root().join("tools/claude-code");
+    assert!(
+        dir.join("node_modules/@anthropic-ai/claude-agent-sdk")
+            .is_dir(),
+        "the official Agent SDK is not installed in {}: run scripts/test",
+        dir.display()
+    );
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg("sdk-view.mjs")
+        .args(ids)
+        .current_dir(&dir)
+        .env("CLAUDE_CONFIG_DIR", config_dir)
+        .stdin(std::process::Stdio::null());
+    let out = run_with_deadline(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "the SDK oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the SDK oracle printed JSON")
+}
+
+/// Copies a directory tree (fixtures are read-only: tests work on a copy).
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &dest)?;
+        } else {
+            std::fs::copy(e.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// The recorded config dir in `shared/fixtures` (read-only; copy it first).
+pub fn fixture_dir() -> PathBuf {
+    let p = workspace_root().join("../shared/fixtures/claude-code-2.1.330");
+    assert!(
+        p.is_dir(),
+        "the recorded fixture is missing at {}",
+        p.display()
+    );
+    p
+}

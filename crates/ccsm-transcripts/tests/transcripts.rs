@@ -1,0 +1,296 @@
+//! ccsm-transcripts against the official Agent SDK (run under Node): on the
+//! recorded fixture and on directories made live by the real CLI, both must read
+//! the same sessions, fields and message uuids in the same order.
+#![allow(clippy::unwrap_used)] // a test that meets bad data should panic
+
+use std::io::Write as _;
+use std::path::Path;
+
+use ccsm_testkit::{copy_tree, fixture_dir, sdk_view, MockModel, Scenario, TestEnv};
+use ccsm_transcripts::{ClaudeDir, MessageOptions};
+use serde_json::{json, Value};
+
+fn ours(dir: &ClaudeDir, ids: &[String]) -> Value {
+    let sessions = dir.list_sessions(None, None, 0).unwrap();
+    let page = dir.list_sessions(None, Some(3), 1).unwrap();
+    let mut info = serde_json::Map::new();
+    let mut messages = serde_json::Map::new();
+    let mut system = serde_json::Map::new();
+    let mut subagents = serde_json::Map::new();
+    let brief = |m: Vec<ccsm_transcripts::SessionMessage>| -> Value {
+        m.into_iter()
+            .map(|m| json!({"type": m.kind, "uuid": m.uuid}))
+            .collect()
+    };
+    for id in ids {
+        info.insert(id.clone(), serde_json::to_value(dir.info(id).ok()).unwrap());
+        messages.insert(
+            id.clone(),
+            brief(
+                dir.messages(id, MessageOptions::default())
+                    .unwrap_or_default(),
+            ),
+        );
+        system.insert(
+            id.clone(),
+            brief(
+                dir.messages(
+                    id,
+                    MessageOptions {
+                        include_system: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap_or_default(),
+            ),
+        );
+        subagents.insert(id.clone(), json!(dir.subagents(id).unwrap_or_default()));
+    }
+    json!({"sessions": sessions, "page": page, "info": info, "messages": messages,
+           "systemMessages": system, "subagents": subagents})
+}
+
+/// Compares key by key so a failure names what differs.
+fn assert_same(sdk: &Value, ccsm: &Value) {
+    for key in [
+        "sessions",
+        "page",
+        "info",
+        "messages",
+        "systemMessages",
+        "subagents",
+    ] {
+        let (a, b) = (&sdk[key], &ccsm[key]);
+        if a == b {
+            continue;
+        }
+        let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap();
+        // Name the first element that differs, then show both whole.
+        let first = match (a, b) {
+            (Value::Array(x), Value::Array(y)) => (0..x.len().max(y.len()))
+                .find(|i| x.get(*i) != y.get(*i))
+                .map(|i| format!("element {i}: SDK {:?} / ccsm {:?}", x.get(i), y.get(i))),
+            (Value::Object(x), Value::Object(y)) => x
+                .keys()
+                .chain(y.keys())
+                .find(|k| x.get(*k) != y.get(*k))
+                .map(|k| format!("{k}: SDK {:?} / ccsm {:?}", x.get(k), y.get(k))),
+            _ => None,
+        };
+        panic!(
+            "{key} differs: {}\n--- SDK\n{}\n--- ccsm\n{}",
+            first.unwrap_or_default(),
+            pretty(a),
+            pretty(b)
+        );
+    }
+}
+
+fn ids_of(v: &Value) -> Vec<String> {
+    v["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_recorded_fixture_reads_as_the_sdk_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&fixture_dir(), tmp.path()).unwrap();
+    let sdk = sdk_view(tmp.path(), &[]);
+    let ids = ids_of(&sdk);
+    assert_eq!(ids.len(), 13);
+    let dir = ClaudeDir::new(tmp.path());
+    assert_same(&sdk, &ours(&dir, &ids));
+}
+
+fn run(env: &TestEnv, model: &MockModel, cwd: &Path, args: &[&str]) -> String {
+    let mut cmd = env.claude(model, args);
+    cmd.current_dir(cwd);
+    let out = ccsm_testkit::CliRun::from(ccsm_testkit::run_with_deadline(
+        cmd,
+        std::time::Duration::from_secs(60),
+    ));
+    assert!(out.status.success(), "{out:?}");
+    out.session_id().unwrap()
+}
+
+#[test]
+fn a_live_directory_and_ccsm_changes_read_as_the_sdk_reads_them() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let j = ["--output-format", "json"];
+    let a = run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "My name is Alice"][..], &j].concat(),
+    );
+    run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "What is my name?", "--resume", &a][..], &j].concat(),
+    );
+    let forked = run(
+        &env,
+        &model,
+        &env.project,
+        &[
+            &["-p", "fork here", "--resume", &a, "--fork-session"][..],
+            &j,
+        ]
+        .concat(),
+    );
+    let weird = env.mkdir("my project (v2)/ünïcode");
+    let w = run(
+        &env,
+        &model,
+        &weird,
+        &[&["-p", "Unicode path"][..], &j].concat(),
+    );
+    let tool = run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "BASH echo hi", "--allowed-tools", "Bash"][..], &j].concat(),
+    );
+
+    let dir = ClaudeDir::new(&env.config_dir);
+    dir.rename(&a, "Alice's session").unwrap();
+    dir.tag(&a, Some("important")).unwrap();
+    dir.tag(&w, Some("temp")).unwrap();
+    dir.tag(&w, None).unwrap();
+    dir.set_archived(&tool, true).unwrap();
+    let ccsm_fork = dir.fork(&a, None, None).unwrap();
+
+    // Damage: a garbage line, a torn last line, an empty file, a stray .jsonl.
+    let fa = dir.find(&forked).unwrap().path;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&fa).unwrap();
+    f.write_all(b"this is not json\n{\"type\":\"user\",\"message\":{\"content\":\"torn")
+        .unwrap();
+    let pdir = fa.parent().unwrap();
+    std::fs::write(pdir.join(format!("{}.jsonl", uuid::Uuid::new_v4())), b"").unwrap();
+    std::fs::write(pdir.join("notes.jsonl"), b"{\"type\":\"user\"}\n").unwrap();
+
+    let sdk = sdk_view(&env.config_dir, &[]);
+    let ids = ids_of(&sdk);
+    for id in [&a, &forked, &w, &tool, &ccsm_fork] {
+        assert!(ids.contains(id), "the SDK lists {id}");
+    }
+    assert_same(&sdk, &ours(&dir, &ids));
+
+    let info = dir.info(&a).unwrap();
+    assert_eq!(info.custom_title.as_deref(), Some("Alice's session"));
+    assert_eq!(info.tag.as_deref(), Some("important"));
+    assert_eq!(dir.info(&w).unwrap().tag, None);
+    assert_eq!(dir.info(&tool).unwrap().archived, Some(true));
+    assert_eq!(
+        dir.info(&ccsm_fork).unwrap().custom_title.as_deref(),
+        Some("Alice's session (fork)")
+    );
+}
+
+#[test]
+fn a_ccsm_fork_is_resumed_by_the_real_cli_with_its_history() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let j = ["--output-format", "json"];
+    let a = run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "first words"][..], &j].concat(),
+    );
+    run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "second words", "--resume", &a][..], &j].concat(),
+    );
+    let dir = ClaudeDir::new(&env.config_dir);
+    // Cut after the first answer: the fork holds only the first exchange.
+    let msgs = dir.messages(&a, MessageOptions::default()).unwrap();
+    let first_answer = msgs.iter().find(|m| m.kind == "assistant").unwrap();
+    let fork = dir.fork(&a, Some(&first_answer.uuid), Some("Cut")).unwrap();
+    let before = std::fs::read(dir.find(&a).unwrap().path).unwrap();
+    let out = run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "after the fork", "--resume", &fork][..], &j].concat(),
+    );
+    assert_eq!(out, fork);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(req.user_prompts(), vec!["first words", "after the fork"]);
+    assert_eq!(
+        std::fs::read(dir.find(&a).unwrap().path).unwrap(),
+        before,
+        "the original is unchanged"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.find(&fork).unwrap().path)
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn deleting_leaves_no_file_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&fixture_dir(), tmp.path()).unwrap();
+    let dir = ClaudeDir::new(tmp.path());
+    let id = "98f8a6d7-dacb-4768-bdcb-2fe7e05b1a48"; // has a subagent sidecar dir
+    let f = dir.find(id).unwrap();
+    assert!(f.sidecar_dir().is_dir());
+    dir.delete(id).unwrap();
+    assert!(!f.path.exists() && !f.sidecar_dir().exists());
+    assert!(matches!(
+        dir.info(id),
+        Err(ccsm_transcripts::Error::NotFound(_))
+    ));
+    let sdk = sdk_view(tmp.path(), &[]);
+    assert!(!ids_of(&sdk).contains(&id.to_owned()));
+}
+
+#[test]
+fn damaged_input_gives_sensible_results_or_clear_errors() {
+    let missing = ClaudeDir::new("/nonexistent/claude-config");
+    let err = missing.list_sessions(None, None, 0).unwrap_err();
+    assert!(
+        err.to_string().contains("no Claude Code config dir"),
+        "{err}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ClaudeDir::new(tmp.path());
+    assert!(
+        dir.list_sessions(None, None, 0).unwrap().is_empty(),
+        "no projects yet"
+    );
+    assert!(matches!(
+        dir.info("../../etc/passwd"),
+        Err(ccsm_transcripts::Error::InvalidId(_))
+    ));
+    let id = uuid::Uuid::new_v4().to_string();
+    assert!(matches!(
+        dir.info(&id),
+        Err(ccsm_transcripts::Error::NotFound(_))
+    ));
+    let p = tmp.path().join("projects/-x");
+    std::fs::create_dir_all(&p).unwrap();
+    let garbage = uuid::Uuid::new_v4().to_string();
+    std::fs::write(
+        p.join(format!("{garbage}.jsonl")),
+        "\u{0}\u{1}garbage\n{\"type\":\"user\",\"uuid\":\"u1\",\"parentUuid\":null,\"message\":{\"role\":\"user\",\"content\":\"hello\"},\"sessionId\":\"x\"}\n{\"type\":\"assistant\",\"uuid\":\"u2\",\"parentUuid\":\"u1\",\"mess",
+    )
+    .unwrap();
+    let info = dir.info(&garbage).unwrap();
+    assert_eq!(info.first_prompt.as_deref(), Some("hello"));
+    let msgs = dir.messages(&garbage, MessageOptions::default()).unwrap();
+    assert_eq!(msgs.len(), 1, "the torn assistant line is skipped");
+    assert!(dir.rename(&garbage, "   ").is_err());
+}

@@ -1,0 +1,21 @@
+// What the official Agent SDK reads from $CLAUDE_CONFIG_DIR, as JSON on stdout:
+// listSessions(), then per session getSessionInfo, the type/uuid of
+// getSessionMessages (with and without system messages) and listSubagents.
+// ccsm's differential tests compare their own reading with this one.
+import {
+  listSessions,
+  getSessionInfo,
+  getSessionMessages,
+  listSubagents,
+} from "@anthropic-ai/claude-agent-sdk";
+
+const ids = process.argv.slice(2);
+const sessions = await listSessions();
+const out = { sessions, page: await listSessions({ limit: 3, offset: 1 }), info: {}, messages: {}, systemMessages: {}, subagents: {} };
+for (const id of ids.length ? ids : sessions.map((s) => s.sessionId)) {
+  out.info[id] = (await getSessionInfo(id)) ?? null;
+  out.messages[id] = (await getSessionMessages(id)).map((m) => ({ type: m.type, uuid: m.uuid }));
+  out.systemMessages[id] = (await getSessionMessages(id, { includeSystemMessages: true })).map((m) => ({ type: m.type, uuid: m.uuid }));
+  out.subagents[id] = await listSubagents(id);
+}
+process.stdout.write(JSON.stringify(out));
