@@ -526,7 +526,7 @@ impl ClaudeDir {
                 last_modified: newest.map_or(0, |f| f.mtime_ms),
             });
         }
-        out.sort_by(|a, b| b.last_modified.cmp(&a.last_modified));
+        out.sort_by_key(|p| std::cmp::Reverse(p.last_modified));
         Ok(out)
     }
 
