@@ -345,3 +345,26 @@ pub fn fixture_dir() -> PathBuf {
     );
     p
 }
+
+/// ccusage 20.0.24 (pinned in `tools/ccusage`), run offline on `config_dir`:
+/// `ccusage claude <report> --offline --json`. Panics if it is not installed.
+pub fn ccusage(config_dir: &Path, report: &str) -> serde_json::Value {
+    let bin = workspace_root().join("tools/ccusage/node_modules/.bin/ccusage");
+    assert!(
+        bin.exists(),
+        "ccusage is not installed at {}: run scripts/test",
+        bin.display()
+    );
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["claude", report, "--offline", "--json"])
+        .env("CLAUDE_CONFIG_DIR", config_dir)
+        .env("LOG_LEVEL", "0")
+        .stdin(std::process::Stdio::null());
+    let out = run_with_deadline(cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "ccusage failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ccusage printed JSON")
+}

@@ -1,1 +1,582 @@
-//! usage
+//! Usage and cost: tokens per session, day, month and model, deduplicated as
+//! ccusage does (one count per `message.id` + `requestId`, the line with the
+//! largest token total winning), priced from the offline table.
+//!
+//! The hot path reads each file in large blocks, splits lines with memchr, skips
+//! every line without `"usage"` before parsing, and parses the rest into borrowed
+//! structs that ignore the content; files are spread over cores. Memory is bounded
+//! by the block size and one small record per usage line, whatever a file's size.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::pricing::PricingTable;
+use crate::{ClaudeDir, Result};
+
+/// Token counts by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    /// The 5 minute and 1 hour parts of `cache_creation_tokens`.
+    #[serde(skip)]
+    pub cache_creation_5m: u64,
+    #[serde(skip)]
+    pub cache_creation_1h: u64,
+    pub cache_read_tokens: u64,
+}
+
+impl Tokens {
+    pub fn total(&self) -> u64 {
+        self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+    }
+    fn add(&mut self, o: &Tokens) {
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cache_creation_tokens += o.cache_creation_tokens;
+        self.cache_creation_5m += o.cache_creation_5m;
+        self.cache_creation_1h += o.cache_creation_1h;
+        self.cache_read_tokens += o.cache_read_tokens;
+    }
+}
+
+#[derive(Deserialize)]
+struct RawCacheCreation {
+    #[serde(default)]
+    ephemeral_5m_input_tokens: u64,
+    #[serde(default)]
+    ephemeral_1h_input_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct RawUsage {
+    input_tokens: u64,
+    output_tokens: u64,
+    #[serde(default)]
+    cache_creation_input_tokens: u64,
+    #[serde(default)]
+    cache_read_input_tokens: u64,
+    #[serde(default)]
+    cache_creation: Option<RawCacheCreation>,
+}
+
+#[derive(Deserialize)]
+struct RawMessage<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
+    usage: Option<RawUsage>,
+}
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    #[serde(default, borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(default, rename = "requestId", borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    message: Option<RawMessage<'a>>,
+    #[serde(default, rename = "isSidechain")]
+    _sidechain: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawCostState {
+    #[serde(rename = "totalCostUSD")]
+    total_cost_usd: Option<f64>,
+}
+
+/// One counted model call.
+#[derive(Debug, Clone)]
+struct Rec {
+    file: u32,
+    ts_ms: i64,
+    model: u32,
+    tokens: Tokens,
+}
+
+struct FileScan {
+    recs: Vec<(i64, Option<Box<str>>, Option<String>, Tokens)>,
+    cli_cost: Option<f64>,
+    malformed: u64,
+}
+
+const BLOCK: usize = 4 << 20;
+
+fn scan_line(line: &[u8], out: &mut FileScan) {
+    // Cheap checks before any parsing: most lines carry no usage.
+    if memchr::memmem::find(line, b"\"usage\"").is_none() {
+        if memchr::memmem::find(line, b"\"cost-state\"").is_some() {
+            if let Ok(c) = serde_json::from_slice::<RawCostState>(line) {
+                out.cli_cost = c.total_cost_usd.or(out.cli_cost);
+            }
+        }
+        return;
+    }
+    let Ok(l) = serde_json::from_slice::<RawLine<'_>>(line) else {
+        out.malformed += 1;
+        return;
+    };
+    let Some(msg) = l.message else { return };
+    let Some(u) = msg.usage else { return };
+    let Some(ts) = l
+        .timestamp
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    else {
+        return;
+    };
+    let (c5, c1) = u
+        .cache_creation
+        .map_or((u.cache_creation_input_tokens, 0), |c| {
+            (c.ephemeral_5m_input_tokens, c.ephemeral_1h_input_tokens)
+        });
+    let tokens = Tokens {
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cache_creation_tokens: u.cache_creation_input_tokens,
+        cache_creation_5m: c5,
+        cache_creation_1h: c1,
+        cache_read_tokens: u.cache_read_input_tokens,
+    };
+    let key = match (msg.id, l.request_id) {
+        (Some(m), Some(r)) => Some(format!("{m}:{r}").into_boxed_str()),
+        _ => None,
+    };
+    out.recs.push((
+        ts.timestamp_millis(),
+        key,
+        msg.model.map(Cow::into_owned),
+        tokens,
+    ));
+}
+
+fn scan_file(path: &Path) -> FileScan {
+    let mut out = FileScan {
+        recs: Vec::new(),
+        cli_cost: None,
+        malformed: 0,
+    };
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return out;
+    };
+    let mut buf = vec![0u8; BLOCK];
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let block = &buf[..n];
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', block) {
+            if carry.is_empty() {
+                scan_line(&block[start..nl], &mut out);
+            } else {
+                carry.extend_from_slice(&block[start..nl]);
+                let line = std::mem::take(&mut carry);
+                scan_line(&line, &mut out);
+            }
+            start = nl + 1;
+        }
+        carry.extend_from_slice(&block[start..]);
+    }
+    if !carry.is_empty() {
+        // A torn last line is skipped like any other that does not parse.
+        scan_line(&carry, &mut out);
+    }
+    out
+}
+
+/// Which files and dates to count.
+#[derive(Debug, Clone, Default)]
+pub struct UsageFilter {
+    /// Only this project (its working directory).
+    pub project: Option<PathBuf>,
+    /// Inclusive dates, `YYYY-MM-DD` or `YYYYMMDD`, in local time as ccusage reads them.
+    pub since: Option<chrono::NaiveDate>,
+    pub until: Option<chrono::NaiveDate>,
+}
+
+/// Parses `YYYY-MM-DD` or `YYYYMMDD`.
+pub fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%Y%m%d"))
+        .ok()
+}
+
+/// One model's share of a row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelBreakdown {
+    pub model_name: String,
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    pub cost: f64,
+}
+
+/// A row of a report (a session, a day, a month), in ccusage's field names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    pub total_tokens: u64,
+    pub total_cost: f64,
+    pub models_used: Vec<String>,
+    pub model_breakdowns: Vec<ModelBreakdown>,
+    /// Models the pricing table does not know (their cost is not in `total_cost`).
+    #[serde(rename = "unpricedModels", skip_serializing_if = "Vec::is_empty")]
+    pub unknown_models: Vec<String>,
+}
+
+/// Totals of a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Totals {
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    pub total_tokens: u64,
+    pub total_cost: f64,
+    /// Models seen that the pricing table does not know (ccusage's name for them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpriced_models: Vec<String>,
+}
+
+/// A session's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub session_id: String,
+    pub project_path: String,
+    pub first_activity: String,
+    pub last_activity: String,
+    #[serde(flatten)]
+    pub row: Row,
+    /// What the CLI itself recorded as the session's cost (`cost-state`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cli_cost_usd: Option<f64>,
+}
+
+/// A day's or a month's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodRow {
+    /// `YYYY-MM-DD` for days, `YYYY-MM` for months.
+    #[serde(skip)]
+    pub period: String,
+    #[serde(flatten)]
+    pub row: Row,
+}
+
+/// Everything counted once, ready to be grouped.
+#[derive(Debug)]
+pub struct UsageData {
+    files: Vec<(String, String)>,
+    models: Vec<String>,
+    recs: Vec<Rec>,
+    cli_costs: Vec<Option<f64>>,
+    /// Lines that mentioned usage but did not parse.
+    pub malformed_lines: u64,
+    pricing: PricingTable,
+}
+
+impl ClaudeDir {
+    /// Reads every transcript (with subagents) once and deduplicates the model calls.
+    pub fn usage(&self, filter: &UsageFilter, pricing: PricingTable) -> Result<UsageData> {
+        let dirs = self.project_dirs(filter.project.as_deref())?;
+        let mut files: Vec<(String, String, PathBuf)> = Vec::new();
+        for d in &dirs {
+            let project = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            for f in self.session_files(std::slice::from_ref(d)) {
+                let side = f.sidecar_dir().join("subagents");
+                files.push((f.id.clone(), project.clone(), f.path));
+                if let Ok(rd) = std::fs::read_dir(&side) {
+                    for e in rd.flatten() {
+                        if e.path().extension().is_some_and(|x| x == "jsonl") {
+                            files.push((f.id.clone(), project.clone(), e.path()));
+                        }
+                    }
+                }
+            }
+        }
+        let scans: Vec<FileScan> = files.par_iter().map(|(_, _, p)| scan_file(p)).collect();
+        // A call copied into another file (resume, fork) belongs to the file that
+        // started first, as ccusage decides: dedupe oldest file first.
+        let mut order: Vec<usize> = (0..files.len()).collect();
+        let first_ts = |i: usize| scans[i].recs.iter().map(|r| r.0).min().unwrap_or(i64::MAX);
+        order.sort_by_cached_key(|&i| (first_ts(i), files[i].2.clone()));
+        let mut scans: Vec<Option<FileScan>> = scans.into_iter().map(Some).collect();
+        let mut models: Vec<String> = Vec::new();
+        let mut model_ix: HashMap<String, u32> = HashMap::new();
+        let mut recs: Vec<Rec> = Vec::new();
+        let mut best: HashMap<Box<str>, usize> = HashMap::new();
+        let mut malformed = 0;
+        let mut cli_costs = Vec::with_capacity(files.len());
+        cli_costs.resize(files.len(), None);
+        for fi in order {
+            let Some(scan) = scans[fi].take() else {
+                continue;
+            };
+            malformed += scan.malformed;
+            cli_costs[fi] = scan.cli_cost;
+            for (ts, key, model, tokens) in scan.recs {
+                let m = model.unwrap_or_else(|| "unknown".into());
+                let mi = match model_ix.get(&m) {
+                    Some(i) => *i,
+                    None => {
+                        let i = models.len() as u32;
+                        models.push(m.clone());
+                        model_ix.insert(m, i);
+                        i
+                    }
+                };
+                let rec = Rec {
+                    file: fi as u32,
+                    ts_ms: ts,
+                    model: mi,
+                    tokens,
+                };
+                match key {
+                    Some(k) => match best.get(&k) {
+                        Some(&i) => {
+                            if rec.tokens.total() > recs[i].tokens.total() {
+                                recs[i] = rec;
+                            }
+                        }
+                        None => {
+                            best.insert(k, recs.len());
+                            recs.push(rec);
+                        }
+                    },
+                    None => recs.push(rec),
+                }
+            }
+        }
+        let tz = chrono::Local;
+        let in_range = |ms: i64| {
+            let d = chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.with_timezone(&tz).date_naive());
+            d.is_some_and(|d| {
+                filter.since.is_none_or(|s| d >= s) && filter.until.is_none_or(|u| d <= u)
+            })
+        };
+        recs.retain(|r| in_range(r.ts_ms));
+        Ok(UsageData {
+            files: files.into_iter().map(|(s, p, _)| (s, p)).collect(),
+            models,
+            recs,
+            cli_costs,
+            malformed_lines: malformed,
+            pricing,
+        })
+    }
+}
+
+impl UsageData {
+    fn cost(&self, model: &str, t: &Tokens) -> Option<f64> {
+        let p = self.pricing.price(model)?;
+        Some(
+            (t.input_tokens as f64 * p.input
+                + t.output_tokens as f64 * p.output
+                + t.cache_creation_5m as f64 * p.cache_write_5m
+                + t.cache_creation_1h as f64 * p.cache_write_1h
+                + t.cache_read_tokens as f64 * p.cache_read)
+                / 1e6,
+        )
+    }
+
+    fn row<'a>(&self, recs: impl Iterator<Item = &'a Rec>) -> Row {
+        let mut by_model: BTreeMap<u32, Tokens> = BTreeMap::new();
+        let mut tokens = Tokens::default();
+        for r in recs {
+            tokens.add(&r.tokens);
+            by_model.entry(r.model).or_default().add(&r.tokens);
+        }
+        let mut breakdowns = Vec::new();
+        let mut unknown = Vec::new();
+        let mut total_cost = 0.0;
+        for (m, t) in by_model {
+            let name = self.models[m as usize].clone();
+            let cost = match self.cost(&name, &t) {
+                Some(c) => c,
+                None => {
+                    unknown.push(name.clone());
+                    0.0
+                }
+            };
+            total_cost += cost;
+            breakdowns.push(ModelBreakdown {
+                model_name: name,
+                tokens: t,
+                cost,
+            });
+        }
+        breakdowns.sort_by(|a, b| b.cost.total_cmp(&a.cost));
+        Row {
+            tokens,
+            total_tokens: tokens.total(),
+            total_cost,
+            models_used: breakdowns.iter().map(|b| b.model_name.clone()).collect(),
+            model_breakdowns: breakdowns,
+            unknown_models: unknown,
+        }
+    }
+
+    /// Per session (the transcript's id; subagents count to their session), most
+    /// expensive first.
+    pub fn sessions(&self) -> Vec<SessionRow> {
+        let mut by: HashMap<&str, Vec<&Rec>> = HashMap::new();
+        for r in &self.recs {
+            by.entry(self.files[r.file as usize].0.as_str())
+                .or_default()
+                .push(r);
+        }
+        let iso = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default()
+        };
+        let mut out: Vec<SessionRow> = by
+            .into_iter()
+            .map(|(sid, recs)| {
+                let first = recs.iter().map(|r| r.ts_ms).min().unwrap_or(0);
+                let last = recs.iter().map(|r| r.ts_ms).max().unwrap_or(0);
+                let fi = recs.first().map_or(0, |r| r.file as usize);
+                let cli = self
+                    .files
+                    .iter()
+                    .zip(&self.cli_costs)
+                    .filter(|((s, _), _)| s == sid)
+                    .find_map(|(_, c)| *c);
+                SessionRow {
+                    session_id: sid.to_owned(),
+                    project_path: self.files[fi].1.clone(),
+                    first_activity: iso(first),
+                    last_activity: iso(last),
+                    row: self.row(recs.into_iter()),
+                    cli_cost_usd: cli,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.row
+                .total_cost
+                .total_cmp(&a.row.total_cost)
+                .then(b.last_activity.cmp(&a.last_activity))
+        });
+        out
+    }
+
+    fn periods(&self, fmt: &str) -> Vec<PeriodRow> {
+        let mut by: BTreeMap<String, Vec<&Rec>> = BTreeMap::new();
+        for r in &self.recs {
+            let key = chrono::DateTime::from_timestamp_millis(r.ts_ms)
+                .map(|t| t.with_timezone(&chrono::Local).format(fmt).to_string())
+                .unwrap_or_default();
+            by.entry(key).or_default().push(r);
+        }
+        by.into_iter()
+            .map(|(period, recs)| PeriodRow {
+                period,
+                row: self.row(recs.into_iter()),
+            })
+            .collect()
+    }
+
+    /// Per day (local time), oldest first.
+    pub fn daily(&self) -> Vec<PeriodRow> {
+        self.periods("%Y-%m-%d")
+    }
+
+    /// Per month (local time), oldest first.
+    pub fn monthly(&self) -> Vec<PeriodRow> {
+        self.periods("%Y-%m")
+    }
+
+    /// Per model, most expensive first.
+    pub fn models(&self) -> Vec<ModelBreakdown> {
+        self.row(self.recs.iter()).model_breakdowns
+    }
+
+    pub fn totals(&self) -> Totals {
+        let r = self.row(self.recs.iter());
+        Totals {
+            tokens: r.tokens,
+            total_tokens: r.total_tokens,
+            total_cost: r.total_cost,
+            unpriced_models: r.unknown_models,
+        }
+    }
+
+    /// Models seen that the pricing table does not know.
+    pub fn unknown_models(&self) -> Vec<String> {
+        self.row(self.recs.iter()).unknown_models
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, req: &str, out: u64) -> String {
+        format!(
+            r#"{{"type":"assistant","timestamp":"2026-01-02T03:04:05.000Z","requestId":"{req}","message":{{"id":"{id}","model":"claude-sonnet-4-5-20250929","content":[{{"type":"text","text":"x"}}],"usage":{{"input_tokens":10,"output_tokens":{out},"cache_creation_input_tokens":4,"cache_read_input_tokens":100,"cache_creation":{{"ephemeral_5m_input_tokens":3,"ephemeral_1h_input_tokens":1}}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn duplicates_count_once_with_the_largest_total() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("projects/-p");
+        std::fs::create_dir_all(&p).unwrap();
+        let id = uuid::Uuid::new_v4();
+        let text = [
+            line("m1", "r1", 5),
+            line("m1", "r1", 50), // same call, a later block line: wins
+            line("m2", "r2", 7),
+            "garbage with \"usage\" in it".to_owned(),
+            r#"{"type":"cost-state","totalCostUSD":0.25}"#.to_owned(),
+        ]
+        .join("\n");
+        std::fs::write(p.join(format!("{id}.jsonl")), text).unwrap();
+        let d = ClaudeDir::new(tmp.path())
+            .usage(&UsageFilter::default(), PricingTable::builtin())
+            .unwrap();
+        let t = d.totals();
+        assert_eq!(t.tokens.output_tokens, 57);
+        assert_eq!(t.tokens.input_tokens, 20);
+        assert_eq!(t.total_tokens, 20 + 57 + 8 + 200);
+        assert_eq!(d.malformed_lines, 1);
+        let s = &d.sessions()[0];
+        assert_eq!(s.cli_cost_usd, Some(0.25));
+        // 3 x 5m at 3.75, 1 x 1h at 6.0 per million, per call.
+        let want = (20.0 * 3.0 + 57.0 * 15.0 + 6.0 * 3.75 + 2.0 * 6.0 + 200.0 * 0.3) / 1e6;
+        assert!((s.row.total_cost - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unknown_models_are_named_not_priced_as_zero_silently() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("projects/-p");
+        std::fs::create_dir_all(&p).unwrap();
+        let l = line("m", "r", 1).replace("claude-sonnet-4-5-20250929", "claude-future-9");
+        std::fs::write(p.join(format!("{}.jsonl", uuid::Uuid::new_v4())), l).unwrap();
+        let d = ClaudeDir::new(tmp.path())
+            .usage(&UsageFilter::default(), PricingTable::builtin())
+            .unwrap();
+        assert_eq!(d.unknown_models(), vec!["claude-future-9"]);
+        assert_eq!(d.sessions()[0].row.unknown_models, vec!["claude-future-9"]);
+    }
+}

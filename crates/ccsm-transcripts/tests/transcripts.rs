@@ -294,3 +294,73 @@ fn damaged_input_gives_sensible_results_or_clear_errors() {
     assert_eq!(msgs.len(), 1, "the torn assistant line is skipped");
     assert!(dir.rename(&garbage, "   ").is_err());
 }
+
+fn token_view(sessions: &Value) -> std::collections::BTreeMap<String, [u64; 5]> {
+    sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let n = |k: &str| s[k].as_u64().unwrap();
+            (
+                s["sessionId"].as_str().unwrap().to_owned(),
+                [
+                    n("inputTokens"),
+                    n("outputTokens"),
+                    n("cacheCreationTokens"),
+                    n("cacheReadTokens"),
+                    n("totalTokens"),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn usage_json(dir: &ClaudeDir) -> Value {
+    let d = dir
+        .usage(
+            &ccsm_transcripts::usage::UsageFilter::default(),
+            ccsm_transcripts::pricing::PricingTable::builtin(),
+        )
+        .unwrap();
+    json!({"sessions": d.sessions(), "totals": d.totals()})
+}
+
+#[test]
+fn usage_tokens_equal_ccusage_on_a_generated_corpus_and_the_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    ccsm_testkit::corpus::generate(
+        tmp.path(),
+        &ccsm_testkit::corpus::CorpusSpec {
+            total_bytes: 24 << 20,
+            seed: 11,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    copy_tree(
+        &fixture_dir().join("projects"),
+        &tmp.path().join("projects"),
+    )
+    .unwrap();
+    let theirs = ccsm_testkit::ccusage(tmp.path(), "session");
+    let ours = usage_json(&ClaudeDir::new(tmp.path()));
+    let (a, b) = (
+        token_view(&theirs["sessions"]),
+        token_view(&ours["sessions"]),
+    );
+    assert!(a.len() > 20, "the corpus has sessions ({})", a.len());
+    for (id, t) in &a {
+        assert_eq!(b.get(id), Some(t), "tokens of session {id}");
+    }
+    assert_eq!(a.len(), b.len());
+    for k in [
+        "inputTokens",
+        "outputTokens",
+        "cacheCreationTokens",
+        "cacheReadTokens",
+        "totalTokens",
+    ] {
+        assert_eq!(theirs["totals"][k], ours["totals"][k], "totals.{k}");
+    }
+}
