@@ -103,8 +103,11 @@ struct Rec {
     tokens: Tokens,
 }
 
+/// A usage line as read: time, dedupe key (`message.id:requestId`), model, tokens.
+type ScannedCall = (i64, Option<Box<str>>, Option<String>, Tokens);
+
 struct FileScan {
-    recs: Vec<(i64, Option<Box<str>>, Option<String>, Tokens)>,
+    recs: Vec<ScannedCall>,
     cli_cost: Option<f64>,
     malformed: u64,
 }
