@@ -2,6 +2,7 @@
 
 mod render;
 mod run;
+mod sessions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,12 @@ struct Cli {
     /// The claude binary to run (default: $CCSM_CLAUDE_PATH, then PATH and the usual places).
     #[arg(long, global = true, env = "CCSM_CLAUDE_PATH", value_name = "PATH")]
     claude: Option<PathBuf>,
+    /// Claude Code's config dir (default: $CLAUDE_CONFIG_DIR, else ~/.claude).
+    #[arg(long, global = true, value_name = "DIR")]
+    config_dir: Option<PathBuf>,
+    /// Machine-readable output (JSON; for `run`, the CLI's raw stream-json lines).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,6 +36,19 @@ enum Command {
     Run(run::RunArgs),
     /// A persistent session in the terminal, one prompt per line.
     Chat(run::ChatArgs),
+    /// Projects Claude Code has sessions for.
+    #[command(subcommand)]
+    Projects(sessions::ProjectsCmd),
+    /// List, read and change sessions.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCmd),
+    /// Tokens and cost (ccusage-compatible JSON with --json).
+    Usage {
+        #[command(flatten)]
+        args: sessions::UsageArgs,
+        #[command(subcommand)]
+        cmd: sessions::UsageCmd,
+    },
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -55,10 +75,18 @@ fn main() -> ExitCode {
         }
     };
     let claude = cli.claude.clone();
+    let dir = cli.config_dir.clone().map_or_else(
+        ccsm_transcripts::ClaudeDir::from_env,
+        ccsm_transcripts::ClaudeDir::new,
+    );
+    let json = cli.json;
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Run(a) => run::run(a, claude.as_ref()).await,
+            Command::Run(a) => run::run(a, claude.as_ref(), json).await,
             Command::Chat(a) => run::chat(a, claude.as_ref()).await,
+            Command::Projects(c) => sessions::projects(&dir, c, json).map(|()| 0),
+            Command::Sessions(c) => sessions::sessions(&dir, c, json).map(|()| 0),
+            Command::Usage { args, cmd } => sessions::usage(&dir, args, cmd, json).map(|()| 0),
         }
     });
     match result {

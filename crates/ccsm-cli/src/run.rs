@@ -42,9 +42,6 @@ pub struct RunArgs {
     pub prompt: String,
     #[command(flatten)]
     pub session: SessionArgs,
-    /// Print the CLI's raw stream-json lines instead of rendering them.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -151,10 +148,10 @@ fn summary(res: &ccsm_claude::ResultMessage) -> String {
     )
 }
 
-pub async fn run(a: RunArgs, claude: Option<&PathBuf>) -> Result<u8> {
-    let mut r = Renderer::new(a.json);
+pub async fn run(a: RunArgs, claude: Option<&PathBuf>, json: bool) -> Result<u8> {
+    let mut r = Renderer::new(json);
     r.start_spinner("starting Claude Code…");
-    let session = Session::start(options(&a.session, claude, !a.json))
+    let session = Session::start(options(&a.session, claude, !json))
         .await
         .context("starting Claude Code")?;
     let turn = session.send(&a.prompt).await?;

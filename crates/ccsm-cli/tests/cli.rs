@@ -201,3 +201,193 @@ fn chat_keeps_context_and_switches_model_at_runtime() {
         Some("claude-next-1")
     );
 }
+
+// ------------------------------------------------ sessions, projects and usage
+
+fn ccsm_at(config: &std::path::Path, args: &[&str]) -> CliRun {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    c.arg("--config-dir")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null());
+    for k in TestEnv::leaky_vars() {
+        c.env_remove(k);
+    }
+    CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
+}
+
+fn json_of(r: &CliRun) -> serde_json::Value {
+    assert!(r.status.success(), "{r:?}");
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+#[test]
+fn sessions_json_uses_the_sdks_names_and_agrees_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), tmp.path()).unwrap();
+    let sdk = ccsm_testkit::sdk_view(tmp.path(), &[]);
+    let list = json_of(&ccsm_at(tmp.path(), &["sessions", "list", "--json"]));
+    assert_eq!(list, sdk["sessions"]);
+    let page = json_of(&ccsm_at(
+        tmp.path(),
+        &[
+            "sessions", "list", "--json", "--limit", "3", "--offset", "1",
+        ],
+    ));
+    assert_eq!(page, sdk["page"]);
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let info = json_of(&ccsm_at(tmp.path(), &["sessions", "info", id, "--json"]));
+    assert_eq!(info, sdk["info"][id]);
+    let msgs = json_of(&ccsm_at(
+        tmp.path(),
+        &["sessions", "messages", id, "--json"],
+    ));
+    let brief: Vec<serde_json::Value> = msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| serde_json::json!({"type": m["type"], "uuid": m["uuid"]}))
+        .collect();
+    assert_eq!(serde_json::Value::from(brief), sdk["messages"][id]);
+    assert_eq!(msgs[0]["session_id"], id);
+    assert!(msgs[0]["message"]["content"].is_string());
+    let subs = json_of(&ccsm_at(
+        tmp.path(),
+        &[
+            "sessions",
+            "subagents",
+            "98f8a6d7-dacb-4768-bdcb-2fe7e05b1a48",
+            "--json",
+        ],
+    ));
+    assert_eq!(subs, serde_json::json!(["a5bbca28db8f36e17"]));
+    let projects = json_of(&ccsm_at(tmp.path(), &["projects", "list", "--json"]));
+    let paths: Vec<&str> = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["path"].as_str())
+        .collect();
+    assert!(paths.contains(&"/home/dev/src/my project (v2)/ünïcode"));
+    assert_eq!(paths.len(), 3);
+}
+
+#[test]
+fn changes_through_the_cli_are_read_back_by_the_sdk() {
+    let tmp = tempfile::tempdir().unwrap();
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), tmp.path()).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let ok = |args: &[&str]| {
+        let r = ccsm_at(tmp.path(), args);
+        assert!(r.status.success(), "{args:?}: {r:?}");
+        r
+    };
+    ok(&["sessions", "rename", id, "Who is Alice"]);
+    ok(&["sessions", "tag", id, "people"]);
+    ok(&["sessions", "archive", id]);
+    let fork = ok(&["sessions", "fork", id, "--title", "Alice again"])
+        .stdout
+        .trim()
+        .to_owned();
+    let sdk = ccsm_testkit::sdk_view(tmp.path(), &[id, &fork]);
+    assert_eq!(sdk["info"][id]["customTitle"], "Who is Alice");
+    assert_eq!(sdk["info"][id]["tag"], "people");
+    assert_eq!(sdk["info"][id]["archived"], true);
+    assert_eq!(sdk["info"][&fork]["customTitle"], "Alice again (fork)");
+    assert_eq!(sdk["messages"][&fork].as_array().unwrap().len(), 4);
+    ok(&["sessions", "tag", id, "--clear"]);
+    ok(&["sessions", "unarchive", id]);
+    let sdk = ccsm_testkit::sdk_view(tmp.path(), &[id]);
+    assert!(sdk["info"][id].get("tag").is_none());
+    assert_eq!(sdk["info"][id]["archived"], false);
+    ok(&["sessions", "rm", &fork]);
+    let r = ccsm_at(tmp.path(), &["sessions", "info", &fork]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(r.stderr.contains("not found"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_input_to_session_commands_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec!["sessions", "info", "../../etc/passwd"],
+            "not a session id",
+        ),
+        (
+            vec![
+                "sessions",
+                "rename",
+                "8b005bc5-61e3-4739-9e48-d98f4b9cdda6",
+                "x",
+            ],
+            "not found",
+        ),
+        (vec!["usage", "daily", "--since", "yesterday"], "not a date"),
+    ] {
+        std::fs::create_dir_all(tmp.path().join("projects")).unwrap();
+        let r = ccsm_at(tmp.path(), &args);
+        assert_eq!(r.status.code(), Some(1), "{args:?}");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    let r = ccsm_at(
+        std::path::Path::new("/nonexistent/cfg"),
+        &["sessions", "list"],
+    );
+    assert!(
+        r.stderr.contains("no Claude Code config dir"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn usage_json_has_ccusages_shape_and_totals() {
+    let tmp = tempfile::tempdir().unwrap();
+    ccsm_testkit::corpus::generate(
+        tmp.path(),
+        &ccsm_testkit::corpus::CorpusSpec {
+            total_bytes: 6 << 20,
+            seed: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for (report, list) in [
+        ("session", "sessions"),
+        ("daily", "daily"),
+        ("monthly", "monthly"),
+    ] {
+        let theirs = ccsm_testkit::ccusage(tmp.path(), report);
+        let ours = json_of(&ccsm_at(tmp.path(), &["usage", report, "--json"]));
+        assert_eq!(
+            ours[list].as_array().unwrap().len(),
+            theirs[list].as_array().unwrap().len(),
+            "{report}"
+        );
+        for k in [
+            "inputTokens",
+            "outputTokens",
+            "cacheCreationTokens",
+            "cacheReadTokens",
+            "totalTokens",
+        ] {
+            assert_eq!(
+                ours["totals"][k], theirs["totals"][k],
+                "{report} totals.{k}"
+            );
+        }
+        let first_keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v[list][0].as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let (o, t) = (first_keys(&ours), first_keys(&theirs));
+        for k in &t {
+            assert!(
+                o.contains(k),
+                "{report}: ccusage's field {k} is missing from ours"
+            );
+        }
+    }
+}

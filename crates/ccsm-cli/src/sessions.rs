@@ -1,0 +1,534 @@
+//! `ccsm projects`, `ccsm sessions`, `ccsm usage`: Claude Code's own files, read and
+//! changed as the official SDK does. Tables for people, `--json` for programs (the
+//! SDK's field names for sessions and messages, ccusage's for usage).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use ccsm_transcripts::pricing::PricingTable;
+use ccsm_transcripts::usage::{parse_date, PeriodRow, Row, UsageFilter};
+use ccsm_transcripts::{ClaudeDir, MessageOptions};
+use clap::{Args, Subcommand};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use serde::Serialize;
+
+#[derive(Subcommand, Debug)]
+pub enum ProjectsCmd {
+    /// Every project with its real path, sessions, size and last activity.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCmd {
+    /// Sessions across all projects (or one), newest first.
+    List {
+        /// Only the sessions of this project directory.
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// One session's details.
+    Info {
+        id: String,
+    },
+    /// The conversation's messages, oldest first.
+    Messages {
+        id: String,
+        #[arg(long)]
+        include_system: bool,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+    /// Subagents a session started.
+    Subagents {
+        id: String,
+    },
+    /// Give a session a title.
+    Rename {
+        id: String,
+        title: String,
+    },
+    /// Tag a session (or clear its tag with --clear).
+    Tag {
+        id: String,
+        #[arg(required_unless_present = "clear")]
+        tag: Option<String>,
+        #[arg(long, conflicts_with = "tag")]
+        clear: bool,
+    },
+    /// Hide a session from pickers (a new prompt in it shows it again).
+    Archive {
+        id: String,
+    },
+    Unarchive {
+        id: String,
+    },
+    /// Delete a session's transcript and its sidecar files.
+    Rm {
+        id: String,
+    },
+    /// Copy a session into a new one (new ids, same history).
+    Fork {
+        id: String,
+        /// Cut the copy after this message uuid.
+        #[arg(long, value_name = "MESSAGE_UUID")]
+        at: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UsageArgs {
+    /// From this date (YYYY-MM-DD or YYYYMMDD, local time).
+    #[arg(long, global = true)]
+    since: Option<String>,
+    /// Until this date, inclusive.
+    #[arg(long, global = true)]
+    until: Option<String>,
+    /// Only this project directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    project: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsageCmd {
+    /// Tokens and cost per day.
+    Daily,
+    /// Tokens and cost per month.
+    Monthly,
+    /// Tokens and cost per session, most expensive first.
+    Session,
+    /// Tokens and cost per model.
+    Models,
+    /// Show the pricing table, or replace it from a JSON file.
+    Pricing {
+        #[arg(long, value_name = "FILE")]
+        import: Option<PathBuf>,
+    },
+}
+
+/// ccsm's own data dir: `$CCSM_HOME`, else the platform data dir.
+pub fn data_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("CCSM_HOME") {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(x).join("ccsm");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/share/ccsm")
+}
+
+fn pricing() -> Result<PricingTable> {
+    let p = data_dir().join("pricing.json");
+    if p.is_file() {
+        return PricingTable::from_file(&p).context("reading your pricing table");
+    }
+    Ok(PricingTable::builtin())
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().copied());
+    t
+}
+
+fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+fn size(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool) -> Result<()> {
+    match cmd {
+        ProjectsCmd::List => {
+            let ps = dir.projects()?;
+            if json {
+                return print_json(&ps);
+            }
+            let mut t = table(&["project", "sessions", "size", "last activity"]);
+            for p in &ps {
+                t.add_row(vec![
+                    p.path
+                        .clone()
+                        .unwrap_or_else(|| format!("({})", p.dir_name)),
+                    p.sessions.to_string(),
+                    size(p.size),
+                    when(p.last_modified),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+    Ok(())
+}
+
+pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool) -> Result<()> {
+    match cmd {
+        SessionsCmd::List {
+            project,
+            limit,
+            offset,
+        } => {
+            let list = dir.list_sessions(project.as_deref(), Some(limit), offset)?;
+            if json {
+                return print_json(&list);
+            }
+            let mut t = table(&[
+                "session", "summary", "project", "branch", "modified", "size",
+            ]);
+            for s in &list {
+                let mut summary = cut(&s.summary, 50);
+                if let Some(tag) = &s.tag {
+                    summary = format!("{summary} #{tag}");
+                }
+                t.add_row(vec![
+                    s.session_id.clone(),
+                    summary,
+                    cut(s.cwd.as_deref().unwrap_or(""), 40),
+                    s.git_branch.clone().unwrap_or_default(),
+                    when(s.last_modified),
+                    size(s.file_size),
+                ]);
+            }
+            println!("{t}");
+            if list.len() == limit {
+                eprintln!("(first {limit}; more with --offset {})", offset + limit);
+            }
+        }
+        SessionsCmd::Info { id } => {
+            let s = dir.info(&id)?;
+            if json {
+                return print_json(&s);
+            }
+            let f = dir.find(&id)?;
+            let mut t = table(&["field", "value"]);
+            let row = |t: &mut Table, k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    t.add_row(vec![k.to_owned(), v]);
+                }
+            };
+            row(&mut t, "session", Some(s.session_id.clone()));
+            row(&mut t, "summary", Some(s.summary.clone()));
+            row(&mut t, "title", s.custom_title.clone());
+            row(&mut t, "first prompt", s.first_prompt.clone());
+            row(&mut t, "project", s.cwd.clone());
+            row(&mut t, "branch", s.git_branch.clone());
+            row(&mut t, "tag", s.tag.clone());
+            row(&mut t, "created", s.created_at.map(when));
+            row(&mut t, "modified", Some(when(s.last_modified)));
+            row(&mut t, "size", Some(size(s.file_size)));
+            row(&mut t, "archived", s.archived.map(|a| a.to_string()));
+            row(&mut t, "file", Some(f.path.display().to_string()));
+            println!("{t}");
+        }
+        SessionsCmd::Messages {
+            id,
+            include_system,
+            limit,
+            offset,
+        } => {
+            let msgs = dir.messages(
+                &id,
+                MessageOptions {
+                    limit,
+                    offset,
+                    include_system,
+                },
+            )?;
+            if json {
+                return print_json(&msgs);
+            }
+            for m in &msgs {
+                let text = message_text(&m.message);
+                println!("── {} {}", m.kind, m.uuid);
+                println!("{}", text.trim_end());
+            }
+        }
+        SessionsCmd::Subagents { id } => {
+            let ids = dir.subagents(&id)?;
+            if json {
+                return print_json(&ids);
+            }
+            for a in ids {
+                println!("{a}");
+            }
+        }
+        SessionsCmd::Rename { id, title } => {
+            dir.rename(&id, &title)?;
+            eprintln!("renamed {id} to {:?}", title.trim());
+        }
+        SessionsCmd::Tag { id, tag, clear } => {
+            let tag = if clear { None } else { tag };
+            dir.tag(&id, tag.as_deref())?;
+            match tag {
+                Some(t) => eprintln!("tagged {id} {t:?}"),
+                None => eprintln!("cleared the tag of {id}"),
+            }
+        }
+        SessionsCmd::Archive { id } => {
+            dir.set_archived(&id, true)?;
+            eprintln!("archived {id}");
+        }
+        SessionsCmd::Unarchive { id } => {
+            dir.set_archived(&id, false)?;
+            eprintln!("unarchived {id}");
+        }
+        SessionsCmd::Rm { id } => {
+            let p = dir.delete(&id)?;
+            eprintln!("deleted {id} ({})", p.display());
+        }
+        SessionsCmd::Fork { id, at, title } => {
+            let new = dir.fork(&id, at.as_deref(), title.as_deref())?;
+            if json {
+                return print_json(&serde_json::json!({"sessionId": new, "forkedFrom": id}));
+            }
+            println!("{new}");
+            eprintln!("forked {id} into {new}; resume it with: claude --resume {new}");
+        }
+    }
+    Ok(())
+}
+
+fn message_text(m: &serde_json::Value) -> String {
+    match &m["content"] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(blocks) => blocks
+            .iter()
+            .map(|b| match b["type"].as_str() {
+                Some("text") => b["text"].as_str().unwrap_or("").to_owned(),
+                Some("tool_use") => format!(
+                    "⏺ {}({})",
+                    b["name"].as_str().unwrap_or("?"),
+                    cut(&b["input"].to_string(), 80)
+                ),
+                Some("tool_result") => format!("  ⎿ {}", cut(&b["content"].to_string(), 80)),
+                Some(other) => format!("[{other}]"),
+                None => String::new(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+fn usage_row(t: &mut Table, label: String, r: &Row) {
+    let mut cost = format!("${:.2}", r.total_cost);
+    if !r.unknown_models.is_empty() {
+        cost.push_str(" + unpriced");
+    }
+    t.add_row(vec![
+        label,
+        r.models_used.join(", "),
+        r.tokens.input_tokens.to_string(),
+        r.tokens.output_tokens.to_string(),
+        r.tokens.cache_creation_tokens.to_string(),
+        r.tokens.cache_read_tokens.to_string(),
+        r.total_tokens.to_string(),
+        cost,
+    ]);
+}
+
+#[derive(Serialize)]
+struct PeriodJson<'a> {
+    #[serde(flatten)]
+    key: serde_json::Map<String, serde_json::Value>,
+    #[serde(flatten)]
+    row: &'a Row,
+}
+
+pub fn usage(dir: &ClaudeDir, args: UsageArgs, cmd: UsageCmd, json: bool) -> Result<()> {
+    if let UsageCmd::Pricing { import } = &cmd {
+        let dest = data_dir().join("pricing.json");
+        if let Some(file) = import {
+            let t = PricingTable::from_file(file)?;
+            let bytes = serde_json::to_vec_pretty(&t)?;
+            ccsm_transcripts::write_atomic(&dest, &bytes)?;
+            eprintln!(
+                "pricing for {} models saved to {}",
+                t.models.len(),
+                dest.display()
+            );
+            return Ok(());
+        }
+        let t = pricing()?;
+        if json {
+            return print_json(&t);
+        }
+        let mut tb = table(&[
+            "model",
+            "input",
+            "output",
+            "cache write 5m",
+            "cache write 1h",
+            "cache read",
+        ]);
+        for (m, p) in &t.models {
+            tb.add_row(vec![
+                m.clone(),
+                format!("{}", p.input),
+                format!("{}", p.output),
+                format!("{}", p.cache_write_5m),
+                format!("{}", p.cache_write_1h),
+                format!("{}", p.cache_read),
+            ]);
+        }
+        println!("{tb}\nUSD per million tokens");
+        return Ok(());
+    }
+    let parse = |s: &Option<String>, what: &str| -> Result<Option<chrono::NaiveDate>> {
+        match s {
+            None => Ok(None),
+            Some(s) => match parse_date(s) {
+                Some(d) => Ok(Some(d)),
+                None => bail!("--{what} {s:?} is not a date (YYYY-MM-DD or YYYYMMDD)"),
+            },
+        }
+    };
+    let filter = UsageFilter {
+        project: args.project.clone(),
+        since: parse(&args.since, "since")?,
+        until: parse(&args.until, "until")?,
+    };
+    let data = dir.usage(&filter, pricing()?)?;
+    let totals = data.totals();
+    let header = [
+        "",
+        "models",
+        "input",
+        "output",
+        "cache create",
+        "cache read",
+        "total tokens",
+        "cost",
+    ];
+    let periods = |rows: Vec<PeriodRow>, key: &str, name: &str| -> Result<()> {
+        if json {
+            let list: Vec<PeriodJson<'_>> = rows
+                .iter()
+                .map(|r| {
+                    let mut k = serde_json::Map::new();
+                    k.insert(key.to_owned(), serde_json::Value::String(r.period.clone()));
+                    PeriodJson {
+                        key: k,
+                        row: &r.row,
+                    }
+                })
+                .collect();
+            return print_json(&serde_json::json!({name: list, "totals": totals}));
+        }
+        let mut h = header;
+        h[0] = key;
+        let mut t = table(&h);
+        for r in &rows {
+            usage_row(&mut t, r.period.clone(), &r.row);
+        }
+        println!("{t}");
+        print_totals(&totals);
+        Ok(())
+    };
+    match cmd {
+        UsageCmd::Daily => periods(data.daily(), "date", "daily")?,
+        UsageCmd::Monthly => periods(data.monthly(), "month", "monthly")?,
+        UsageCmd::Session => {
+            let rows = data.sessions();
+            if json {
+                return print_json(&serde_json::json!({"sessions": rows, "totals": totals}));
+            }
+            let mut h = header;
+            h[0] = "session";
+            let mut t = table(&h);
+            for r in &rows {
+                usage_row(&mut t, r.session_id.clone(), &r.row);
+            }
+            println!("{t}");
+            print_totals(&totals);
+        }
+        UsageCmd::Models => {
+            let rows = data.models();
+            if json {
+                return print_json(&serde_json::json!({"models": rows, "totals": totals}));
+            }
+            let mut t = table(&[
+                "model",
+                "input",
+                "output",
+                "cache create",
+                "cache read",
+                "cost",
+            ]);
+            for m in &rows {
+                t.add_row(vec![
+                    m.model_name.clone(),
+                    m.tokens.input_tokens.to_string(),
+                    m.tokens.output_tokens.to_string(),
+                    m.tokens.cache_creation_tokens.to_string(),
+                    m.tokens.cache_read_tokens.to_string(),
+                    format!("${:.2}", m.cost),
+                ]);
+            }
+            println!("{t}");
+            print_totals(&totals);
+        }
+        UsageCmd::Pricing { .. } => {}
+    }
+    if data.malformed_lines > 0 {
+        eprintln!("note: {} damaged lines were skipped", data.malformed_lines);
+    }
+    Ok(())
+}
+
+fn print_totals(t: &ccsm_transcripts::usage::Totals) {
+    println!(
+        "total: {} tokens (input {}, output {}, cache create {}, cache read {}), ${:.2}",
+        t.total_tokens,
+        t.tokens.input_tokens,
+        t.tokens.output_tokens,
+        t.tokens.cache_creation_tokens,
+        t.tokens.cache_read_tokens,
+        t.total_cost
+    );
+    if !t.unpriced_models.is_empty() {
+        println!(
+            "not priced (unknown to the pricing table): {}",
+            t.unpriced_models.join(", ")
+        );
+    }
+}
