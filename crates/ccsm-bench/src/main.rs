@@ -6,6 +6,7 @@
 //! of spawning with 0 and 2 GiB of ccsm's own memory in use.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,104 @@ enum Cmd {
         #[arg(long)]
         fake: bool,
     },
+    /// P1: `ccsm usage session --json` vs `ccusage claude session --offline --json`
+    /// on a config dir (time and peak RSS, side by side; tokens compared).
+    Usage {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// P4: `ccsm sessions list --limit 50` vs the SDK's `listSessions({limit: 50})`.
+    List {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// P6: peak RSS of ccsm reading one big transcript (usage, messages, info).
+    Single {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Runs a command and prints its wall time (ms) and peak RSS (KiB) as JSON.
+    Rss {
+        #[arg(trailing_var_arg = true, required = true)]
+        cmd: Vec<String>,
+    },
+}
+
+/// One measured run of a command: wall time and the child's peak RSS, via a
+/// one-child wrapper (getrusage of children is exact when there is only one).
+fn measure(cmd: &[String], env: &[(&str, &std::path::Path)]) -> Result<(f64, u64, Vec<u8>)> {
+    let me = std::env::current_exe()?;
+    let mut c = Command::new(me);
+    c.arg("rss").arg("--").args(cmd);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    let last = text.lines().last().unwrap_or("{}");
+    let v: serde_json::Value = serde_json::from_str(last)?;
+    Ok((
+        v["ms"].as_f64().unwrap_or(f64::NAN),
+        v["maxrss_kib"].as_u64().unwrap_or(0),
+        out.stdout,
+    ))
+}
+
+fn rss_main(cmd: &[String]) -> Result<()> {
+    let start = Instant::now();
+    let out = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .output()?;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
+    use std::io::Write as _;
+    std::io::stdout().write_all(&out.stdout)?;
+    std::io::stderr().write_all(&out.stderr)?;
+    eprintln!(
+        "{}",
+        serde_json::json!({"ms": ms, "maxrss_kib": usage.max_rss(), "ok": out.status.success()})
+    );
+    if !out.status.success() {
+        std::process::exit(out.status.code().unwrap_or(1));
+    }
+    Ok(())
+}
+
+fn ccsm_bin() -> PathBuf {
+    let me = std::env::current_exe().unwrap_or_default();
+    me.with_file_name("ccsm")
+}
+
+fn tokens_of(v: &serde_json::Value) -> Vec<u64> {
+    [
+        "inputTokens",
+        "outputTokens",
+        "cacheCreationTokens",
+        "cacheReadTokens",
+        "totalTokens",
+    ]
+    .iter()
+    .map(|k| v["totals"][*k].as_u64().unwrap_or(0))
+    .collect()
+}
+
+fn report(name: &str, t: &mut [f64], rss: &[u64]) {
+    println!(
+        "  {name:<34} p50 {:8.1} ms  min {:8.1} ms  peak RSS {:6.1} MiB",
+        pct(t, 50.0),
+        pct(t, 0.0),
+        rss.iter().copied().max().unwrap_or(0) as f64 / 1024.0
+    );
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -144,9 +243,148 @@ fn spawn_cost(ballast: usize, runs: usize) -> Result<Vec<f64>> {
     Ok(v)
 }
 
+/// The one session in a config dir and its size.
+fn ccsm_transcripts_dir(dir: &std::path::Path) -> Result<(String, u64)> {
+    for p in std::fs::read_dir(dir.join("projects"))? {
+        for f in std::fs::read_dir(p?.path())? {
+            let f = f?;
+            let name = f.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_suffix(".jsonl") {
+                return Ok((id.to_owned(), f.metadata()?.len()));
+            }
+        }
+    }
+    anyhow::bail!("no transcript under {}", dir.display())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Rss { cmd } => rss_main(&cmd)?,
+        Cmd::Usage { dir, runs } => {
+            let ccusage =
+                ccsm_testkit::workspace_root().join("tools/ccusage/node_modules/.bin/ccusage");
+            let a_cmd: Vec<String> = vec![
+                ccsm_bin().display().to_string(),
+                "--config-dir".into(),
+                dir.display().to_string(),
+                "usage".into(),
+                "session".into(),
+                "--json".into(),
+            ];
+            let b_cmd: Vec<String> = vec![
+                ccusage.display().to_string(),
+                "claude".into(),
+                "session".into(),
+                "--offline".into(),
+                "--json".into(),
+            ];
+            let env = [
+                ("CLAUDE_CONFIG_DIR", dir.as_path()),
+                ("LOG_LEVEL", std::path::Path::new("0")),
+            ];
+            // Warm the page cache with one run of each.
+            let (_, _, a_out) = measure(&a_cmd, &env)?;
+            let (_, _, b_out) = measure(&b_cmd, &env)?;
+            let ta = tokens_of(&serde_json::from_slice(&a_out)?);
+            let tb = tokens_of(&serde_json::from_slice(&b_out)?);
+            let (mut at, mut ar, mut bt, mut br) = (vec![], vec![], vec![], vec![]);
+            for _ in 0..runs {
+                let (t, r, _) = measure(&a_cmd, &env)?;
+                at.push(t);
+                ar.push(r);
+                let (t, r, _) = measure(&b_cmd, &env)?;
+                bt.push(t);
+                br.push(r);
+            }
+            println!(
+                "P1 usage report over {} (warm cache), {runs} runs each, A B A B:",
+                dir.display()
+            );
+            report("ccsm usage session --json", &mut at, &ar);
+            report("ccusage claude session --offline", &mut bt, &br);
+            println!(
+                "  speed-up (p50): {:.2}x",
+                pct(&mut bt, 50.0) / pct(&mut at, 50.0)
+            );
+            println!("  tokens equal: {} ({ta:?})", ta == tb);
+        }
+        Cmd::List { dir, runs } => {
+            let a_cmd: Vec<String> = vec![
+                ccsm_bin().display().to_string(),
+                "--config-dir".into(),
+                dir.display().to_string(),
+                "sessions".into(),
+                "list".into(),
+                "--limit".into(),
+                "50".into(),
+                "--json".into(),
+            ];
+            let script = ccsm_testkit::workspace_root().join("tools/claude-code/sdk-list.mjs");
+            let b_cmd: Vec<String> = vec!["node".into(), script.display().to_string()];
+            let env = [("CLAUDE_CONFIG_DIR", dir.as_path())];
+            let (_, _, a_out) = measure(&a_cmd, &env)?;
+            let (_, _, b_out) = measure(&b_cmd, &env)?;
+            let a: serde_json::Value = serde_json::from_slice(&a_out)?;
+            let b: serde_json::Value = serde_json::from_slice(&b_out)?;
+            let (mut at, mut ar, mut bt, mut br, mut inproc) =
+                (vec![], vec![], vec![], vec![], vec![]);
+            for _ in 0..runs {
+                let (t, r, _) = measure(&a_cmd, &env)?;
+                at.push(t);
+                ar.push(r);
+                let (t, r, out) = measure(&b_cmd, &env)?;
+                bt.push(t);
+                br.push(r);
+                let v: serde_json::Value = serde_json::from_slice(&out)?;
+                inproc.push(v["ms"].as_f64().unwrap_or(f64::NAN));
+            }
+            println!(
+                "P4 list 50 newest sessions of {} (warm cache), {runs} runs each:",
+                dir.display()
+            );
+            report("ccsm sessions list --limit 50", &mut at, &ar);
+            report("node: SDK listSessions({limit:50})", &mut bt, &br);
+            println!(
+                "  SDK listSessions call alone (in-process): p50 {:.1} ms",
+                pct(&mut inproc, 50.0)
+            );
+            println!(
+                "  speed-up end to end (p50): {:.1}x; vs the SDK call alone: {:.1}x",
+                pct(&mut bt, 50.0) / pct(&mut at, 50.0),
+                pct(&mut inproc, 50.0) / pct(&mut at, 50.0)
+            );
+            println!("  same sessions: {}", a == b["sessions"]);
+        }
+        Cmd::Single { dir } => {
+            let claude = ccsm_transcripts_dir(&dir)?;
+            let ccsm = ccsm_bin().display().to_string();
+            let d = dir.display().to_string();
+            println!("P6 one big transcript ({} MB):", claude.1 / 1_000_000);
+            for args in [
+                vec!["usage", "session", "--json"],
+                vec!["sessions", "info", claude.0.as_str(), "--json"],
+                vec![
+                    "sessions",
+                    "messages",
+                    claude.0.as_str(),
+                    "--json",
+                    "--limit",
+                    "20",
+                ],
+                vec!["sessions", "list", "--json"],
+            ] {
+                let mut cmd = vec![ccsm.clone(), "--config-dir".into(), d.clone()];
+                cmd.extend(args.iter().map(|s| s.to_string()));
+                let (t, r, _) = measure(&cmd, &[])?;
+                println!(
+                    "  ccsm {:<40} {:8.1} ms  peak RSS {:6.1} MiB",
+                    args.join(" "),
+                    t,
+                    r as f64 / 1024.0
+                );
+            }
+        }
         Cmd::Spawn { runs, fake } => {
             let rt = tokio::runtime::Runtime::new()?;
             let env = TestEnv::new();

@@ -393,12 +393,20 @@ impl ClaudeDir {
         Ok(out)
     }
 
-    /// Session files of the given project dirs (by name: `<uuid>.jsonl`).
+    /// Session files of the given project dirs (by name: `<uuid>.jsonl`); dirs are
+    /// read in parallel (at 10k sessions, the stat calls are most of a listing).
     pub fn session_files(&self, dirs: &[PathBuf]) -> Vec<SessionFile> {
+        use rayon::prelude::*;
+        dirs.par_iter()
+            .flat_map_iter(|d| Self::session_files_of(d))
+            .collect()
+    }
+
+    fn session_files_of(d: &Path) -> Vec<SessionFile> {
         let mut out = Vec::new();
-        for d in dirs {
+        {
             let Ok(rd) = std::fs::read_dir(d) else {
-                continue;
+                return out;
             };
             for e in rd.flatten() {
                 let name = e.file_name();
