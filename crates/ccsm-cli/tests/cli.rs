@@ -391,3 +391,45 @@ fn usage_json_has_ccusages_shape_and_totals() {
         }
     }
 }
+
+#[test]
+fn pricing_can_be_replaced_from_a_local_file_and_bad_tables_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("ccsm-home");
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let run_with_home = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.arg("--config-dir")
+            .arg(&cfg)
+            .args(args)
+            .env("CCSM_HOME", &home);
+        CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
+    };
+    // The fixture's model is unknown to the shipped table: named, not priced.
+    let before = run_with_home(&["usage", "session", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
+    assert_eq!(
+        v["totals"]["unpricedModels"],
+        serde_json::json!(["claude-opus-5-5"])
+    );
+    assert_eq!(v["totals"]["totalCost"], 0.0);
+
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, r#"{"models":{"claude-opus-5-5":{"input":-1,"output":1,"cache_write_5m":1,"cache_write_1h":1,"cache_read":1}}}"#).unwrap();
+    let r = run_with_home(&["usage", "pricing", "--import", bad.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(r.stderr.contains("bad price"), "{}", r.stderr);
+    assert!(!home.join("pricing.json").exists(), "nothing written");
+
+    let good = tmp.path().join("good.json");
+    std::fs::write(&good, r#"{"models":{"claude-opus-5-5":{"input":5,"output":25,"cache_write_5m":6.25,"cache_write_1h":10,"cache_read":0.5}}}"#).unwrap();
+    let r = run_with_home(&["usage", "pricing", "--import", good.to_str().unwrap()]);
+    assert!(r.status.success(), "{r:?}");
+    let after = run_with_home(&["usage", "session", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    assert!(v["totals"].get("unpricedModels").is_none());
+    // 1800 in, 360 out, 180 cache write (5m), 900 cache read.
+    let want = (1800.0 * 5.0 + 360.0 * 25.0 + 180.0 * 6.25 + 900.0 * 0.5) / 1e6;
+    assert!((v["totals"]["totalCost"].as_f64().unwrap() - want).abs() < 1e-9);
+}

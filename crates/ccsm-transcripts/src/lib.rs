@@ -641,10 +641,82 @@ fn read_chain_messages_any(
     Ok(out)
 }
 
+/// What a compaction boundary says about the messages it kept.
+#[derive(Deserialize)]
+struct BoundaryLine {
+    #[serde(rename = "compactMetadata")]
+    meta: Option<CompactMeta>,
+}
+
+#[derive(Deserialize)]
+struct CompactMeta {
+    #[serde(rename = "preservedMessages")]
+    messages: Option<PreservedMessages>,
+    #[serde(rename = "preservedSegment")]
+    segment: Option<PreservedSegment>,
+}
+
+#[derive(Deserialize)]
+struct PreservedMessages {
+    #[serde(rename = "anchorUuid")]
+    anchor: String,
+    uuids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PreservedSegment {
+    #[serde(rename = "headUuid")]
+    head: String,
+    #[serde(rename = "anchorUuid")]
+    anchor: String,
+    #[serde(rename = "tailUuid")]
+    tail: String,
+}
+
+/// Re-parents the messages a compaction kept so they follow its summary, as the SDK
+/// does: kept messages chain from the anchor (the summary), and what hung from the
+/// anchor before now hangs from the last kept message.
+fn relink_compactions(entries: &mut [EntryRef], boundaries: Vec<CompactMeta>) {
+    use std::collections::HashMap;
+    for meta in boundaries {
+        let index: HashMap<String, usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.uuid.clone(), i))
+            .collect();
+        if let Some(pm) = meta.messages {
+            if pm.uuids.is_empty() || pm.uuids.iter().any(|u| !index.contains_key(u)) {
+                continue;
+            }
+            let mut prev = pm.anchor.clone();
+            for u in &pm.uuids {
+                entries[index[u]].parent = Some(prev.clone());
+                prev = u.clone();
+            }
+            let (first, last) = (&pm.uuids[0], prev);
+            for e in entries.iter_mut() {
+                if e.parent.as_deref() == Some(pm.anchor.as_str()) && e.uuid != *first {
+                    e.parent = Some(last.clone());
+                }
+            }
+        } else if let Some(seg) = meta.segment {
+            if let Some(&h) = index.get(&seg.head) {
+                entries[h].parent = Some(seg.anchor.clone());
+            }
+            for e in entries.iter_mut() {
+                if e.parent.as_deref() == Some(seg.anchor.as_str()) && e.uuid != seg.head {
+                    e.parent = Some(seg.tail.clone());
+                }
+            }
+        }
+    }
+}
+
 fn index_entries(path: &Path) -> Result<Vec<EntryRef>> {
     let f = File::open(path).map_err(io(path))?;
     let mut r = BufReader::with_capacity(1 << 20, f);
     let mut out = Vec::new();
+    let mut boundaries = Vec::new();
     let mut offset = 0u64;
     let mut line = Vec::new();
     loop {
@@ -663,6 +735,11 @@ fn index_entries(path: &Path) -> Result<Vec<EntryRef>> {
         let Ok(h) = serde_json::from_slice::<EntryHead<'_>>(body) else {
             continue;
         };
+        if memchr::memmem::find(body, b"\"compactMetadata\"").is_some() {
+            if let Ok(BoundaryLine { meta: Some(m) }) = serde_json::from_slice(body) {
+                boundaries.push(m);
+            }
+        }
         let (Some(kind), Some(uuid)) = (h.kind, h.uuid) else {
             continue;
         };
@@ -686,6 +763,7 @@ fn index_entries(path: &Path) -> Result<Vec<EntryRef>> {
             len,
         });
     }
+    relink_compactions(&mut out, boundaries);
     Ok(out)
 }
 

@@ -157,6 +157,33 @@ fn a_live_directory_and_ccsm_changes_read_as_the_sdk_reads_them() {
         &env.project,
         &[&["-p", "BASH echo hi", "--allowed-tools", "Bash"][..], &j].concat(),
     );
+    // A compaction: /compact, then a turn after it.
+    let compacted = run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "before compaction"][..], &j].concat(),
+    );
+    run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "/compact", "--resume", &compacted][..], &j].concat(),
+    );
+    run(
+        &env,
+        &model,
+        &env.project,
+        &[&["-p", "after compaction", "--resume", &compacted][..], &j].concat(),
+    );
+    assert!(std::fs::read_to_string(
+        ClaudeDir::new(&env.config_dir)
+            .find(&compacted)
+            .unwrap()
+            .path
+    )
+    .unwrap()
+    .contains("compact_boundary"));
 
     let dir = ClaudeDir::new(&env.config_dir);
     dir.rename(&a, "Alice's session").unwrap();
@@ -177,7 +204,7 @@ fn a_live_directory_and_ccsm_changes_read_as_the_sdk_reads_them() {
 
     let sdk = sdk_view(&env.config_dir, &[]);
     let ids = ids_of(&sdk);
-    for id in [&a, &forked, &w, &tool, &ccsm_fork] {
+    for id in [&a, &forked, &w, &tool, &ccsm_fork, &compacted] {
         assert!(ids.contains(id), "the SDK lists {id}");
     }
     assert_same(&sdk, &ours(&dir, &ids));
