@@ -44,6 +44,11 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
         .expect("the test's bound of 60 s")
 }
 
+/// One prompt through `query()`, read to its end, within the test's bound.
+async fn ask(prompt: &str, opts: Options) -> ccsm_claude::Result<ccsm_claude::TurnOutcome> {
+    bounded(async { query(prompt, opts).await?.collect().await }).await
+}
+
 // ---------------------------------------------------------------- real CLI
 
 #[tokio::test]
@@ -73,26 +78,12 @@ async fn persistent_session_keeps_context_over_three_turns() {
 async fn resume_continue_and_fork_from_the_api() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let first = bounded(async {
-        query("My name is Alice", real(&env, &model))
-            .await
-            .unwrap()
-            .collect()
-            .await
-    })
-    .await
-    .unwrap();
+    let first = ask("My name is Alice", real(&env, &model)).await.unwrap();
     let id = first.session_id().unwrap().to_owned();
 
-    let resumed = bounded(async {
-        query("What is my name?", real(&env, &model).resume(id.clone()))
-            .await
-            .unwrap()
-            .collect()
-            .await
-    })
-    .await
-    .unwrap();
+    let resumed = ask("What is my name?", real(&env, &model).resume(id.clone()))
+        .await
+        .unwrap();
     assert_eq!(resumed.session_id(), Some(id.as_str()));
     let r = model.message_requests().pop().unwrap();
     assert_eq!(
@@ -100,15 +91,9 @@ async fn resume_continue_and_fork_from_the_api() {
         vec!["My name is Alice", "What is my name?"]
     );
 
-    let continued = bounded(async {
-        query("Still there?", real(&env, &model).continue_session(true))
-            .await
-            .unwrap()
-            .collect()
-            .await
-    })
-    .await
-    .unwrap();
+    let continued = ask("Still there?", real(&env, &model).continue_session(true))
+        .await
+        .unwrap();
     assert_eq!(continued.session_id(), Some(id.as_str()));
     let r = model.message_requests().pop().unwrap();
     assert_eq!(
@@ -116,16 +101,10 @@ async fn resume_continue_and_fork_from_the_api() {
         vec!["My name is Alice", "What is my name?", "Still there?"]
     );
 
-    let forked = bounded(async {
-        query(
-            "Fork here",
-            real(&env, &model).resume(id.clone()).fork_session(true),
-        )
-        .await
-        .unwrap()
-        .collect()
-        .await
-    })
+    let forked = ask(
+        "Fork here",
+        real(&env, &model).resume(id.clone()).fork_session(true),
+    )
     .await
     .unwrap();
     let fork_id = forked.session_id().unwrap();
@@ -180,15 +159,9 @@ async fn a_pre_tool_use_hook_is_called_and_can_block_the_tool() {
     let opts = real(&env, &model)
         .allowed_tools(["Bash"])
         .hook("PreToolUse", hook);
-    bounded(async {
-        query(&format!("BASH touch {}", marker.display()), opts)
-            .await
-            .unwrap()
-            .collect()
-            .await
-    })
-    .await
-    .unwrap();
+    ask(&format!("BASH touch {}", marker.display()), opts)
+        .await
+        .unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "the hook ran once");
     assert_eq!(seen[0]["tool_name"], "Bash");
@@ -283,15 +256,9 @@ async fn can_use_tool_deny_stops_the_command() {
         assert_eq!(req.tool_name, "Bash");
         PermissionDecision::deny("not on my watch")
     });
-    let out = bounded(async {
-        query(&format!("BASH touch {}", marker.display()), opts)
-            .await
-            .unwrap()
-            .collect()
-            .await
-    })
-    .await
-    .unwrap();
+    let out = ask(&format!("BASH touch {}", marker.display()), opts)
+        .await
+        .unwrap();
     assert!(!marker.exists(), "the denied command ran");
     let tool_result = &model.message_requests()[1].tool_results[0];
     assert!(tool_result.contains("not on my watch"), "{tool_result}");
@@ -317,15 +284,9 @@ async fn can_use_tool_allow_with_changed_input_runs_the_changed_command() {
             PermissionDecision::allow_with(input)
         }
     });
-    bounded(async {
-        query(&format!("BASH touch {}", asked.display()), opts)
-            .await
-            .unwrap()
-            .collect()
-            .await
-    })
-    .await
-    .unwrap();
+    ask(&format!("BASH touch {}", asked.display()), opts)
+        .await
+        .unwrap();
     assert!(changed.exists(), "the changed command ran");
     assert!(!asked.exists(), "the original command did not");
 }
@@ -336,15 +297,9 @@ async fn without_a_callback_tools_are_denied_and_an_event_says_so() {
     let model = MockModel::start(Scenario::echo());
     let marker = env.project.join("default-deny");
     let opts = real(&env, &model).permission_prompt_tool("stdio");
-    let out = bounded(async {
-        query(&format!("BASH touch {}", marker.display()), opts)
-            .await
-            .unwrap()
-            .collect()
-            .await
-    })
-    .await
-    .unwrap();
+    let out = ask(&format!("BASH touch {}", marker.display()), opts)
+        .await
+        .unwrap();
     assert!(!marker.exists());
     assert!(out.lines.iter().any(|l| matches!(
         &l.message,
@@ -410,16 +365,10 @@ async fn cancel_leaves_no_process_of_the_tool_behind() {
 async fn an_api_error_result_is_a_typed_error() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let err = bounded(async {
-        query(
-            "FAIL 529",
-            real(&env, &model).env("CLAUDE_CODE_MAX_RETRIES", "0"),
-        )
-        .await
-        .unwrap()
-        .collect()
-        .await
-    })
+    let err = ask(
+        "FAIL 529",
+        real(&env, &model).env("CLAUDE_CODE_MAX_RETRIES", "0"),
+    )
     .await
     .unwrap_err();
     assert!(matches!(err, Error::Api { .. }), "{err:?}");

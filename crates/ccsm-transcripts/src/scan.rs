@@ -228,19 +228,23 @@ pub fn prompt_of_entry(entry: &serde_json::Value, fallback: &mut String) -> Opti
     None
 }
 
+/// Lines of `text` that may hold a user's prompt: user entries that are not tool
+/// results nor meta (the SDK's cheap checks before parsing).
+fn user_prompt_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').filter(|line| {
+        (line.contains("\"type\":\"user\"") || line.contains("\"type\": \"user\""))
+            && !line.contains("\"tool_result\"")
+            && !line.contains("\"isMeta\":true")
+            && !line.contains("\"isMeta\": true")
+    })
+}
+
 /// The first prompt in a file's head (SDK `firstPrompt`): the first real user text,
 /// else the first slash command's name, else "".
 pub fn first_prompt(head: &str) -> String {
     let mut fallback = String::new();
-    for line in head.split('\n') {
-        if !(line.contains("\"type\":\"user\"") || line.contains("\"type\": \"user\"")) {
-            continue;
-        }
-        if line.contains("\"tool_result\"")
-            || line.contains("\"isMeta\":true")
-            || line.contains("\"isMeta\": true")
-            || line.contains("\"isCompactSummary\":true")
-            || line.contains("\"isCompactSummary\": true")
+    for line in user_prompt_lines(head) {
+        if line.contains("\"isCompactSummary\":true") || line.contains("\"isCompactSummary\": true")
         {
             continue;
         }
@@ -256,16 +260,7 @@ pub fn first_prompt(head: &str) -> String {
 
 /// SDK: a session whose first prompt is an image or a document is summarised so.
 pub fn attachment_prompt(head: &str) -> &'static str {
-    for line in head.split('\n') {
-        if !(line.contains("\"type\":\"user\"") || line.contains("\"type\": \"user\"")) {
-            continue;
-        }
-        if line.contains("\"tool_result\"")
-            || line.contains("\"isMeta\":true")
-            || line.contains("\"isMeta\": true")
-        {
-            continue;
-        }
+    for line in user_prompt_lines(head) {
         if line.contains("\"type\":\"image\"") || line.contains("\"type\": \"image\"") {
             return "Image";
         }
