@@ -11,10 +11,17 @@ import {
 
 const ids = process.argv.slice(2);
 const sessions = await listSessions();
-const out = { sessions, page: await listSessions({ limit: 3, offset: 1 }), info: {}, messages: {}, systemMessages: {}, subagents: {} };
+const out = { sessions, page: await listSessions({ limit: 3, offset: 1 }), info: {}, messages: {}, systemMessages: {}, subagents: {}, texts: {} };
+const text = (m) => {
+  const c = m.message?.content;
+  if (typeof c === "string") return c;
+  return (Array.isArray(c) ? c : []).map((b) => b.text ?? (b.type === "tool_result" ? JSON.stringify(b.content) : b.type === "tool_use" ? JSON.stringify(b.input) : "")).join("\n");
+};
 for (const id of ids.length ? ids : sessions.map((s) => s.sessionId)) {
   out.info[id] = (await getSessionInfo(id)) ?? null;
-  out.messages[id] = (await getSessionMessages(id)).map((m) => ({ type: m.type, uuid: m.uuid }));
+  const msgs = await getSessionMessages(id);
+  out.messages[id] = msgs.map((m) => ({ type: m.type, uuid: m.uuid }));
+  out.texts[id] = msgs.map((m) => `${m.type}: ${text(m)}`);
   out.systemMessages[id] = (await getSessionMessages(id, { includeSystemMessages: true })).map((m) => ({ type: m.type, uuid: m.uuid }));
   out.subagents[id] = await listSubagents(id);
 }

@@ -16,6 +16,23 @@ use serde::Serialize;
 pub enum ProjectsCmd {
     /// Every project with its real path, sessions, size and last activity.
     List,
+    /// Point a moved or renamed project folder's sessions at its new place.
+    Move {
+        /// The folder's old path (it need not exist any more).
+        #[arg(required_unless_present = "undo")]
+        old: Option<PathBuf>,
+        /// Where it is now.
+        #[arg(required_unless_present = "undo")]
+        new: Option<PathBuf>,
+        /// Say what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Restore the state before the last move, byte for byte.
+        #[arg(long, conflicts_with_all = ["old", "new", "dry_run"])]
+        undo: bool,
+    },
+    /// Projects whose recorded folder is gone, and where they may have gone.
+    Doctor,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,6 +88,41 @@ pub enum SessionsCmd {
     /// Delete a session's transcript and its sidecar files.
     Rm {
         id: String,
+    },
+    /// Write sessions into one portable bundle (.ccsm: tar + zstd, with checksums).
+    Export {
+        /// Sessions to export (default: every session of --project).
+        ids: Vec<String>,
+        #[arg(long, value_name = "DIR")]
+        project: Option<PathBuf>,
+        /// The bundle to write (default: ccsm-<date>.ccsm).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Mask what looks like API keys, tokens and passwords.
+        #[arg(long)]
+        redact: bool,
+    },
+    /// Bring sessions from a bundle into this config dir.
+    Import {
+        file: PathBuf,
+        /// Put them under this project folder (rewrites their recorded path).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Give them new ids (as a fork does) instead of refusing existing ones.
+        #[arg(long, conflicts_with = "force")]
+        new_ids: bool,
+        /// Overwrite sessions that exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Fork a session into this or another project folder.
+    Clone {
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Title of the clone.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Copy a session into a new one (new ids, same history).
     Fork {
@@ -176,8 +228,80 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
+fn absolute(p: &std::path::Path) -> Result<PathBuf> {
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
+}
+
 pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool) -> Result<()> {
     match cmd {
+        ProjectsCmd::Move {
+            old,
+            new,
+            dry_run,
+            undo,
+        } => {
+            let backups = data_dir().join("backups");
+            let report = if undo {
+                dir.undo_move(&backups)?
+            } else {
+                let (Some(old), Some(new)) = (old, new) else {
+                    bail!("give the old and the new path");
+                };
+                dir.move_project(&absolute(&old)?, &absolute(&new)?, dry_run, &backups)?
+            };
+            if json {
+                return print_json(&report);
+            }
+            let verb = if dry_run { "would move" } else { "moved" };
+            eprintln!(
+                "{verb} {} file(s): {} -> {}",
+                report.moved.len(),
+                report.from_dir.display(),
+                report.to_dir.display()
+            );
+            for (p, n) in &report.rewritten {
+                eprintln!("  {} path(s) rewritten in {}", n, p.display());
+            }
+            if let Some(b) = &report.backup {
+                if undo {
+                    eprintln!("restored from {}", b.display());
+                } else {
+                    eprintln!(
+                        "backup: {} (ccsm projects move --undo restores it)",
+                        b.display()
+                    );
+                }
+            }
+            return Ok(());
+        }
+        ProjectsCmd::Doctor => {
+            let lost = dir.doctor()?;
+            if json {
+                let v: Vec<_> = lost
+                    .iter()
+                    .map(|(p, c)| serde_json::json!({"path": p, "candidates": c}))
+                    .collect();
+                return print_json(&v);
+            }
+            if lost.is_empty() {
+                eprintln!("every project's folder exists");
+            }
+            for (p, cands) in &lost {
+                println!("missing: {p}");
+                for c in cands {
+                    println!(
+                        "  maybe: {}  (ccsm projects move {p:?} {:?})",
+                        c.display(),
+                        c.display()
+                    );
+                }
+            }
+            return Ok(());
+        }
         ProjectsCmd::List => {
             let ps = dir.projects()?;
             if json {
@@ -314,6 +438,96 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool) -> Result<()> {
         SessionsCmd::Rm { id } => {
             let p = dir.delete(&id)?;
             eprintln!("deleted {id} ({})", p.display());
+        }
+        SessionsCmd::Export {
+            ids,
+            project,
+            output,
+            redact,
+        } => {
+            let out = output.unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "ccsm-{}.ccsm",
+                    chrono::Local::now().format("%Y%m%d-%H%M%S")
+                ))
+            });
+            let tmp = out.with_extension("ccsm.partial");
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            let m = match dir.export(
+                &ids,
+                project.as_deref(),
+                redact,
+                std::io::BufWriter::new(file),
+            ) {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e.into());
+                }
+            };
+            std::fs::rename(&tmp, &out)?;
+            if json {
+                return print_json(&m);
+            }
+            eprintln!(
+                "exported {} session(s) to {}{}",
+                m.sessions.len(),
+                out.display(),
+                if redact { " (redacted)" } else { "" }
+            );
+        }
+        SessionsCmd::Import {
+            file,
+            to,
+            new_ids,
+            force,
+        } => {
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let to = match to {
+                Some(t) => Some(absolute(&t)?),
+                None => None,
+            };
+            let done = dir.import(
+                std::io::BufReader::new(f),
+                &ccsm_transcripts::portable::ImportOptions { to, new_ids, force },
+            )?;
+            if json {
+                return print_json(&done);
+            }
+            for s in &done {
+                let renamed = if s.original_id == s.session_id {
+                    String::new()
+                } else {
+                    format!(" (from {})", s.original_id)
+                };
+                eprintln!(
+                    "imported {}{renamed} into {}",
+                    s.session_id,
+                    s.project_path.as_deref().unwrap_or("?")
+                );
+            }
+        }
+        SessionsCmd::Clone { id, to, name } => {
+            let to = match to {
+                Some(t) => Some(absolute(&t)?),
+                None => None,
+            };
+            let c = dir.clone_session(&id, to.as_deref())?;
+            if let Some(n) = name {
+                dir.rename(&c.session_id, &n)?;
+            }
+            if json {
+                return print_json(&c);
+            }
+            println!("{}", c.session_id);
+            eprintln!(
+                "cloned {id} into {} ({}); resume it there with: claude --resume {}",
+                c.session_id,
+                c.project_path.as_deref().unwrap_or("?"),
+                c.session_id
+            );
         }
         SessionsCmd::Fork { id, at, title } => {
             let new = dir.fork(&id, at.as_deref(), title.as_deref())?;

@@ -433,3 +433,440 @@ fn pricing_can_be_replaced_from_a_local_file_and_bad_tables_are_refused() {
     let want = (1800.0 * 5.0 + 360.0 * 25.0 + 180.0 * 6.25 + 900.0 * 0.5) / 1e6;
     assert!((v["totals"]["totalCost"].as_f64().unwrap() - want).abs() < 1e-9);
 }
+
+// ------------------------------------------------------------------ portability
+
+fn ok_at(config: &std::path::Path, args: &[&str]) -> CliRun {
+    let r = ccsm_at(config, args);
+    assert!(r.status.success(), "ccsm {args:?}: {r:?}");
+    r
+}
+
+/// The real CLI against `model`, with another config dir and working dir.
+fn claude_in(
+    env: &TestEnv,
+    model: &MockModel,
+    config: &std::path::Path,
+    cwd: &std::path::Path,
+    args: &[&str],
+) -> CliRun {
+    let mut c = env.claude(model, args);
+    c.env("CLAUDE_CONFIG_DIR", config).current_dir(cwd);
+    let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
+    assert!(r.status.success(), "claude {args:?}: {r:?}");
+    r
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(
+        d: &std::path::Path,
+        base: &std::path::Path,
+        out: &mut std::collections::BTreeMap<String, Vec<u8>>,
+    ) {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(base).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = Default::default();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[test]
+fn export_then_import_elsewhere_and_the_cli_resumes_there() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let j = ["--output-format", "json"];
+    let id = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &[&["-p", "My name is Alice"][..], &j].concat(),
+    )
+    .session_id()
+    .unwrap();
+    claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &[&["-p", "I like tea", "--resume", &id][..], &j].concat(),
+    );
+    let bundle = env.root().join("alice.ccsm");
+    ok_at(
+        &env.config_dir,
+        &["sessions", "export", &id, "-o", bundle.to_str().unwrap()],
+    );
+
+    // Another machine: an empty config dir and the project at another path.
+    let other_cfg = env.mkdir("machine-b/config");
+    let other_project = env.mkdir("machine-b/src/alice");
+    ok_at(
+        &other_cfg,
+        &[
+            "sessions",
+            "import",
+            bundle.to_str().unwrap(),
+            "--to",
+            other_project.to_str().unwrap(),
+        ],
+    );
+    let r = claude_in(
+        &env,
+        &model,
+        &other_cfg,
+        &other_project,
+        &[&["-p", "What do I like?", "--resume", &id][..], &j].concat(),
+    );
+    assert_eq!(r.session_id().unwrap(), id);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(
+        req.user_prompts(),
+        vec!["My name is Alice", "I like tea", "What do I like?"]
+    );
+    let info = json_of(&ccsm_at(&other_cfg, &["sessions", "info", &id, "--json"]));
+    assert_eq!(info["cwd"], other_project.to_str().unwrap());
+
+    // Importing again is refused; --new-ids makes a copy.
+    let again = ccsm_at(
+        &other_cfg,
+        &[
+            "sessions",
+            "import",
+            bundle.to_str().unwrap(),
+            "--to",
+            other_project.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+}
+
+#[test]
+fn damaged_or_hostile_bundles_are_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &src).unwrap();
+    let bundle = tmp.path().join("b.ccsm");
+    ok_at(
+        &src,
+        &[
+            "sessions",
+            "export",
+            "8b005bc5-61e3-4739-9e48-d98f4b9cdda6",
+            "-o",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir_all(dest.join("projects")).unwrap();
+    // Flip one byte of the payload.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    let flipped = tmp.path().join("flipped.ccsm");
+    std::fs::write(&flipped, &bytes).unwrap();
+    let r = ccsm_at(&dest, &["sessions", "import", flipped.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(1), "{r:?}");
+    assert!(snapshot(&dest).is_empty(), "nothing was written");
+    // Hostile paths, in a bundle whose manifest would otherwise be fine.
+    for evil in ["../escaped.jsonl", "/tmp/absolute.jsonl"] {
+        let b = tmp.path().join("evil.ccsm");
+        let f = std::fs::File::create(&b).unwrap();
+        let enc = zstd_encoder(f);
+        let mut tar = tar_builder(enc);
+        append_raw(&mut tar, evil, b"{}\n");
+        let enc = tar.into_inner().unwrap();
+        enc.finish().unwrap();
+        let r = ccsm_at(&dest, &["sessions", "import", b.to_str().unwrap()]);
+        assert_eq!(r.status.code(), Some(1), "{evil}: {r:?}");
+        assert!(r.stderr.contains("unsafe path"), "{evil}: {}", r.stderr);
+        assert!(snapshot(&dest).is_empty());
+        assert!(!tmp.path().join("escaped.jsonl").exists());
+    }
+}
+
+fn zstd_encoder(f: std::fs::File) -> zstd::Encoder<'static, std::fs::File> {
+    zstd::Encoder::new(f, 3).unwrap()
+}
+
+fn tar_builder<W: Write>(w: W) -> tar::Builder<W> {
+    tar::Builder::new(w)
+}
+
+/// Appends an entry with a raw name: tar's own checks would refuse `..` and `/`.
+fn append_raw<W: Write>(tar: &mut tar::Builder<W>, name: &str, data: &[u8]) {
+    let mut h = tar::Header::new_old();
+    let raw = &mut h.as_old_mut().name;
+    raw[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    tar.append(&h, data).unwrap();
+}
+
+#[test]
+fn a_moved_project_folder_is_followed_and_undo_restores_every_byte() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let j = ["--output-format", "json"];
+    let old = env.mkdir("src/old-name");
+    let id = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &old,
+        &[&["-p", "remember the milk"][..], &j].concat(),
+    )
+    .session_id()
+    .unwrap();
+    let before = snapshot(&env.config_dir);
+    let new = env.root().join("src/new-name");
+    std::fs::rename(&old, &new).unwrap();
+    let home = env.mkdir("ccsm-home");
+    let mv = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.arg("--config-dir")
+            .arg(&env.config_dir)
+            .args(args)
+            .env("CCSM_HOME", &home);
+        CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
+    };
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let dry = mv(&["projects", "move", o, n, "--dry-run"]);
+    assert!(dry.status.success(), "{dry:?}");
+    assert_eq!(
+        snapshot(&env.config_dir),
+        before,
+        "a dry run changes nothing"
+    );
+    assert!(mv(&["projects", "move", o, n]).status.success());
+    assert_ne!(snapshot(&env.config_dir), before);
+    let undo = mv(&["projects", "move", "--undo"]);
+    assert!(undo.status.success(), "{undo:?}");
+    assert_eq!(
+        snapshot(&env.config_dir),
+        before,
+        "undo restores every byte"
+    );
+
+    let r = mv(&["projects", "move", o, n]);
+    assert!(r.status.success(), "{r:?}");
+    let cfg = std::fs::read_to_string(env.config_dir.join(".claude.json")).unwrap_or_default();
+    assert!(
+        !cfg.contains(&format!("\"{o}\"")),
+        "the config's project entry moved"
+    );
+    let r = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &new,
+        &[&["-p", "what did I say?", "--continue"][..], &j].concat(),
+    );
+    assert_eq!(r.session_id().unwrap(), id);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(
+        req.user_prompts(),
+        vec!["remember the milk", "what did I say?"]
+    );
+    // Work done since the move is not thrown away by an undo.
+    let undo = mv(&["projects", "move", "--undo"]);
+    assert_eq!(undo.status.code(), Some(1));
+    assert!(
+        undo.stderr.contains("changed since the move"),
+        "{}",
+        undo.stderr
+    );
+    // The doctor knows the folder is gone no more.
+    let doc = mv(&["projects", "doctor", "--json"]);
+    assert_eq!(json_of(&doc), serde_json::json!([]));
+}
+
+#[test]
+fn clone_to_another_folder_resumes_there_and_leaves_the_original_alone() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let j = ["--output-format", "json"];
+    let id = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &[&["-p", "the original words"][..], &j].concat(),
+    )
+    .session_id()
+    .unwrap();
+    let before_bytes = snapshot(&env.config_dir.join("projects"));
+    let before_sdk = ccsm_testkit::sdk_view(&env.config_dir, &[&id]);
+    let there = env.mkdir("src/elsewhere");
+    let clone = ok_at(
+        &env.config_dir,
+        &[
+            "sessions",
+            "clone",
+            &id,
+            "--to",
+            there.to_str().unwrap(),
+            "--name",
+            "Cloned",
+        ],
+    )
+    .stdout
+    .trim()
+    .to_owned();
+    assert_ne!(clone, id);
+    let after: std::collections::BTreeMap<_, _> = snapshot(&env.config_dir.join("projects"))
+        .into_iter()
+        .filter(|(k, _)| !k.contains(&clone))
+        .collect();
+    assert_eq!(after, before_bytes, "the original's bytes are unchanged");
+    let after_sdk = ccsm_testkit::sdk_view(&env.config_dir, &[&id, &clone]);
+    assert_eq!(after_sdk["info"][&id], before_sdk["info"][&id]);
+    assert_eq!(after_sdk["texts"][&id], before_sdk["texts"][&id]);
+    assert_eq!(after_sdk["texts"][&clone], before_sdk["texts"][&id]);
+    assert_eq!(after_sdk["info"][&clone]["customTitle"], "Cloned");
+    let r = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &there,
+        &[&["-p", "still there?", "--resume", &clone][..], &j].concat(),
+    );
+    assert_eq!(r.session_id().unwrap(), clone);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(
+        req.user_prompts(),
+        vec!["the original words", "still there?"]
+    );
+}
+
+#[test]
+fn export_import_with_new_ids_round_trips_what_the_sdk_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let ids = [
+        "8b005bc5-61e3-4739-9e48-d98f4b9cdda6",
+        "98f8a6d7-dacb-4768-bdcb-2fe7e05b1a48",
+        "15e81b36-b530-430d-b16c-6579d06b30de",
+    ];
+    let bundle = tmp.path().join("all.ccsm");
+    let mut args = vec!["sessions", "export"];
+    args.extend(ids);
+    args.extend(["-o", bundle.to_str().unwrap()]);
+    ok_at(&cfg, &args);
+    let imported = json_of(&ok_at(
+        &cfg,
+        &[
+            "sessions",
+            "import",
+            bundle.to_str().unwrap(),
+            "--new-ids",
+            "--json",
+        ],
+    ));
+    let pairs: Vec<(String, String)> = imported
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["originalId"].as_str().unwrap().to_owned(),
+                s["sessionId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(pairs.len(), 3);
+    let all: Vec<&str> = pairs
+        .iter()
+        .flat_map(|(a, b)| [a.as_str(), b.as_str()])
+        .collect();
+    let sdk = ccsm_testkit::sdk_view(&cfg, &all);
+    for (orig, copy) in &pairs {
+        assert_ne!(orig, copy);
+        assert!(!sdk["texts"][orig].as_array().unwrap().is_empty());
+        // The text is the same but for the session's own id, which paths in it carry.
+        let orig_texts: Vec<String> = sdk["texts"][orig]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().replace(orig.as_str(), copy))
+            .collect();
+        assert_eq!(
+            sdk["texts"][copy],
+            serde_json::json!(orig_texts),
+            "{orig} -> {copy}"
+        );
+        let uuids = |id: &str| -> Vec<String> {
+            sdk["messages"][id]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["uuid"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert!(
+            uuids(copy).iter().all(|u| !uuids(orig).contains(u)),
+            "every message has a new id"
+        );
+    }
+    assert_eq!(
+        sdk["subagents"][&pairs[1].1],
+        serde_json::json!(["a5bbca28db8f36e17"])
+    );
+}
+
+#[test]
+fn export_redact_masks_secrets_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let path = ccsm_transcripts::ClaudeDir::new(&cfg)
+        .find(id)
+        .unwrap()
+        .path;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    writeln!(
+        f,
+        r#"{{"type":"summary","summary":"key sk-ant-api03-SECRETSECRETSECRET0123","leafUuid":"x"}}"#
+    )
+    .unwrap();
+    let bundle = tmp.path().join("r.ccsm");
+    let m = json_of(&ok_at(
+        &cfg,
+        &[
+            "sessions",
+            "export",
+            id,
+            "--redact",
+            "-o",
+            bundle.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(m["redacted"], true);
+    let (_, files) =
+        ccsm_transcripts::portable::read_bundle(std::fs::File::open(&bundle).unwrap()).unwrap();
+    let all: String = files
+        .values()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert!(!all.contains("SECRETSECRET"));
+    assert!(all.contains("[REDACTED]"));
+}

@@ -10,7 +10,9 @@
 //! - Changes the CLI accepts: rename, tag, archive, delete, fork.
 //! - [`usage`]: tokens and cost, deduplicated as ccusage does.
 
+pub mod portable;
 pub mod pricing;
+pub mod relocate;
 pub mod scan;
 pub mod usage;
 
