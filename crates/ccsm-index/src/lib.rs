@@ -1,0 +1,569 @@
+//! Keeps the catalog in step with the CLI's config dir.
+//!
+//! - A new file is read whole; a file that grew is read from the byte after its last
+//!   complete line; a file whose first bytes changed, or that shrank, was rewritten and
+//!   is read again from the start; an unchanged file (same size and mtime) is not
+//!   opened at all.
+//! - Large files are read and written in segments (at most [`SEGMENT`] bytes of lines
+//!   each, each segment its own transaction), so memory stays bounded and a crash
+//!   loses at most one segment's progress.
+//! - A transcript gone from the CLI's dir (deleted, or Claude Code's 30-day cleanup)
+//!   stays in the catalog, marked gone, searchable and restorable from the archive.
+//! - The archive keeps one compressed bundle per session version, keyed by the file's
+//!   fingerprint, so an unchanged file is never stored twice.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use ccsm_store::{CallRecord, FileState, Ingest, SessionRecord, Store, TextChunk};
+use ccsm_transcripts::pricing::PricingTable;
+use ccsm_transcripts::{ClaudeDir, SessionFile};
+use rayon::prelude::*;
+use serde_json::Value;
+use sha2::Digest as _;
+
+/// Bytes of lines read and written per step.
+pub const SEGMENT: u64 = 32 << 20;
+/// Searchable text kept per message.
+const MAX_TEXT: usize = 16 * 1024;
+const HEAD: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] ccsm_store::Error),
+    #[error(transparent)]
+    Transcripts(#[from] ccsm_transcripts::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("session {0} has no archived copy")]
+    NotArchived(String),
+    #[error("session {0} exists in the CLI's dir; use force to overwrite it")]
+    Exists(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    pub files: usize,
+    pub new: usize,
+    pub appended: usize,
+    pub rewritten: usize,
+    pub unchanged: usize,
+    pub gone: usize,
+    pub archived: usize,
+    pub bytes_read: u64,
+    /// Every transcript opened for reading.
+    pub read_files: Vec<PathBuf>,
+}
+
+/// Indexing settings.
+#[derive(Debug, Clone)]
+pub struct Indexer {
+    pub dir: ClaudeDir,
+    /// Where archived copies go (`None`: no archive).
+    pub archive: Option<PathBuf>,
+    pub pricing: PricingTable,
+    /// Also make tool outputs searchable (bigger index).
+    pub tool_output: bool,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn head_hash(bytes: &[u8]) -> String {
+    let d = sha2::Sha256::digest(bytes);
+    let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{}:{hex}", bytes.len())
+}
+
+fn ts_ms(v: &Value) -> Option<i64> {
+    v.get("timestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis())
+}
+
+fn cut(s: &str) -> String {
+    if s.len() <= MAX_TEXT {
+        return s.to_owned();
+    }
+    let mut end = MAX_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// What reading some lines of a transcript found.
+#[derive(Default)]
+struct Found {
+    text: Vec<TextChunk>,
+    calls: Vec<CallRecord>,
+    touched: Vec<String>,
+    messages: u64,
+    turns: u64,
+    tool_calls: u64,
+    models: Vec<String>,
+    tools: Vec<String>,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+impl Found {
+    fn line(&mut self, v: &Value, pricing: &PricingTable, tool_output: bool) {
+        let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind != "user" && kind != "assistant" {
+            return;
+        }
+        let uuid = v
+            .get("uuid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let ts = ts_ms(v);
+        if let Some(t) = ts {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+        let ts = ts.unwrap_or(0);
+        self.messages += 1;
+        let msg = &v["message"];
+        let content = &msg["content"];
+        let mut push = |kind: &str, text: String| {
+            if !text.trim().is_empty() {
+                self.text.push(TextChunk {
+                    uuid: uuid.clone(),
+                    kind: kind.to_owned(),
+                    ts,
+                    text: cut(&text),
+                });
+            }
+        };
+        if kind == "user" {
+            let meta = v.get("isMeta") == Some(&Value::Bool(true));
+            match content {
+                Value::String(s) => {
+                    if !meta {
+                        self.turns += 1;
+                    }
+                    push("user", s.clone());
+                }
+                Value::Array(blocks) => {
+                    let mut prompt = false;
+                    for b in blocks {
+                        match b["type"].as_str() {
+                            Some("text") => {
+                                prompt = true;
+                                push("user", b["text"].as_str().unwrap_or("").to_owned());
+                            }
+                            Some("tool_result") if tool_output => {
+                                let t = match &b["content"] {
+                                    Value::String(s) => s.clone(),
+                                    other => other.to_string(),
+                                };
+                                push("tool_result", t);
+                            }
+                            _ => {}
+                        }
+                    }
+                    if prompt && !meta {
+                        self.turns += 1;
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        // assistant
+        if let Some(model) = msg["model"].as_str() {
+            if !model.starts_with('<') && !self.models.iter().any(|m| m == model) {
+                self.models.push(model.to_owned());
+            }
+        }
+        if let Some(blocks) = content.as_array() {
+            for b in blocks {
+                match b["type"].as_str() {
+                    Some("text") => push("assistant", b["text"].as_str().unwrap_or("").to_owned()),
+                    Some("tool_use") => {
+                        let name = b["name"].as_str().unwrap_or("").to_owned();
+                        self.tool_calls += 1;
+                        if !name.is_empty() && !self.tools.contains(&name) {
+                            self.tools.push(name.clone());
+                        }
+                        let input = &b["input"];
+                        for k in ["file_path", "path", "notebook_path"] {
+                            if let Some(p) = input[k].as_str() {
+                                self.touched.push(p.to_owned());
+                            }
+                        }
+                        push("tool", format!("{name} {input}"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(u) = msg.get("usage").filter(|u| u.is_object()) {
+            let n = |k: &str| u[k].as_u64().unwrap_or(0);
+            let cc = &u["cache_creation"];
+            let (c5, c1) = if cc.is_object() {
+                (
+                    cc["ephemeral_5m_input_tokens"].as_u64().unwrap_or(0),
+                    cc["ephemeral_1h_input_tokens"].as_u64().unwrap_or(0),
+                )
+            } else {
+                (n("cache_creation_input_tokens"), 0)
+            };
+            let model = msg["model"].as_str().unwrap_or("unknown").to_owned();
+            let price = pricing.price(&model).copied();
+            let (input, output, cache_read) = (
+                n("input_tokens"),
+                n("output_tokens"),
+                n("cache_read_input_tokens"),
+            );
+            let cost = price.map(|p| {
+                (input as f64 * p.input
+                    + output as f64 * p.output
+                    + c5 as f64 * p.cache_write_5m
+                    + c1 as f64 * p.cache_write_1h
+                    + cache_read as f64 * p.cache_read)
+                    / 1e6
+            });
+            let key = match (msg["id"].as_str(), v["requestId"].as_str()) {
+                (Some(m), Some(r)) => Some(format!("{m}:{r}")),
+                _ => None,
+            };
+            self.calls.push(CallRecord {
+                key,
+                ts,
+                model,
+                input,
+                output,
+                cache_5m: c5,
+                cache_1h: c1,
+                cache_read,
+                cost,
+            });
+        }
+    }
+}
+
+/// One planned read of a file.
+struct Plan {
+    file: SessionFile,
+    from: u64,
+    full: bool,
+    kind: Kind,
+    head_hash: String,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    New,
+    Appended,
+    Rewritten,
+}
+
+fn read_head(path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0; len];
+    let mut n = 0;
+    while n < len {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+impl Indexer {
+    pub fn new(dir: ClaudeDir) -> Self {
+        Self {
+            dir,
+            archive: None,
+            pricing: PricingTable::builtin(),
+            tool_output: false,
+        }
+    }
+
+    fn plan(&self, store: &dyn Store, f: SessionFile) -> Result<Option<Plan>> {
+        let path = f.path.display().to_string();
+        let prev = store.file_state(&path)?;
+        let head = read_head(&f.path, HEAD).map_err(io(&f.path))?;
+        let hh = head_hash(&head);
+        let Some(prev) = prev else {
+            return Ok(Some(Plan {
+                file: f,
+                from: 0,
+                full: true,
+                kind: Kind::New,
+                head_hash: hh,
+            }));
+        };
+        if prev.size == f.size && prev.mtime == f.mtime_ms {
+            return Ok(None);
+        }
+        // The head as it was hashed then: the same bytes must still be there.
+        let (len, _) = prev.head_hash.split_once(':').unwrap_or(("0", ""));
+        let len: usize = len.parse().unwrap_or(0);
+        let same_head = head.len() >= len && head_hash(&head[..len]) == prev.head_hash;
+        if f.size >= prev.offset && same_head {
+            Ok(Some(Plan {
+                file: f,
+                from: prev.offset,
+                full: false,
+                kind: Kind::Appended,
+                head_hash: prev.head_hash,
+            }))
+        } else {
+            Ok(Some(Plan {
+                file: f,
+                from: 0,
+                full: true,
+                kind: Kind::Rewritten,
+                head_hash: hh,
+            }))
+        }
+    }
+
+    /// Reads one segment of a planned file; returns the batch and the next offset.
+    fn read_segment(&self, p: &Plan, from: u64, first: bool) -> Result<(Ingest, u64)> {
+        let mut f = std::fs::File::open(&p.file.path).map_err(io(&p.file.path))?;
+        f.seek(SeekFrom::Start(from)).map_err(io(&p.file.path))?;
+        let want = (p.file.size.saturating_sub(from)).min(SEGMENT + (1 << 20));
+        let mut buf = Vec::with_capacity(want as usize);
+        f.take(want)
+            .read_to_end(&mut buf)
+            .map_err(io(&p.file.path))?;
+        // Only complete lines: a torn last line is read next time, whole.
+        let end = if from + buf.len() as u64 >= p.file.size && buf.ends_with(b"\n") {
+            buf.len()
+        } else {
+            let limit = buf.len().min(SEGMENT as usize);
+            buf[..limit]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
+        let mut found = Found::default();
+        for line in buf[..end].split(|b| *b == b'\n') {
+            if line.is_empty() {
+                continue;
+            }
+            // Cheap check: only conversation lines matter.
+            if !(contains(line, b"\"user\"") || contains(line, b"\"assistant\"")) {
+                continue;
+            }
+            if let Ok(v) = serde_json::from_slice::<Value>(line) {
+                found.line(&v, &self.pricing, self.tool_output);
+            }
+        }
+        let info = self.dir.info_of(&p.file);
+        let project_dir = p
+            .file
+            .path
+            .parent()
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let session = SessionRecord {
+            id: p.file.id.clone(),
+            project_dir,
+            project_path: info.as_ref().and_then(|i| i.cwd.clone()),
+            file_path: p.file.path.display().to_string(),
+            summary: info.as_ref().map(|i| i.summary.clone()).unwrap_or_default(),
+            custom_title: info.as_ref().and_then(|i| i.custom_title.clone()),
+            first_prompt: info.as_ref().and_then(|i| i.first_prompt.clone()),
+            git_branch: info.as_ref().and_then(|i| i.git_branch.clone()),
+            cwd: info.as_ref().and_then(|i| i.cwd.clone()),
+            native_tag: info.as_ref().and_then(|i| i.tag.clone()),
+            created_at: info.as_ref().and_then(|i| i.created_at),
+            last_modified: p.file.mtime_ms,
+            file_size: p.file.size,
+            archived: info.as_ref().and_then(|i| i.archived),
+            messages: found.messages,
+            user_turns: found.turns,
+            tool_calls: found.tool_calls,
+            models: found.models,
+            tools: found.tools,
+            first_activity: found.first,
+            last_activity: found.last,
+            ..Default::default()
+        };
+        let next = from + end as u64;
+        let batch = Ingest {
+            session,
+            full: p.full && first,
+            text: found.text,
+            calls: found.calls,
+            files_touched: found.touched,
+            file: FileState {
+                path: p.file.path.display().to_string(),
+                session_id: p.file.id.clone(),
+                // Until the last segment is in, a re-run must not think it is done.
+                size: if next >= p.file.size { p.file.size } else { 0 },
+                mtime: p.file.mtime_ms,
+                offset: next,
+                head_hash: p.head_hash.clone(),
+            },
+        };
+        Ok((batch, next))
+    }
+
+    /// Brings `store` in step with the config dir. `progress(done, total)` is called
+    /// with bytes to read.
+    pub fn sync(
+        &self,
+        store: &dyn Store,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<SyncReport> {
+        self.dir.check()?;
+        let dirs = self.dir.project_dirs(None)?;
+        let files = self.dir.session_files(&dirs);
+        let mut report = SyncReport {
+            files: files.len(),
+            ..Default::default()
+        };
+        let present: std::collections::HashSet<String> =
+            files.iter().map(|f| f.id.clone()).collect();
+        let mut plans = Vec::new();
+        for f in files {
+            if f.size == 0 {
+                continue;
+            }
+            match self.plan(store, f)? {
+                Some(p) => plans.push(p),
+                None => report.unchanged += 1,
+            }
+        }
+        let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
+        let done = std::sync::atomic::AtomicU64::new(0);
+        progress(0, total);
+        // Parse in parallel, write in order: SQLite has one writer.
+        for chunk in plans.chunks(16) {
+            let batches: Vec<Result<Vec<Ingest>>> = chunk
+                .par_iter()
+                .map(|p| {
+                    // The first segment of each file in parallel; the rest of a big
+                    // file is read after this one is written (one segment in memory).
+                    let (b, next) = self.read_segment(p, p.from, true)?;
+                    done.fetch_add(next - p.from, std::sync::atomic::Ordering::Relaxed);
+                    Ok(vec![b])
+                })
+                .collect();
+            for (p, batches) in chunk.iter().zip(batches) {
+                let mut batches = batches?;
+                let mut from = batches.last().map_or(p.from, |b| b.file.offset);
+                for b in &batches {
+                    store.ingest(b)?;
+                }
+                // The rest of a big file, segment by segment.
+                while from < p.file.size {
+                    let before = from;
+                    let (b, next) = self.read_segment(p, from, false)?;
+                    store.ingest(&b)?;
+                    done.fetch_add(next - from, std::sync::atomic::Ordering::Relaxed);
+                    from = next;
+                    if from == before {
+                        break; // a torn last line: read it when it is complete
+                    }
+                }
+                batches.clear();
+                report.bytes_read += p.file.size - p.from;
+                report.read_files.push(p.file.path.clone());
+                match p.kind {
+                    Kind::New => report.new += 1,
+                    Kind::Appended => report.appended += 1,
+                    Kind::Rewritten => report.rewritten += 1,
+                }
+                if let Some(a) = &self.archive {
+                    if self.archive_one(store, a, &p.file)? {
+                        report.archived += 1;
+                    }
+                }
+                progress(done.load(std::sync::atomic::Ordering::Relaxed), total);
+            }
+        }
+        for (id, _, gone) in store.known_files()? {
+            if !gone && !present.contains(&id) {
+                store.mark_gone(&id, true)?;
+                report.gone += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Archives one session version (unless this version is archived already).
+    fn archive_one(&self, store: &dyn Store, root: &Path, f: &SessionFile) -> Result<bool> {
+        let key = format!("{}-{}-{}", f.id, f.size, f.mtime_ms);
+        let dir = root.join(&f.id);
+        let dest = dir.join(format!("{key}.ccsm"));
+        if dest.exists() {
+            return Ok(false);
+        }
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let tmp = dir.join(format!(".{key}.partial"));
+        let out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        self.dir
+            .export(&[f.id.clone()], None, false, std::io::BufWriter::new(out))?;
+        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        // Only the newest version of a session is kept.
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                if e.path() != dest && e.path().extension().is_some_and(|x| x == "ccsm") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        store.set_archive(&f.id, &key)?;
+        Ok(true)
+    }
+
+    /// Writes an archived session back where the CLI looks for it.
+    pub fn restore(&self, store: &dyn Store, id: &str, force: bool) -> Result<PathBuf> {
+        let s = store
+            .session(id)?
+            .ok_or_else(|| ccsm_store::Error::NotFound(id.to_owned()))?;
+        let root = self
+            .archive
+            .clone()
+            .ok_or_else(|| Error::NotArchived(id.to_owned()))?;
+        let key = s
+            .archive_key
+            .clone()
+            .ok_or_else(|| Error::NotArchived(id.to_owned()))?;
+        let bundle = root.join(&s.id).join(format!("{key}.ccsm"));
+        let f = std::fs::File::open(&bundle).map_err(|_| Error::NotArchived(id.to_owned()))?;
+        if self.dir.find(id).is_ok() && !force {
+            return Err(Error::Exists(id.to_owned()));
+        }
+        let done = self.dir.import(
+            std::io::BufReader::new(f),
+            &ccsm_transcripts::portable::ImportOptions {
+                to: None,
+                new_ids: false,
+                force: true,
+            },
+        )?;
+        store.mark_gone(id, false)?;
+        Ok(done.into_iter().next().map(|d| d.path).unwrap_or_default())
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}

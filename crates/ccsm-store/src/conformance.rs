@@ -1,0 +1,278 @@
+//! The conformance suite: one scripted scenario every [`Store`] backend must pass.
+//! A backend's tests call [`run`] on a fresh, empty store.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a suite that meets a broken store panics
+
+use crate::{
+    CallRecord, FileState, Ingest, ListFilter, SearchQuery, SessionRecord, Store, TextChunk,
+};
+
+fn session(id: &str, project: &str, modified: i64) -> SessionRecord {
+    SessionRecord {
+        id: id.into(),
+        project_dir: format!("-{}", project.trim_start_matches('/').replace('/', "-")),
+        project_path: Some(project.into()),
+        file_path: format!("/cfg/projects/x/{id}.jsonl"),
+        summary: format!("summary of {id}"),
+        first_prompt: Some(format!("first prompt of {id}")),
+        git_branch: Some("main".into()),
+        cwd: Some(project.into()),
+        last_modified: modified,
+        file_size: 100,
+        messages: 2,
+        user_turns: 1,
+        tool_calls: 1,
+        models: vec!["claude-sonnet-4-5".into()],
+        tools: vec!["Bash".into()],
+        first_activity: Some(modified - 1000),
+        last_activity: Some(modified),
+        ..Default::default()
+    }
+}
+
+fn chunk(uuid: &str, kind: &str, text: &str) -> TextChunk {
+    TextChunk {
+        uuid: uuid.into(),
+        kind: kind.into(),
+        ts: 1,
+        text: text.into(),
+    }
+}
+
+fn call(key: &str, output: u64, cost: f64) -> CallRecord {
+    CallRecord {
+        key: Some(key.into()),
+        ts: 1_700_000_000_000,
+        model: "claude-sonnet-4-5".into(),
+        input: 10,
+        output,
+        cache_5m: 1,
+        cache_1h: 0,
+        cache_read: 5,
+        cost: Some(cost),
+    }
+}
+
+fn ingest(
+    store: &dyn Store,
+    s: SessionRecord,
+    full: bool,
+    text: Vec<TextChunk>,
+    calls: Vec<CallRecord>,
+) {
+    let file = FileState {
+        path: s.file_path.clone(),
+        session_id: s.id.clone(),
+        size: s.file_size,
+        mtime: s.last_modified,
+        offset: s.file_size,
+        head_hash: "4:abcd".into(),
+    };
+    store
+        .ingest(&Ingest {
+            session: s,
+            full,
+            text,
+            calls,
+            files_touched: vec!["/src/a/main.rs".into()],
+            file,
+        })
+        .expect("ingest");
+}
+
+fn ids(hits: &[crate::SearchHit]) -> Vec<&str> {
+    hits.iter().map(|h| h.session.id.as_str()).collect()
+}
+
+fn search(store: &dyn Store, q: &str) -> Vec<crate::SearchHit> {
+    store
+        .search(&SearchQuery::parse(q).expect("query"))
+        .expect("search")
+}
+
+/// Runs the whole scenario on an empty store.
+pub fn run(store: &dyn Store) {
+    // Ingest, read back, list newest first.
+    ingest(
+        store,
+        session("s-a", "/src/a", 1_000),
+        true,
+        vec![
+            chunk("u1", "user", "please deploy the login page"),
+            chunk(
+                "u2",
+                "tool",
+                r#"Bash {"command":"kubectl rollout restart deploy/web"}"#,
+            ),
+        ],
+        vec![
+            call("m1:r1", 20, 0.5),
+            call("m1:r1", 10, 0.25),
+            call("m2:r2", 5, 0.1),
+        ],
+    );
+    ingest(
+        store,
+        session("s-b", "/src/b", 2_000),
+        true,
+        vec![chunk("u3", "user", "refactor the parser")],
+        vec![],
+    );
+    let a = store.session("s-a").unwrap().expect("s-a");
+    assert_eq!(a.project_path.as_deref(), Some("/src/a"));
+    assert_eq!(a.output_tokens, 25, "the larger copy of a call wins");
+    assert!((a.cost_usd - 0.6).abs() < 1e-9);
+    assert_eq!(a.files_touched, 1);
+    let list = store.list(&ListFilter::default()).unwrap();
+    assert_eq!(
+        list.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        vec!["s-b", "s-a"]
+    );
+    let only_a = store
+        .list(&ListFilter {
+            project_path: Some("/src/a".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(only_a.len(), 1);
+
+    // An appended read adds to the counters and the text.
+    let mut more = session("s-a", "/src/a", 3_000);
+    more.messages = 1;
+    more.user_turns = 1;
+    more.tool_calls = 0;
+    ingest(
+        store,
+        more,
+        false,
+        vec![chunk("u4", "user", "now add the zebra feature")],
+        vec![call("m3:r3", 7, 0.2)],
+    );
+    let a = store.session("s-a").unwrap().unwrap();
+    assert_eq!(a.messages, 3);
+    assert_eq!(a.output_tokens, 32);
+    assert_eq!(ids(&search(store, "zebra")), vec!["s-a"]);
+    assert_eq!(ids(&search(store, "deploy")), vec!["s-a"]);
+
+    // Words, phrases, prefixes; a phrase said only in a tool input.
+    assert_eq!(ids(&search(store, r#""rollout restart""#)), vec!["s-a"]);
+    assert_eq!(ids(&search(store, "refac*")), vec!["s-b"]);
+    assert!(search(store, "nonexistentword").is_empty());
+    assert!(search(store, "deploy")
+        .first()
+        .unwrap()
+        .snippet
+        .contains("[deploy]"));
+    // Newest first by default; every session matching.
+    assert_eq!(ids(&search(store, "summary")), vec!["s-a", "s-b"]);
+
+    // ccsm's metadata.
+    let dyn_store: &dyn Store = store;
+    dyn_store
+        .save_session(
+            "s-b",
+            &["urgent".into(), "parser".into()],
+            Some("the big parser rewrite"),
+        )
+        .unwrap();
+    let b = dyn_store.load_session("s-b").unwrap();
+    assert_eq!(b.tags, vec!["parser", "urgent"]);
+    assert_eq!(b.description.as_deref(), Some("the big parser rewrite"));
+    store.remove_tags("s-b", &["urgent".into()]).unwrap();
+    assert_eq!(store.session("s-b").unwrap().unwrap().tags, vec!["parser"]);
+    assert!(store.add_tags("missing", &["x".into()]).is_err());
+    assert!(store.set_description("missing", Some("x")).is_err());
+
+    // Names: a conversation's chain of session ids.
+    store.save_name("work", "s-a").unwrap();
+    store.save_name("work", "s-a").unwrap(); // the same id is not repeated
+    store.save_name("work", "s-b").unwrap();
+    assert!(dyn_store.exists("work").unwrap());
+    assert_eq!(
+        store.name("work").unwrap().unwrap().sessions,
+        vec!["s-a", "s-b"]
+    );
+    assert_eq!(store.names().unwrap().len(), 1);
+    assert_eq!(store.session("s-a").unwrap().unwrap().names, vec!["work"]);
+
+    // Every filter.
+    assert_eq!(ids(&search(store, "project:/src/a")), vec!["s-a"]);
+    assert_eq!(ids(&search(store, "project:b")), vec!["s-b"]);
+    assert_eq!(ids(&search(store, "tag:parser")), vec!["s-b"]);
+    assert_eq!(ids(&search(store, "name:work summary")), vec!["s-a", "s-b"]);
+    assert_eq!(ids(&search(store, "model:sonnet")).len(), 2);
+    assert_eq!(ids(&search(store, "branch:main")).len(), 2);
+    assert!(search(store, "branch:dev").is_empty());
+    assert_eq!(ids(&search(store, "cost>0.5")), vec!["s-a"]);
+    assert_eq!(ids(&search(store, "cost<0.5")), vec!["s-b"]);
+    assert_eq!(ids(&search(store, "has:tool:Bash")).len(), 2);
+    assert!(search(store, "has:tool:Write").is_empty());
+    assert!(search(store, "after:2100-01-01").is_empty());
+    assert_eq!(search(store, "before:2100-01-01").len(), 2);
+    assert!(search(store, "is:archived").is_empty());
+
+    // Gone from the CLI's dir: kept, searchable, listed on request.
+    store.mark_gone("s-b", true).unwrap();
+    assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 1);
+    let all = store
+        .list(&ListFilter {
+            include_gone: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(ids(&search(store, "is:gone refactor")), vec!["s-b"]);
+    assert!(
+        store
+            .file_state("/cfg/projects/x/s-b.jsonl")
+            .unwrap()
+            .is_none(),
+        "a return is read anew"
+    );
+    assert!(store
+        .file_state("/cfg/projects/x/s-a.jsonl")
+        .unwrap()
+        .is_some());
+
+    // Archive key, usage calls.
+    store.set_archive("s-a", "s-a-100-3000").unwrap();
+    assert_eq!(
+        store
+            .session("s-a")
+            .unwrap()
+            .unwrap()
+            .archive_key
+            .as_deref(),
+        Some("s-a-100-3000")
+    );
+    assert_eq!(store.calls(None, None).unwrap().len(), 3);
+
+    // A full re-read replaces the text and the calls.
+    ingest(
+        store,
+        session("s-a", "/src/a", 4_000),
+        true,
+        vec![chunk("u9", "user", "rewritten history")],
+        vec![],
+    );
+    assert!(search(store, "zebra").is_empty());
+    assert_eq!(ids(&search(store, "rewritten")), vec!["s-a"]);
+    assert_eq!(store.session("s-a").unwrap().unwrap().output_tokens, 0);
+    assert_eq!(store.session("s-a").unwrap().unwrap().description, None);
+
+    // The project filter uses the index.
+    let q = SearchQuery::parse("project:/src/a").unwrap();
+    let plan = store.explain_search(&q).unwrap();
+    assert!(plan.contains("sessions_project"), "plan: {plan}");
+
+    // Cleanup and delete: the catalog only.
+    let removed = dyn_store
+        .cleanup_old_sessions(1, 2_001 + 86_400_000)
+        .unwrap();
+    assert_eq!(removed, vec!["s-b"]);
+    assert!(store.session("s-b").unwrap().is_none());
+    assert!(store.delete("s-a").unwrap());
+    assert!(!store.delete("s-a").unwrap());
+    assert!(search(store, "rewritten").is_empty());
+    assert!(store.remove_name("work").unwrap());
+    assert!(!dyn_store.exists("work").unwrap());
+}

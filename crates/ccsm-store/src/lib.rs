@@ -1,0 +1,1043 @@
+//! ccsm's catalog of sessions.
+//!
+//! [`Store`] is object-safe (used as `Arc<dyn Store>`) and speaks in domain
+//! operations, never SQL. [`SqliteStore`] is the embedded default (bundled SQLite,
+//! WAL, FTS5); a PostgreSQL backend will pass the same conformance suite
+//! (`tests/conformance.rs`). Migrations are numbered and never edited once released.
+
+pub mod conformance;
+pub mod query;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+pub use query::{QueryError, SearchQuery, Term};
+
+/// What went wrong in the catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("catalog database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("session {0} is not in the catalog")]
+    NotFound(String),
+    #[error("no name {0:?}")]
+    NameNotFound(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("the catalog at {path} was written by a newer ccsm (schema {found}, this one knows {known})")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the catalog knows about a session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub id: String,
+    /// The dir name under the CLI's `projects/`.
+    pub project_dir: String,
+    /// The real working directory.
+    pub project_path: Option<String>,
+    pub file_path: String,
+    // The SDK's SDKSessionInfo fields.
+    pub summary: String,
+    pub custom_title: Option<String>,
+    pub first_prompt: Option<String>,
+    pub git_branch: Option<String>,
+    pub cwd: Option<String>,
+    /// The CLI's own tag (the `tag` line).
+    pub native_tag: Option<String>,
+    pub created_at: Option<i64>,
+    pub last_modified: i64,
+    pub file_size: u64,
+    pub archived: Option<bool>,
+    // Stats.
+    pub messages: u64,
+    pub user_turns: u64,
+    pub tool_calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cost_usd: f64,
+    pub models: Vec<String>,
+    pub tools: Vec<String>,
+    pub files_touched: u64,
+    pub first_activity: Option<i64>,
+    pub last_activity: Option<i64>,
+    // ccsm's own.
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub names: Vec<String>,
+    /// The transcript is gone from the CLI's dir (deleted or cleaned up).
+    pub gone: bool,
+    /// Where its archived copy is (a key in ccsm's archive).
+    pub archive_key: Option<String>,
+}
+
+/// A piece of searchable text from a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextChunk {
+    pub uuid: String,
+    /// `title`, `user`, `assistant`, `tool` or `tool_result`.
+    pub kind: String,
+    pub ts: i64,
+    pub text: String,
+}
+
+/// How far a transcript has been read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileState {
+    pub path: String,
+    pub session_id: String,
+    pub size: u64,
+    pub mtime: i64,
+    /// Bytes read up to the end of the last complete line.
+    pub offset: u64,
+    /// A hash of the file's first bytes: a rewritten file has another.
+    pub head_hash: String,
+}
+
+/// One model call, deduplicated across the catalog by `key`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub key: Option<String>,
+    pub ts: i64,
+    pub model: String,
+    pub input: u64,
+    pub output: u64,
+    pub cache_5m: u64,
+    pub cache_1h: u64,
+    pub cache_read: u64,
+    pub cost: Option<f64>,
+}
+
+/// What one indexing step writes, atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Ingest {
+    pub session: SessionRecord,
+    /// `true`: the file was read from the start (old text and calls are dropped).
+    pub full: bool,
+    pub text: Vec<TextChunk>,
+    pub calls: Vec<CallRecord>,
+    pub files_touched: Vec<String>,
+    pub file: FileState,
+}
+
+/// Filters of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub project_path: Option<String>,
+    pub include_gone: bool,
+    pub limit: Option<usize>,
+    pub offset: usize,
+}
+
+/// A search result: a session and its best matching snippet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub session: SessionRecord,
+    /// The matching text with the match in `[...]`; empty for filter-only searches.
+    pub snippet: String,
+    pub kind: Option<String>,
+    pub score: f64,
+}
+
+/// A name: a conversation's chain of CLI session ids, newest last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameRecord {
+    pub name: String,
+    pub sessions: Vec<String>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// The catalog, as domain operations. Object-safe: `Arc<dyn Store>`.
+pub trait Store: Send + Sync {
+    /// Writes what indexing one file produced, in one transaction.
+    fn ingest(&self, batch: &Ingest) -> Result<()>;
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>>;
+    /// Newest first.
+    fn list(&self, filter: &ListFilter) -> Result<Vec<SessionRecord>>;
+    fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>>;
+    fn file_state(&self, path: &str) -> Result<Option<FileState>>;
+    /// Every session id with its transcript path.
+    fn known_files(&self) -> Result<Vec<(String, String, bool)>>;
+    fn mark_gone(&self, id: &str, gone: bool) -> Result<()>;
+    fn set_archive(&self, id: &str, key: &str) -> Result<()>;
+    fn set_description(&self, id: &str, text: Option<&str>) -> Result<()>;
+    fn add_tags(&self, id: &str, tags: &[String]) -> Result<()>;
+    fn remove_tags(&self, id: &str, tags: &[String]) -> Result<()>;
+    /// Removes a session from the catalog (never the CLI's files).
+    fn delete(&self, id: &str) -> Result<bool>;
+    /// Sessions whose last activity is before `cutoff_ms`.
+    fn older_than(&self, cutoff_ms: i64) -> Result<Vec<SessionRecord>>;
+    /// Appends `session_id` to the name's chain (creating the name).
+    fn save_name(&self, name: &str, session_id: &str) -> Result<()>;
+    fn name(&self, name: &str) -> Result<Option<NameRecord>>;
+    fn names(&self) -> Result<Vec<NameRecord>>;
+    fn remove_name(&self, name: &str) -> Result<bool>;
+    /// Usage calls, for reports (optionally since/until in ms).
+    fn calls(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, CallRecord)>>;
+    /// The plan SQLite (or another engine) would use for a search; for tests that
+    /// check a filter uses an index.
+    fn explain_search(&self, q: &SearchQuery) -> Result<String>;
+}
+
+/// The seeds' names for the same operations.
+impl dyn Store + '_ {
+    /// Tags and a description for a session (seeds' `save_session`).
+    pub fn save_session(&self, id: &str, tags: &[String], description: Option<&str>) -> Result<()> {
+        self.add_tags(id, tags)?;
+        if description.is_some() {
+            self.set_description(id, description)?;
+        }
+        Ok(())
+    }
+    pub fn load_session(&self, id: &str) -> Result<SessionRecord> {
+        self.session(id)?
+            .ok_or_else(|| Error::NotFound(id.to_owned()))
+    }
+    pub fn exists(&self, name: &str) -> Result<bool> {
+        Ok(self.name(name)?.is_some())
+    }
+    /// Catalog entries older than `max_age_days` (the CLI's files are not touched).
+    pub fn cleanup_old_sessions(&self, max_age_days: u32, now_ms: i64) -> Result<Vec<String>> {
+        let cutoff = now_ms - i64::from(max_age_days) * 86_400_000;
+        let mut out = Vec::new();
+        for s in self.older_than(cutoff)? {
+            if self.delete(&s.id)? {
+                out.push(s.id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        project_dir TEXT NOT NULL,
+        project_path TEXT,
+        file_path TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        custom_title TEXT,
+        first_prompt TEXT,
+        git_branch TEXT,
+        cwd TEXT,
+        native_tag TEXT,
+        created_at INTEGER,
+        last_modified INTEGER NOT NULL DEFAULT 0,
+        file_size INTEGER NOT NULL DEFAULT 0,
+        archived INTEGER,
+        messages INTEGER NOT NULL DEFAULT 0,
+        user_turns INTEGER NOT NULL DEFAULT 0,
+        tool_calls INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        models TEXT NOT NULL DEFAULT '',
+        tools TEXT NOT NULL DEFAULT '',
+        first_activity INTEGER,
+        last_activity INTEGER,
+        description TEXT,
+        gone INTEGER NOT NULL DEFAULT 0,
+        archive_key TEXT
+    );
+    CREATE INDEX sessions_project ON sessions(project_path, last_modified DESC);
+    CREATE INDEX sessions_modified ON sessions(last_modified DESC);
+    CREATE TABLE tags (
+        session_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (session_id, tag)
+    );
+    CREATE INDEX tags_tag ON tags(tag);
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        head_hash TEXT NOT NULL
+    );
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        key TEXT UNIQUE,
+        ts INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_5m INTEGER NOT NULL,
+        cache_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        cost REAL
+    );
+    CREATE INDEX calls_session ON calls(session_id);
+    CREATE INDEX calls_ts ON calls(ts);
+    CREATE TABLE touched (
+        session_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (session_id, path)
+    );
+    CREATE VIRTUAL TABLE text_fts USING fts5(
+        session_id UNINDEXED, uuid UNINDEXED, kind UNINDEXED, ts UNINDEXED, title, body,
+        tokenize = 'unicode61'
+    );
+    CREATE TABLE names (
+        name TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+    );
+    CREATE TABLE name_sessions (
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        session_id TEXT NOT NULL,
+        PRIMARY KEY (name, seq)
+    );
+    CREATE INDEX name_sessions_session ON name_sessions(session_id);
+    "#,
+];
+
+/// The embedded catalog: one SQLite file (WAL) in ccsm's data dir.
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn split_list(s: String) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+const SESSION_COLS: &str =
+    "s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
+    s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified, s.file_size,
+    s.archived, s.messages, s.user_turns, s.tool_calls, s.input_tokens, s.output_tokens,
+    s.cache_creation_tokens, s.cache_read_tokens, s.cost_usd, s.models, s.tools,
+    (SELECT COUNT(*) FROM touched t WHERE t.session_id = s.id), s.first_activity, s.last_activity,
+    s.description, s.gone, s.archive_key";
+
+fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: r.get(0)?,
+        project_dir: r.get(1)?,
+        project_path: r.get(2)?,
+        file_path: r.get(3)?,
+        summary: r.get(4)?,
+        custom_title: r.get(5)?,
+        first_prompt: r.get(6)?,
+        git_branch: r.get(7)?,
+        cwd: r.get(8)?,
+        native_tag: r.get(9)?,
+        created_at: r.get(10)?,
+        last_modified: r.get(11)?,
+        file_size: r.get::<_, i64>(12)? as u64,
+        archived: r.get::<_, Option<i64>>(13)?.map(|a| a != 0),
+        messages: r.get::<_, i64>(14)? as u64,
+        user_turns: r.get::<_, i64>(15)? as u64,
+        tool_calls: r.get::<_, i64>(16)? as u64,
+        input_tokens: r.get::<_, i64>(17)? as u64,
+        output_tokens: r.get::<_, i64>(18)? as u64,
+        cache_creation_tokens: r.get::<_, i64>(19)? as u64,
+        cache_read_tokens: r.get::<_, i64>(20)? as u64,
+        cost_usd: r.get(21)?,
+        models: split_list(r.get(22)?),
+        tools: split_list(r.get(23)?),
+        files_touched: r.get::<_, i64>(24)? as u64,
+        first_activity: r.get(25)?,
+        last_activity: r.get(26)?,
+        description: r.get(27)?,
+        tags: Vec::new(),
+        names: Vec::new(),
+        gone: r.get::<_, i64>(28)? != 0,
+        archive_key: r.get(29)?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the catalog at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let store = Self {
+            conn: Mutex::new(conn),
+        };
+        store.migrate(&path.display().to_string())?;
+        Ok(store)
+    }
+
+    /// An in-memory catalog (tests).
+    pub fn memory() -> Result<Self> {
+        let store = Self {
+            conn: Mutex::new(Connection::open_in_memory()?),
+        };
+        store.migrate(":memory:")?;
+        Ok(store)
+    }
+
+    fn migrate(&self, path: &str) -> Result<()> {
+        let mut conn = self.lock()?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(Error::TooNew {
+                path: path.to_owned(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            // IMMEDIATE: two processes opening a new catalog at once migrate once.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let v: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if v > i as i64 {
+                tx.commit()?;
+                continue;
+            }
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| Error::Invalid("the catalog connection was poisoned".into()))
+    }
+
+    /// `PRAGMA integrity_check` (after a crash, say).
+    pub fn integrity_check(&self) -> Result<String> {
+        let conn = self.lock()?;
+        Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    fn fill(conn: &Connection, mut s: SessionRecord) -> Result<SessionRecord> {
+        let mut st =
+            conn.prepare_cached("SELECT tag FROM tags WHERE session_id = ?1 ORDER BY tag")?;
+        s.tags = st
+            .query_map([&s.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut st = conn.prepare_cached(
+            "SELECT DISTINCT name FROM name_sessions WHERE session_id = ?1 ORDER BY name",
+        )?;
+        s.names = st
+            .query_map([&s.id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(s)
+    }
+
+    /// The WHERE clause and parameters for a search's filters.
+    fn filters(q: &SearchQuery) -> (Vec<String>, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value as V;
+        let mut w = Vec::new();
+        let mut p: Vec<V> = Vec::new();
+        let bind = |p: &mut Vec<V>, v: V| {
+            p.push(v);
+            format!("?{}", p.len() + 1) // ?1 is the MATCH expression
+        };
+        if let Some(proj) = &q.project {
+            if proj.starts_with('/') {
+                let x = bind(&mut p, V::Text(proj.trim_end_matches('/').to_owned()));
+                w.push(format!("s.project_path = {x}"));
+            } else {
+                let x = bind(&mut p, V::Text(format!("%/{proj}")));
+                w.push(format!("s.project_path LIKE {x}"));
+            }
+        }
+        for t in &q.tags {
+            let x = bind(&mut p, V::Text(t.clone()));
+            w.push(format!(
+                "(s.native_tag = {x} OR EXISTS (SELECT 1 FROM tags t WHERE t.session_id = s.id AND t.tag = {x}))"
+            ));
+        }
+        for n in &q.names {
+            let x = bind(&mut p, V::Text(n.clone()));
+            w.push(format!(
+                "EXISTS (SELECT 1 FROM name_sessions n WHERE n.session_id = s.id AND n.name = {x})"
+            ));
+        }
+        if let Some(m) = &q.model {
+            let x = bind(&mut p, V::Text(format!("%{m}%")));
+            w.push(format!("s.models LIKE {x}"));
+        }
+        if let Some(b) = &q.branch {
+            let x = bind(&mut p, V::Text(b.clone()));
+            w.push(format!("s.git_branch = {x}"));
+        }
+        if let Some(a) = q.after {
+            let x = bind(&mut p, V::Integer(a));
+            w.push(format!("COALESCE(s.last_activity, s.last_modified) >= {x}"));
+        }
+        if let Some(b) = q.before {
+            let x = bind(&mut p, V::Integer(b));
+            w.push(format!(
+                "COALESCE(s.first_activity, s.created_at, s.last_modified) <= {x}"
+            ));
+        }
+        if let Some(c) = q.cost_gt {
+            let x = bind(&mut p, V::Real(c));
+            w.push(format!("s.cost_usd > {x}"));
+        }
+        if let Some(c) = q.cost_lt {
+            let x = bind(&mut p, V::Real(c));
+            w.push(format!("s.cost_usd < {x}"));
+        }
+        for t in &q.tools {
+            let x = bind(&mut p, V::Text(format!("%,{t},%")));
+            w.push(format!("(',' || s.tools || ',') LIKE {x}"));
+        }
+        if q.archived {
+            w.push("s.archived = 1".into());
+        }
+        if q.gone {
+            w.push("s.gone = 1".into());
+        }
+        (w, p)
+    }
+
+    fn search_sql(q: &SearchQuery) -> (String, Vec<rusqlite::types::Value>) {
+        let (w, mut p) = Self::filters(q);
+        let mut all = p.clone();
+        let sql = match q.fts_match() {
+            Some(m) => {
+                all.insert(0, rusqlite::types::Value::Text(m));
+                let mut conds = vec!["text_fts MATCH ?1".to_owned()];
+                conds.extend(w);
+                let order = if q.rank {
+                    "score"
+                } else {
+                    "s.last_modified DESC, score"
+                };
+                format!(
+                    "SELECT {SESSION_COLS}, snippet(text_fts, -1, '[', ']', '…', 16), text_fts.kind,
+                            bm25(text_fts, 0, 0, 0, 0, 10.0, 1.0) AS score
+                     FROM text_fts JOIN sessions s ON s.id = text_fts.session_id
+                     WHERE {} ORDER BY {order} LIMIT 5000",
+                    conds.join(" AND ")
+                )
+            }
+            None => {
+                // No MATCH: the placeholders start at ?2; bind a dummy ?1.
+                all.insert(0, rusqlite::types::Value::Null);
+                let cond = if w.is_empty() {
+                    "?1 IS NULL".to_owned()
+                } else {
+                    format!("?1 IS NULL AND {}", w.join(" AND "))
+                };
+                format!(
+                    "SELECT {SESSION_COLS}, '', NULL, 0.0 AS score FROM sessions s
+                     WHERE {cond} ORDER BY s.last_modified DESC LIMIT ?{}",
+                    all.len() + 1
+                )
+            }
+        };
+        if q.fts_match().is_none() {
+            all.push(rusqlite::types::Value::Integer(q.limit.max(1) as i64));
+        }
+        p.clear();
+        (sql, all)
+    }
+}
+
+/// A session's accumulated counters: messages, turns, tool calls, models, tools,
+/// first and last activity.
+type Counters = (i64, i64, i64, String, String, Option<i64>, Option<i64>);
+
+fn opt_join(v: &[String]) -> String {
+    v.join(",")
+}
+
+impl Store for SqliteStore {
+    fn ingest(&self, b: &Ingest) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let s = &b.session;
+        if b.full {
+            tx.execute("DELETE FROM text_fts WHERE session_id = ?1", [&s.id])?;
+            tx.execute("DELETE FROM calls WHERE session_id = ?1", [&s.id])?;
+            tx.execute("DELETE FROM touched WHERE session_id = ?1", [&s.id])?;
+        }
+        // Keep what ccsm added (description, archive) and counters being accumulated.
+        let prev: Option<Counters> = if b.full {
+            None
+        } else {
+            tx.query_row(
+                "SELECT messages, user_turns, tool_calls, models, tools, first_activity, last_activity FROM sessions WHERE id = ?1",
+                [&s.id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .optional()?
+        };
+        let (mut messages, mut turns, mut tool_calls) =
+            (s.messages as i64, s.user_turns as i64, s.tool_calls as i64);
+        let mut models = s.models.clone();
+        let mut tools = s.tools.clone();
+        let (mut first, mut last) = (s.first_activity, s.last_activity);
+        if let Some((m, t, tc, pm, pt, pf, pl)) = prev {
+            messages += m;
+            turns += t;
+            tool_calls += tc;
+            for x in split_list(pm) {
+                if !models.contains(&x) {
+                    models.push(x);
+                }
+            }
+            for x in split_list(pt) {
+                if !tools.contains(&x) {
+                    tools.push(x);
+                }
+            }
+            first = match (first, pf) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            last = match (last, pl) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        models.sort();
+        tools.sort();
+        tx.execute(
+            "INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
+                first_prompt, git_branch, cwd, native_tag, created_at, last_modified, file_size, archived,
+                messages, user_turns, tool_calls, models, tools, first_activity, last_activity, gone)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,0)
+             ON CONFLICT(id) DO UPDATE SET project_dir=excluded.project_dir, project_path=excluded.project_path,
+                file_path=excluded.file_path, summary=excluded.summary, custom_title=excluded.custom_title,
+                first_prompt=excluded.first_prompt, git_branch=excluded.git_branch, cwd=excluded.cwd,
+                native_tag=excluded.native_tag, created_at=excluded.created_at,
+                last_modified=excluded.last_modified, file_size=excluded.file_size, archived=excluded.archived,
+                messages=excluded.messages, user_turns=excluded.user_turns, tool_calls=excluded.tool_calls,
+                models=excluded.models, tools=excluded.tools, first_activity=excluded.first_activity,
+                last_activity=excluded.last_activity, gone=0",
+            params![
+                s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
+                s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified,
+                s.file_size as i64, s.archived.map(i64::from), messages, turns, tool_calls,
+                opt_join(&models), opt_join(&tools), first, last
+            ],
+        )?;
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO text_fts (session_id, uuid, kind, ts, title, body) VALUES (?1,?2,?3,?4,?5,?6)",
+            )?;
+            {
+                // The title row, replaced each time (a rename changes it): what people
+                // remember a session by weighs more in ranking.
+                tx.execute(
+                    "DELETE FROM text_fts WHERE session_id = ?1 AND kind = 'title'",
+                    [&s.id],
+                )?;
+                let title = [
+                    s.custom_title.as_deref(),
+                    s.first_prompt.as_deref(),
+                    Some(s.summary.as_str()),
+                ]
+                .iter()
+                .flatten()
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n");
+                ins.execute(params![
+                    s.id,
+                    "",
+                    "title",
+                    s.created_at.unwrap_or(0),
+                    title,
+                    ""
+                ])?;
+            }
+            for c in &b.text {
+                ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
+            }
+            // Keep only the max-total copy of a call (ccusage's dedupe).
+            let mut call = tx.prepare_cached(
+                "INSERT INTO calls (session_id, key, ts, model, input, output, cache_5m, cache_1h, cache_read, cost)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)
+                 ON CONFLICT(key) DO UPDATE SET session_id=excluded.session_id, ts=excluded.ts,
+                    model=excluded.model, input=excluded.input, output=excluded.output,
+                    cache_5m=excluded.cache_5m, cache_1h=excluded.cache_1h,
+                    cache_read=excluded.cache_read, cost=excluded.cost
+                 WHERE excluded.input + excluded.output + excluded.cache_5m + excluded.cache_1h + excluded.cache_read
+                     > calls.input + calls.output + calls.cache_5m + calls.cache_1h + calls.cache_read",
+            )?;
+            for c in &b.calls {
+                call.execute(params![
+                    s.id,
+                    c.key,
+                    c.ts,
+                    c.model,
+                    c.input as i64,
+                    c.output as i64,
+                    c.cache_5m as i64,
+                    c.cache_1h as i64,
+                    c.cache_read as i64,
+                    c.cost
+                ])?;
+            }
+            let mut t = tx.prepare_cached(
+                "INSERT OR IGNORE INTO touched (session_id, path) VALUES (?1, ?2)",
+            )?;
+            for f in &b.files_touched {
+                t.execute(params![s.id, f])?;
+            }
+        }
+        tx.execute(
+            "UPDATE sessions SET
+               input_tokens = (SELECT COALESCE(SUM(input),0) FROM calls WHERE session_id = ?1),
+               output_tokens = (SELECT COALESCE(SUM(output),0) FROM calls WHERE session_id = ?1),
+               cache_creation_tokens = (SELECT COALESCE(SUM(cache_5m + cache_1h),0) FROM calls WHERE session_id = ?1),
+               cache_read_tokens = (SELECT COALESCE(SUM(cache_read),0) FROM calls WHERE session_id = ?1),
+               cost_usd = (SELECT COALESCE(SUM(cost),0) FROM calls WHERE session_id = ?1)
+             WHERE id = ?1",
+            [&s.id],
+        )?;
+        let f = &b.file;
+        tx.execute(
+            "INSERT INTO files (path, session_id, size, mtime, offset, head_hash) VALUES (?1,?2,?3,?4,?5,?6)
+             ON CONFLICT(path) DO UPDATE SET session_id=excluded.session_id, size=excluded.size,
+               mtime=excluded.mtime, offset=excluded.offset, head_hash=excluded.head_hash",
+            params![f.path, f.session_id, f.size as i64, f.mtime, f.offset as i64, f.head_hash],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn session(&self, id: &str) -> Result<Option<SessionRecord>> {
+        let conn = self.lock()?;
+        let s = conn
+            .query_row(
+                &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = ?1"),
+                [id],
+                row_to_session,
+            )
+            .optional()?;
+        s.map(|s| Self::fill(&conn, s)).transpose()
+    }
+
+    fn list(&self, f: &ListFilter) -> Result<Vec<SessionRecord>> {
+        let conn = self.lock()?;
+        let mut sql = format!("SELECT {SESSION_COLS} FROM sessions s WHERE 1=1");
+        let mut p: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(pp) = &f.project_path {
+            p.push(pp.clone().into());
+            sql.push_str(&format!(" AND s.project_path = ?{}", p.len()));
+        }
+        if !f.include_gone {
+            sql.push_str(" AND s.gone = 0");
+        }
+        sql.push_str(" ORDER BY s.last_modified DESC, s.id DESC");
+        p.push((f.limit.map_or(-1, |l| l as i64)).into());
+        sql.push_str(&format!(" LIMIT ?{}", p.len()));
+        p.push((f.offset as i64).into());
+        sql.push_str(&format!(" OFFSET ?{}", p.len()));
+        let mut st = conn.prepare(&sql)?;
+        let rows: Vec<SessionRecord> = st
+            .query_map(rusqlite::params_from_iter(p), row_to_session)?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter().map(|s| Self::fill(&conn, s)).collect()
+    }
+
+    fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+        let conn = self.lock()?;
+        let (sql, p) = Self::search_sql(q);
+        let mut st = conn.prepare(&sql)?;
+        let mut out: Vec<SearchHit> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut rows = st.query(rusqlite::params_from_iter(p))?;
+        while let Some(r) = rows.next()? {
+            let s = row_to_session(r)?;
+            if !seen.insert(s.id.clone()) {
+                continue;
+            }
+            out.push(SearchHit {
+                session: s,
+                snippet: r.get::<_, String>(30)?,
+                kind: r.get(31)?,
+                score: r.get(32)?,
+            });
+            if out.len() >= q.limit.max(1) {
+                break;
+            }
+        }
+        drop(rows);
+        out.into_iter()
+            .map(|mut h| {
+                h.session = Self::fill(&conn, h.session)?;
+                Ok(h)
+            })
+            .collect()
+    }
+
+    fn explain_search(&self, q: &SearchQuery) -> Result<String> {
+        let conn = self.lock()?;
+        let (sql, p) = Self::search_sql(q);
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let lines: Vec<String> = st
+            .query_map(rusqlite::params_from_iter(p), |r| r.get::<_, String>(3))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(lines.join("\n"))
+    }
+
+    fn file_state(&self, path: &str) -> Result<Option<FileState>> {
+        let conn = self.lock()?;
+        Ok(conn
+            .query_row(
+                "SELECT path, session_id, size, mtime, offset, head_hash FROM files WHERE path = ?1",
+                [path],
+                |r| {
+                    Ok(FileState {
+                        path: r.get(0)?,
+                        session_id: r.get(1)?,
+                        size: r.get::<_, i64>(2)? as u64,
+                        mtime: r.get(3)?,
+                        offset: r.get::<_, i64>(4)? as u64,
+                        head_hash: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn known_files(&self) -> Result<Vec<(String, String, bool)>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare("SELECT id, file_path, gone FROM sessions")?;
+        let v = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
+    }
+
+    fn mark_gone(&self, id: &str, gone: bool) -> Result<()> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE sessions SET gone = ?2 WHERE id = ?1",
+            params![id, i64::from(gone)],
+        )?;
+        if gone {
+            // A file that comes back is read from the start.
+            conn.execute("DELETE FROM files WHERE session_id = ?1", [id])?;
+        }
+        Ok(())
+    }
+
+    fn set_archive(&self, id: &str, key: &str) -> Result<()> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE sessions SET archive_key = ?2 WHERE id = ?1",
+            params![id, key],
+        )?;
+        Ok(())
+    }
+
+    fn set_description(&self, id: &str, text: Option<&str>) -> Result<()> {
+        let conn = self.lock()?;
+        if conn.execute(
+            "UPDATE sessions SET description = ?2 WHERE id = ?1",
+            params![id, text],
+        )? == 0
+        {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn add_tags(&self, id: &str, tags: &[String]) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let exists: bool = tx
+            .query_row("SELECT 1 FROM sessions WHERE id = ?1", [id], |_| Ok(true))
+            .optional()?
+            .unwrap_or(false);
+        if !exists {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        for t in tags {
+            let t = t.trim();
+            if t.is_empty() {
+                return Err(Error::Invalid("a tag must not be empty".into()));
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO tags (session_id, tag) VALUES (?1, ?2)",
+                params![id, t],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn remove_tags(&self, id: &str, tags: &[String]) -> Result<()> {
+        let conn = self.lock()?;
+        for t in tags {
+            conn.execute(
+                "DELETE FROM tags WHERE session_id = ?1 AND tag = ?2",
+                params![id, t.trim()],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn delete(&self, id: &str) -> Result<bool> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+        for t in ["text_fts", "calls", "touched", "tags", "files"] {
+            tx.execute(&format!("DELETE FROM {t} WHERE session_id = ?1"), [id])?;
+        }
+        tx.commit()?;
+        Ok(n > 0)
+    }
+
+    fn older_than(&self, cutoff_ms: i64) -> Result<Vec<SessionRecord>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare(&format!(
+            "SELECT {SESSION_COLS} FROM sessions s
+             WHERE COALESCE(s.last_activity, s.last_modified) < ?1 ORDER BY s.last_modified"
+        ))?;
+        let v = st
+            .query_map([cutoff_ms], row_to_session)?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
+    }
+
+    fn save_name(&self, name: &str, session_id: &str) -> Result<()> {
+        if name.trim().is_empty() {
+            return Err(Error::Invalid("a name must not be empty".into()));
+        }
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO names (name, created, updated) VALUES (?1, ?2, ?2)
+             ON CONFLICT(name) DO UPDATE SET updated = ?2",
+            params![name, now],
+        )?;
+        let last: Option<String> = tx
+            .query_row(
+                "SELECT session_id FROM name_sessions WHERE name = ?1 ORDER BY seq DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if last.as_deref() != Some(session_id) {
+            tx.execute(
+                "INSERT INTO name_sessions (name, seq, session_id)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM name_sessions WHERE name = ?1), ?2)",
+                params![name, session_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn name(&self, name: &str) -> Result<Option<NameRecord>> {
+        let conn = self.lock()?;
+        let head: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT created, updated FROM names WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((created, updated)) = head else {
+            return Ok(None);
+        };
+        let mut st =
+            conn.prepare("SELECT session_id FROM name_sessions WHERE name = ?1 ORDER BY seq")?;
+        let sessions = st
+            .query_map([name], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(NameRecord {
+            name: name.to_owned(),
+            sessions,
+            created,
+            updated,
+        }))
+    }
+
+    fn names(&self) -> Result<Vec<NameRecord>> {
+        let list: Vec<String> = {
+            let conn = self.lock()?;
+            let mut st = conn.prepare("SELECT name FROM names ORDER BY updated DESC")?;
+            let v = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            v
+        };
+        let mut out = Vec::new();
+        for n in list {
+            if let Some(r) = self.name(&n)? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    fn remove_name(&self, name: &str) -> Result<bool> {
+        let conn = self.lock()?;
+        conn.execute("DELETE FROM name_sessions WHERE name = ?1", [name])?;
+        Ok(conn.execute("DELETE FROM names WHERE name = ?1", [name])? > 0)
+    }
+
+    fn calls(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, CallRecord)>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare_cached(
+            "SELECT session_id, key, ts, model, input, output, cache_5m, cache_1h, cache_read, cost
+             FROM calls WHERE ts >= ?1 AND ts <= ?2",
+        )?;
+        let v = st
+            .query_map(
+                params![since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX)],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        CallRecord {
+                            key: r.get(1)?,
+                            ts: r.get(2)?,
+                            model: r.get(3)?,
+                            input: r.get::<_, i64>(4)? as u64,
+                            output: r.get::<_, i64>(5)? as u64,
+                            cache_5m: r.get::<_, i64>(6)? as u64,
+                            cache_1h: r.get::<_, i64>(7)? as u64,
+                            cache_read: r.get::<_, i64>(8)? as u64,
+                            cost: r.get(9)?,
+                        },
+                    ))
+                },
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
+    }
+}
