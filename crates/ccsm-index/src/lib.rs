@@ -519,7 +519,7 @@ impl Indexer {
         let tmp = dir.join(format!(".{key}.partial"));
         let out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         self.dir
-            .export(&[f.id.clone()], None, false, std::io::BufWriter::new(out))?;
+            .export(std::slice::from_ref(&f.id), None, false, std::io::BufWriter::new(out))?;
         std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
         // Only the newest version of a session is kept.
         if let Ok(rd) = std::fs::read_dir(&dir) {
