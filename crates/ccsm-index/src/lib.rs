@@ -518,8 +518,12 @@ impl Indexer {
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let tmp = dir.join(format!(".{key}.partial"));
         let out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        self.dir
-            .export(std::slice::from_ref(&f.id), None, false, std::io::BufWriter::new(out))?;
+        self.dir.export(
+            std::slice::from_ref(&f.id),
+            None,
+            false,
+            std::io::BufWriter::new(out),
+        )?;
         std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
         // Only the newest version of a session is kept.
         if let Ok(rd) = std::fs::read_dir(&dir) {

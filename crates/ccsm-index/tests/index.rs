@@ -1,0 +1,186 @@
+//! The indexer against the recorded fixture and directories the real CLI writes.
+#![allow(clippy::unwrap_used)] // a test that meets bad data should panic
+
+use std::io::Write as _;
+
+use ccsm_index::Indexer;
+use ccsm_store::{ListFilter, SearchQuery, SqliteStore, Store};
+use ccsm_testkit::{
+    copy_tree, fixture_dir, run_with_deadline, CliRun, MockModel, Scenario, TestEnv,
+};
+use ccsm_transcripts::ClaudeDir;
+
+fn nothing(_: u64, _: u64) {}
+
+fn claude(env: &TestEnv, model: &MockModel, args: &[&str]) -> String {
+    let mut a = args.to_vec();
+    a.extend(["--output-format", "json"]);
+    let r = CliRun::from(run_with_deadline(
+        env.claude(model, &a),
+        std::time::Duration::from_secs(60),
+    ));
+    assert!(r.status.success(), "{r:?}");
+    r.session_id().unwrap()
+}
+
+fn search(store: &dyn Store, q: &str) -> Vec<String> {
+    store
+        .search(&SearchQuery::parse(q).unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|h| h.session.id)
+        .collect()
+}
+
+#[test]
+fn indexing_the_fixture_lists_what_the_transcripts_reader_lists() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&fixture_dir(), tmp.path()).unwrap();
+    let dir = ClaudeDir::new(tmp.path());
+    let store = SqliteStore::memory().unwrap();
+    let report = Indexer::new(dir.clone()).sync(&store, &nothing).unwrap();
+    assert_eq!(report.new, 13);
+    let direct = dir.list_sessions(None, None, 0).unwrap();
+    let catalog = store.list(&ListFilter::default()).unwrap();
+    assert_eq!(direct.len(), catalog.len());
+    for (d, c) in direct.iter().zip(&catalog) {
+        assert_eq!(d.session_id, c.id);
+        assert_eq!(d.summary, c.summary);
+        assert_eq!(d.last_modified, c.last_modified);
+        assert_eq!(d.file_size, c.file_size);
+        assert_eq!(d.custom_title, c.custom_title);
+        assert_eq!(d.first_prompt, c.first_prompt);
+        assert_eq!(d.git_branch, c.git_branch);
+        assert_eq!(d.cwd, c.cwd);
+        assert_eq!(d.tag, c.native_tag);
+        assert_eq!(d.created_at, c.created_at);
+    }
+    // A second run reads nothing.
+    let again = Indexer::new(dir).sync(&store, &nothing).unwrap();
+    assert_eq!(again.unchanged, 13);
+    assert!(again.read_files.is_empty());
+}
+
+#[test]
+fn a_resumed_session_is_re_read_alone_and_rewrites_are_detected() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let a = claude(&env, &model, &["-p", "alpha words here"]);
+    let b = claude(&env, &model, &["-p", "beta words here"]);
+    let dir = ClaudeDir::new(&env.config_dir);
+    let store = SqliteStore::memory().unwrap();
+    let idx = Indexer::new(dir.clone());
+    idx.sync(&store, &nothing).unwrap();
+    let before = store.session(&a).unwrap().unwrap();
+
+    claude(
+        &env,
+        &model,
+        &["-p", "gamma appended later", "--resume", &a],
+    );
+    let r = idx.sync(&store, &nothing).unwrap();
+    let fa = dir.find(&a).unwrap().path;
+    assert_eq!(
+        r.read_files,
+        vec![fa.clone()],
+        "only the appended file is read"
+    );
+    assert_eq!(r.appended, 1);
+    assert!(
+        r.bytes_read < std::fs::metadata(&fa).unwrap().len(),
+        "from the old offset, not the start"
+    );
+    let after = store.session(&a).unwrap().unwrap();
+    assert_eq!(after.user_turns, before.user_turns + 1);
+    assert!(after.messages > before.messages);
+    assert_eq!(search(&store, "gamma"), vec![a.clone()]);
+    assert_eq!(search(&store, "alpha"), vec![a.clone()]);
+
+    // Rewritten: the same size is not enough to hide it.
+    let fb = dir.find(&b).unwrap().path;
+    let text = std::fs::read_to_string(&fb)
+        .unwrap()
+        .replace("beta words here", "delta words here");
+    std::fs::write(&fb, text).unwrap();
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!(r.rewritten, 1);
+    assert_eq!(search(&store, "delta"), vec![b.clone()]);
+    assert!(search(&store, "beta").is_empty());
+    // Truncated.
+    let lines: Vec<String> = std::fs::read_to_string(&fb)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    std::fs::write(&fb, format!("{}\n", lines[..lines.len() / 2].join("\n"))).unwrap();
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!(r.rewritten, 1);
+    // A torn last line waits until it is whole.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&fa).unwrap();
+    f.write_all(b"{\"type\":\"user\",\"uuid\":\"x\",\"message\":{\"content\":\"epsilon")
+        .unwrap();
+    idx.sync(&store, &nothing).unwrap();
+    assert!(search(&store, "epsilon").is_empty());
+    f.write_all(b" arrives\"}}\n").unwrap();
+    idx.sync(&store, &nothing).unwrap();
+    assert_eq!(search(&store, "epsilon"), vec![a.clone()]);
+}
+
+#[test]
+fn a_session_cleaned_up_by_claude_stays_searchable_and_restores_for_the_cli() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let id = claude(
+        &env,
+        &model,
+        &[
+            "-p",
+            "BASH echo zebra-in-a-tool-input",
+            "--allowed-tools",
+            "Bash",
+        ],
+    );
+    let dir = ClaudeDir::new(&env.config_dir);
+    let store = SqliteStore::memory().unwrap();
+    let mut idx = Indexer::new(dir.clone());
+    idx.archive = Some(env.root().join("archive"));
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!(r.archived, 1);
+    assert_eq!(
+        idx.sync(&store, &nothing).unwrap().archived,
+        0,
+        "unchanged: not stored twice"
+    );
+    // Found by a phrase said only in a tool's input.
+    assert_eq!(
+        search(&store, "\"zebra-in-a-tool-input\" has:tool:Bash"),
+        vec![id.clone()]
+    );
+
+    // Claude Code's cleanup deletes the transcript.
+    dir.delete(&id).unwrap();
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!(r.gone, 1);
+    assert!(store.list(&ListFilter::default()).unwrap().is_empty());
+    let all = store
+        .list(&ListFilter {
+            include_gone: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert!(all[0].gone);
+    assert_eq!(search(&store, "zebra is:gone"), vec![id.clone()]);
+
+    let path = idx.restore(&store, &id, false).unwrap();
+    assert!(path.exists());
+    assert!(matches!(
+        idx.restore(&store, &id, false),
+        Err(ccsm_index::Error::Exists(_))
+    ));
+    claude(&env, &model, &["-p", "are you back?", "--resume", &id]);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(req.user_prompts()[0], "BASH echo zebra-in-a-tool-input");
+    idx.sync(&store, &nothing).unwrap();
+    assert!(!store.session(&id).unwrap().unwrap().gone);
+}
