@@ -1,5 +1,6 @@
 //! `ccsm`: the Claude Code session manager.
 
+mod catalog;
 mod render;
 mod run;
 mod sessions;
@@ -26,6 +27,9 @@ struct Cli {
     /// Machine-readable output (JSON; for `run`, the CLI's raw stream-json lines).
     #[arg(long, global = true)]
     json: bool,
+    /// Read Claude Code's files directly instead of ccsm's catalog.
+    #[arg(long, global = true)]
+    direct: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +40,11 @@ enum Command {
     Run(run::RunArgs),
     /// A persistent session in the terminal, one prompt per line.
     Chat(run::ChatArgs),
+    /// Bring ccsm's catalog up to date (only what changed is read).
+    Index,
+    /// Named conversations (`ccsm run --session NAME`).
+    #[command(subcommand)]
+    Names(catalog::NamesCmd),
     /// Projects Claude Code has sessions for.
     #[command(subcommand)]
     Projects(sessions::ProjectsCmd),
@@ -80,12 +89,24 @@ fn main() -> ExitCode {
         ccsm_transcripts::ClaudeDir::new,
     );
     let json = cli.json;
+    let direct = cli.direct || std::env::var_os("CCSM_DIRECT").is_some();
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Run(a) => run::run(a, claude.as_ref(), json).await,
-            Command::Chat(a) => run::chat(a, claude.as_ref()).await,
+            Command::Run(a) => run::run(a, claude.as_ref(), json, &dir).await,
+            Command::Chat(a) => run::chat(a, claude.as_ref(), &dir).await,
+            Command::Index => catalog::Catalog::open(&dir)
+                .and_then(|c| c.sync(true))
+                .and_then(|r| {
+                    if json {
+                        sessions::print_json(&r)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .map(|()| 0),
+            Command::Names(c) => catalog::names(&dir, c, json).map(|()| 0),
             Command::Projects(c) => sessions::projects(&dir, c, json).map(|()| 0),
-            Command::Sessions(c) => sessions::sessions(&dir, c, json).map(|()| 0),
+            Command::Sessions(c) => sessions::sessions(&dir, c, json, direct).map(|()| 0),
             Command::Usage { args, cmd } => sessions::usage(&dir, args, cmd, json).map(|()| 0),
         }
     });

@@ -34,6 +34,46 @@ pub struct SessionArgs {
     /// Tools allowed without asking (repeatable or comma-separated).
     #[arg(long = "allowed-tools", value_delimiter = ',')]
     pub allowed_tools: Vec<String>,
+    /// Start or continue the conversation saved under this name.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "continue_", "load_session"])]
+    pub session: Option<String>,
+    /// Continue the conversation saved under this name (it must exist).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["resume", "continue_"])]
+    pub load_session: Option<String>,
+}
+
+impl SessionArgs {
+    /// Resolves --session / --load-session to the conversation's latest session id,
+    /// and the name to save the result under.
+    fn resolve_name(&mut self, dir: &ccsm_transcripts::ClaudeDir) -> Result<Option<String>> {
+        use ccsm_store::Store as _;
+        let (name, must_exist) = match (&self.session, &self.load_session) {
+            (Some(n), _) => (n.clone(), false),
+            (None, Some(n)) => (n.clone(), true),
+            (None, None) => return Ok(None),
+        };
+        let c = crate::catalog::Catalog::open(dir)?;
+        match c.store.name(&name)? {
+            Some(rec) => self.resume = rec.sessions.last().cloned(),
+            None if must_exist => anyhow::bail!("no conversation is saved under the name {name:?}"),
+            None => {}
+        }
+        Ok(Some(name))
+    }
+}
+
+fn save_name(
+    dir: &ccsm_transcripts::ClaudeDir,
+    name: Option<&str>,
+    session_id: Option<String>,
+) -> Result<()> {
+    use ccsm_store::Store as _;
+    if let (Some(n), Some(id)) = (name, session_id) {
+        crate::catalog::Catalog::open(dir)?
+            .store
+            .save_name(n, &id)?;
+    }
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -148,7 +188,13 @@ fn summary(res: &ccsm_claude::ResultMessage) -> String {
     )
 }
 
-pub async fn run(a: RunArgs, claude: Option<&PathBuf>, json: bool) -> Result<u8> {
+pub async fn run(
+    mut a: RunArgs,
+    claude: Option<&PathBuf>,
+    json: bool,
+    dir: &ccsm_transcripts::ClaudeDir,
+) -> Result<u8> {
+    let name = a.session.resolve_name(dir)?;
     let mut r = Renderer::new(json);
     r.start_spinner("starting Claude Code…");
     let session = Session::start(options(&a.session, claude, !json))
@@ -156,6 +202,7 @@ pub async fn run(a: RunArgs, claude: Option<&PathBuf>, json: bool) -> Result<u8>
         .context("starting Claude Code")?;
     let turn = session.send(&a.prompt).await?;
     let end = drive(&session, turn, &mut r).await;
+    save_name(dir, name.as_deref(), session.session_id())?;
     let code = match end {
         Ok(TurnEnd::Done { is_error }) => {
             session.close().await?;
@@ -173,11 +220,17 @@ pub async fn run(a: RunArgs, claude: Option<&PathBuf>, json: bool) -> Result<u8>
     Ok(code)
 }
 
-pub async fn chat(a: ChatArgs, claude: Option<&PathBuf>) -> Result<u8> {
+pub async fn chat(
+    mut a: ChatArgs,
+    claude: Option<&PathBuf>,
+    dir: &ccsm_transcripts::ClaudeDir,
+) -> Result<u8> {
+    let name = a.session.resolve_name(dir)?;
     let mut r = Renderer::new(false);
     let session = Session::start(options(&a.session, claude, true))
         .await
         .context("starting Claude Code")?;
+    save_name(dir, name.as_deref(), session.session_id())?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if tty {
         eprintln!("ccsm chat: one prompt per line; /model NAME, /permissions MODE; Ctrl-C interrupts, Ctrl-D ends");

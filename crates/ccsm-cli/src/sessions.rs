@@ -51,6 +51,43 @@ pub enum SessionsCmd {
     Info {
         id: String,
     },
+    /// Full-text search over every session ccsm has seen, newest first.
+    ///
+    /// Words, "phrases", prefix*, and filters: project:DIR tag:T name:N model:M
+    /// branch:B after:DATE before:DATE cost>N cost<N has:tool:NAME is:archived is:gone
+    Search {
+        query: String,
+        /// Best match first (titles and prompts weigh more than bodies).
+        #[arg(long)]
+        rank: bool,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Give a session a description (ccsm's own; empty text clears it).
+    Describe {
+        id: String,
+        text: String,
+    },
+    /// Add or remove ccsm tags (any number; the CLI's own tag is `sessions tag`).
+    #[command(subcommand)]
+    Tags(TagsCmd),
+    /// Write an archived session back where Claude Code looks for it.
+    Restore {
+        id: String,
+        /// Overwrite the CLI's copy if it still has one.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Forget catalog entries (and archives) older than DAYS.
+    Cleanup {
+        #[arg(long, value_name = "DAYS")]
+        older_than: u32,
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete the CLI's transcripts of those sessions.
+        #[arg(long)]
+        delete_files: bool,
+    },
     /// The conversation's messages, oldest first.
     Messages {
         id: String,
@@ -135,6 +172,20 @@ pub enum SessionsCmd {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum TagsCmd {
+    Add {
+        id: String,
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    Rm {
+        id: String,
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct UsageArgs {
     /// From this date (YYYY-MM-DD or YYYYMMDD, local time).
@@ -177,7 +228,7 @@ pub fn data_dir() -> PathBuf {
     home.join(".local/share/ccsm")
 }
 
-fn pricing() -> Result<PricingTable> {
+pub fn pricing() -> Result<PricingTable> {
     let p = data_dir().join("pricing.json");
     if p.is_file() {
         return PricingTable::from_file(&p).context("reading your pricing table");
@@ -193,7 +244,7 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
-fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
+pub fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, v)?;
@@ -324,17 +375,41 @@ pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool) -> Result<()> {
+pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> Result<()> {
+    use crate::catalog::{self, Catalog};
+    use ccsm_store::Store as _;
     match cmd {
         SessionsCmd::List {
             project,
             limit,
             offset,
         } => {
-            let list = dir.list_sessions(project.as_deref(), Some(limit), offset)?;
+            let rows: Vec<catalog::ListedSession> = if direct {
+                dir.list_sessions(project.as_deref(), Some(limit), offset)?
+                    .into_iter()
+                    .map(|info| catalog::ListedSession {
+                        info,
+                        gone: false,
+                        tags: Vec::new(),
+                        description: None,
+                    })
+                    .collect()
+            } else {
+                catalog::list(dir, project.as_deref(), limit, offset)?
+            };
             if json {
-                return print_json(&list);
+                return print_json(&rows);
             }
+            let list: Vec<ccsm_transcripts::SessionInfo> = rows
+                .iter()
+                .map(|r| {
+                    let mut i = r.info.clone();
+                    if r.gone {
+                        i.summary = format!("{} (gone)", i.summary);
+                    }
+                    i
+                })
+                .collect();
             let mut t = table(&[
                 "session", "summary", "project", "branch", "modified", "size",
             ]);
@@ -356,6 +431,142 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool) -> Result<()> {
             if list.len() == limit {
                 eprintln!("(first {limit}; more with --offset {})", offset + limit);
             }
+        }
+        SessionsCmd::Search { query, rank, limit } => {
+            return catalog::search(dir, &query, rank, limit, json);
+        }
+        SessionsCmd::Describe { id, text } => {
+            let c = Catalog::fresh(dir)?;
+            let text = text.trim();
+            c.store
+                .set_description(&id, (!text.is_empty()).then_some(text))?;
+            eprintln!("described {id}");
+        }
+        SessionsCmd::Tags(t) => {
+            let c = Catalog::fresh(dir)?;
+            match t {
+                TagsCmd::Add { id, tags } => c.store.add_tags(&id, &tags)?,
+                TagsCmd::Rm { id, tags } => c.store.remove_tags(&id, &tags)?,
+            }
+        }
+        SessionsCmd::Restore { id, force } => {
+            let c = Catalog::fresh(dir)?;
+            let p = c.indexer.restore(&c.store, &id, force)?;
+            eprintln!(
+                "restored {id} to {}; resume it with: claude --resume {id}",
+                p.display()
+            );
+        }
+        SessionsCmd::Cleanup {
+            older_than,
+            dry_run,
+            delete_files,
+        } => {
+            let c = Catalog::fresh(dir)?;
+            let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(older_than) * 86_400_000;
+            let old = c.store.older_than(cutoff)?;
+            for s in &old {
+                println!("{}  {}", s.id, s.summary);
+                if dry_run {
+                    continue;
+                }
+                if delete_files && !s.gone {
+                    dir.delete(&s.id)?;
+                }
+                let _ = std::fs::remove_dir_all(data_dir().join("archive").join(&s.id));
+                c.store.delete(&s.id)?;
+            }
+            let verb = if dry_run { "would forget" } else { "forgot" };
+            eprintln!(
+                "{verb} {} session(s) older than {older_than} days{}",
+                old.len(),
+                if delete_files {
+                    ", with their transcripts"
+                } else {
+                    " (Claude Code's files untouched)"
+                }
+            );
+        }
+        SessionsCmd::Info { id } if !direct => {
+            let c = Catalog::fresh(dir)?;
+            let Some(s) = c.store.session(&id)? else {
+                // Not in the catalog: say what the files say (a clear not-found).
+                dir.info(&id)?;
+                bail!("session {id} is not in the catalog");
+            };
+            if json {
+                return print_json(&crate::catalog::listed(s));
+            }
+            let mut t = table(&["field", "value"]);
+            let row = |t: &mut Table, k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    t.add_row(vec![k.to_owned(), v]);
+                }
+            };
+            row(&mut t, "session", Some(s.id.clone()));
+            row(&mut t, "summary", Some(s.summary.clone()));
+            row(&mut t, "title", s.custom_title.clone());
+            row(&mut t, "description", s.description.clone());
+            row(&mut t, "first prompt", s.first_prompt.clone());
+            row(&mut t, "project", s.project_path.clone());
+            row(&mut t, "branch", s.git_branch.clone());
+            row(&mut t, "tag (Claude Code)", s.native_tag.clone());
+            row(
+                &mut t,
+                "tags (ccsm)",
+                (!s.tags.is_empty()).then(|| s.tags.join(", ")),
+            );
+            row(
+                &mut t,
+                "names",
+                (!s.names.is_empty()).then(|| s.names.join(", ")),
+            );
+            row(&mut t, "created", s.created_at.map(when));
+            row(&mut t, "modified", Some(when(s.last_modified)));
+            row(
+                &mut t,
+                "messages",
+                Some(format!(
+                    "{} ({} prompts, {} tool calls)",
+                    s.messages, s.user_turns, s.tool_calls
+                )),
+            );
+            row(
+                &mut t,
+                "tokens",
+                Some(format!(
+                    "in {} · out {} · cache write {} · cache read {}",
+                    s.input_tokens, s.output_tokens, s.cache_creation_tokens, s.cache_read_tokens
+                )),
+            );
+            row(&mut t, "cost", Some(format!("${:.4}", s.cost_usd)));
+            row(
+                &mut t,
+                "models",
+                (!s.models.is_empty()).then(|| s.models.join(", ")),
+            );
+            row(
+                &mut t,
+                "tools",
+                (!s.tools.is_empty()).then(|| s.tools.join(", ")),
+            );
+            row(&mut t, "files touched", Some(s.files_touched.to_string()));
+            row(
+                &mut t,
+                "archived (Claude Code)",
+                s.archived.map(|a| a.to_string()),
+            );
+            row(
+                &mut t,
+                "gone",
+                s.gone.then(|| {
+                    "yes: deleted from Claude Code's dir; ccsm sessions restore brings it back"
+                        .into()
+                }),
+            );
+            row(&mut t, "size", Some(size(s.file_size)));
+            row(&mut t, "file", Some(s.file_path.clone()));
+            println!("{t}");
         }
         SessionsCmd::Info { id } => {
             let s = dir.info(&id)?;

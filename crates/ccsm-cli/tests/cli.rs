@@ -870,3 +870,267 @@ fn export_redact_masks_secrets_and_says_so() {
     assert!(!all.contains("SECRETSECRET"));
     assert!(all.contains("[REDACTED]"));
 }
+
+// ---------------------------------------------------------------------- catalog
+
+#[test]
+fn run_session_name_twice_continues_the_same_conversation() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let first = run(&env, &model, &["run", "--session", "groceries", "buy milk"]);
+    assert!(first.status.success(), "{first:?}");
+    let second = run(&env, &model, &["run", "--session", "groceries", "and eggs"]);
+    assert!(second.status.success(), "{second:?}");
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(req.user_prompts(), vec!["buy milk", "and eggs"]);
+    let names = run(&env, &model, &["names", "show", "groceries", "--json"]);
+    let chain: serde_json::Value = serde_json::from_str(&names.stdout).unwrap();
+    assert_eq!(
+        chain["sessions"].as_array().unwrap().len(),
+        1,
+        "resumed: one session id"
+    );
+    let third = run(
+        &env,
+        &model,
+        &["run", "--load-session", "groceries", "and bread"],
+    );
+    assert!(third.status.success());
+    assert_eq!(
+        model.message_requests().pop().unwrap().user_prompts().len(),
+        3
+    );
+    let missing = run(&env, &model, &["run", "--load-session", "nope", "hi"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        missing
+            .stderr
+            .contains("no conversation is saved under the name"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn search_describe_tags_and_restore_through_the_cli() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let j = ["--output-format", "json"];
+    let id = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &[
+            &[
+                "-p",
+                "BASH echo quokka-marker-77",
+                "--allowed-tools",
+                "Bash",
+            ][..],
+            &j,
+        ]
+        .concat(),
+    )
+    .session_id()
+    .unwrap();
+    let other = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &[&["-p", "nothing special"][..], &j].concat(),
+    )
+    .session_id()
+    .unwrap();
+    let ok = |args: &[&str]| {
+        let r = run(&env, &model, args);
+        assert!(r.status.success(), "{args:?}: {r:?}");
+        r
+    };
+    let hits = |q: &str| -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&ok(&["sessions", "search", q, "--json"]).stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["sessionId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(hits("\"quokka-marker-77\""), vec![id.clone()]);
+    assert_eq!(hits("has:tool:Bash"), vec![id.clone()]);
+    let proj = env.project.to_str().unwrap().to_owned();
+    assert_eq!(hits(&format!("project:{proj}")).len(), 2);
+    ok(&["sessions", "describe", &other, "the quiet one"]);
+    ok(&["sessions", "tags", "add", &other, "calm", "later"]);
+    assert_eq!(hits("tag:calm"), vec![other.clone()]);
+    ok(&["sessions", "tags", "rm", &other, "calm"]);
+    assert!(hits("tag:calm").is_empty());
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&["sessions", "info", &other, "--json"]).stdout).unwrap();
+    assert_eq!(info["description"], "the quiet one");
+    assert_eq!(info["tags"], serde_json::json!(["later"]));
+
+    // Claude Code's cleanup deletes it; ccsm keeps it listed, searchable, restorable.
+    ccsm_transcripts::ClaudeDir::new(&env.config_dir)
+        .delete(&id)
+        .unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&["sessions", "list", "--json"]).stdout).unwrap();
+    let gone = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["sessionId"] == id.as_str())
+        .expect("still listed");
+    assert_eq!(gone["gone"], true);
+    assert_eq!(hits("quokka is:gone"), vec![id.clone()]);
+    ok(&["sessions", "restore", &id]);
+    let r = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &[&["-p", "welcome back", "--resume", &id][..], &j].concat(),
+    );
+    assert_eq!(r.session_id().unwrap(), id);
+    assert_eq!(
+        model.message_requests().pop().unwrap().user_prompts()[0],
+        "BASH echo quokka-marker-77"
+    );
+    // Cleanup forgets catalog entries only (a dry run first).
+    let dry = ok(&["sessions", "cleanup", "--older-than", "0", "--dry-run"]);
+    assert!(dry.stdout.contains(&id));
+    ok(&["sessions", "cleanup", "--older-than", "0"]);
+    assert!(
+        ccsm_transcripts::ClaudeDir::new(&env.config_dir)
+            .find(&id)
+            .is_ok(),
+        "the CLI's files are untouched"
+    );
+}
+
+fn catalog_db(home: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(home.join("catalogs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "db"))
+        .expect("a catalog file")
+}
+
+#[test]
+fn two_processes_indexing_at_once_both_succeed() {
+    use ccsm_store::Store as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let report = ccsm_testkit::corpus::generate(
+        &cfg,
+        &ccsm_testkit::corpus::CorpusSpec {
+            total_bytes: 16 << 20,
+            seed: 21,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let home = tmp.path().join("home");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_ccsm"))
+            .arg("--config-dir")
+            .arg(&cfg)
+            .arg("index")
+            .env("CCSM_HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for c in [a, b] {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let store = ccsm_store::SqliteStore::open(&catalog_db(&home)).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let all = store.list(&ccsm_store::ListFilter::default()).unwrap();
+    assert_eq!(all.len(), report.sessions);
+}
+
+#[test]
+fn kill_9_while_indexing_loses_nothing_indexed_before() {
+    use ccsm_store::Store as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let home = tmp.path().join("home");
+    let first = ccsm_testkit::corpus::generate(
+        &cfg,
+        &ccsm_testkit::corpus::CorpusSpec {
+            total_bytes: 4 << 20,
+            seed: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let index = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.arg("--config-dir")
+            .arg(&cfg)
+            .arg("index")
+            .env("CCSM_HOME", &home);
+        c
+    };
+    assert!(index().output().unwrap().status.success());
+    // Much more to read, and a kill in the middle of it.
+    let more = tmp.path().join("more");
+    ccsm_testkit::corpus::generate(
+        &more,
+        &ccsm_testkit::corpus::CorpusSpec {
+            total_bytes: 96 << 20,
+            seed: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    ccsm_testkit::copy_tree(&more.join("projects"), &cfg.join("projects")).unwrap();
+    let db = catalog_db(&home);
+    let wal = db.with_extension("db-wal");
+    let wal_before = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let mut child = index()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the indexer to be writing", Duration::from_secs(60), || {
+        let now = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        (now != wal_before || child.try_wait().unwrap().is_some()).then_some(())
+    });
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    let store = ccsm_store::SqliteStore::open(&db).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let ids: std::collections::HashSet<String> = store
+        .list(&ccsm_store::ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for f in &first.files {
+        let id = f.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(ids.contains(&id), "{id} was lost");
+    }
+    drop(store);
+    // And the next run finishes the job.
+    assert!(index().output().unwrap().status.success());
+    let store = ccsm_store::SqliteStore::open(&db).unwrap();
+    assert!(
+        store
+            .list(&ccsm_store::ListFilter::default())
+            .unwrap()
+            .len()
+            > first.sessions
+    );
+}

@@ -516,15 +516,26 @@ impl Indexer {
             return Ok(false);
         }
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let tmp = dir.join(format!(".{key}.partial"));
+        // Another process may archive the same version at once: temp names differ,
+        // and whoever renames last wins with identical content.
+        let tmp = dir.join(format!(".{key}.{}.partial", std::process::id()));
         let out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        self.dir.export(
+        let written = self.dir.export(
             std::slice::from_ref(&f.id),
             None,
             false,
             std::io::BufWriter::new(out),
-        )?;
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        );
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+        if let Err(e) = std::fs::rename(&tmp, &dest) {
+            let _ = std::fs::remove_file(&tmp);
+            if !dest.exists() {
+                return Err(io(&dest)(e));
+            }
+        }
         // Only the newest version of a session is kept.
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {

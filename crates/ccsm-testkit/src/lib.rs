@@ -155,6 +155,11 @@ impl TestEnv {
                 "1".into(),
             ),
             ("DISABLE_AUTOUPDATER".into(), "1".into()),
+            // ccsm's own data dir (catalog, archive, backups) stays in the test's world.
+            (
+                "CCSM_HOME".into(),
+                self.root().join("ccsm-home").display().to_string(),
+            ),
         ]
     }
 

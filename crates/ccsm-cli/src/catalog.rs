@@ -1,0 +1,248 @@
+//! The catalog behind the commands: one SQLite file per Claude Code config dir in
+//! ccsm's data dir, brought up to date (only what changed) before it answers.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _, Result};
+use ccsm_index::Indexer;
+use ccsm_store::{ListFilter, SearchQuery, SqliteStore, Store};
+use ccsm_transcripts::{ClaudeDir, SessionInfo};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sha2::Digest as _;
+
+use crate::sessions::{data_dir, print_json};
+
+/// The catalog of `dir`, and the indexer that keeps it.
+pub struct Catalog {
+    pub store: SqliteStore,
+    pub indexer: Indexer,
+}
+
+pub fn catalog_path(dir: &ClaudeDir) -> PathBuf {
+    let root = dir.root.canonicalize().unwrap_or_else(|_| dir.root.clone());
+    let h = sha2::Sha256::digest(root.to_string_lossy().as_bytes());
+    let key: String = h.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    data_dir().join("catalogs").join(format!("{key}.db"))
+}
+
+impl Catalog {
+    pub fn open(dir: &ClaudeDir) -> Result<Self> {
+        let path = catalog_path(dir);
+        let store = SqliteStore::open(&path)
+            .with_context(|| format!("opening the catalog {}", path.display()))?;
+        let mut indexer = Indexer::new(dir.clone());
+        indexer.archive = Some(data_dir().join("archive"));
+        if let Ok(p) = crate::sessions::pricing() {
+            indexer.pricing = p;
+        }
+        Ok(Self { store, indexer })
+    }
+
+    /// Opens and syncs; a progress bar on stderr when there is a lot to read.
+    pub fn fresh(dir: &ClaudeDir) -> Result<Self> {
+        let c = Self::open(dir)?;
+        c.sync(false)?;
+        Ok(c)
+    }
+
+    pub fn sync(&self, announce: bool) -> Result<ccsm_index::SyncReport> {
+        let bar = ProgressBar::hidden();
+        let shown = std::sync::atomic::AtomicBool::new(false);
+        let progress = |done: u64, total: u64| {
+            if total > 64 << 20 && !shown.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "indexing {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+            }
+            bar.set_length(total);
+            bar.set_position(done);
+        };
+        let r = self.indexer.sync(&self.store, &progress)?;
+        bar.finish_and_clear();
+        if announce {
+            eprintln!(
+                "indexed: {} new, {} grown, {} rewritten, {} unchanged, {} gone; {} archived; {:.1} MiB read",
+                r.new,
+                r.appended,
+                r.rewritten,
+                r.unchanged,
+                r.gone,
+                r.archived,
+                r.bytes_read as f64 / (1 << 20) as f64
+            );
+        }
+        Ok(r)
+    }
+}
+
+/// A catalog entry as the SDK names it, plus ccsm's own fields when set.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedSession {
+    #[serde(flatten)]
+    pub info: SessionInfo,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+pub fn listed(s: ccsm_store::SessionRecord) -> ListedSession {
+    ListedSession {
+        info: SessionInfo {
+            session_id: s.id,
+            summary: s.summary,
+            last_modified: s.last_modified,
+            file_size: s.file_size,
+            custom_title: s.custom_title,
+            first_prompt: s.first_prompt,
+            git_branch: s.git_branch,
+            cwd: s.cwd,
+            tag: s.native_tag,
+            created_at: s.created_at,
+            archived: s.archived,
+        },
+        gone: s.gone,
+        tags: s.tags,
+        description: s.description,
+    }
+}
+
+pub fn list(
+    dir: &ClaudeDir,
+    project: Option<&std::path::Path>,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<ListedSession>> {
+    let c = Catalog::fresh(dir)?;
+    let project_path = project.map(|p| {
+        p.canonicalize()
+            .unwrap_or_else(|_| p.to_path_buf())
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_owned()
+    });
+    let rows = c.store.list(&ListFilter {
+        project_path,
+        include_gone: true,
+        limit: Some(limit),
+        offset,
+    })?;
+    Ok(rows.into_iter().map(listed).collect())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NamesCmd {
+    /// Every name with its conversation's sessions.
+    List,
+    /// One name's chain of session ids, oldest first.
+    Show { name: String },
+    /// Forget a name (the sessions stay).
+    Rm { name: String },
+}
+
+pub fn names(dir: &ClaudeDir, cmd: NamesCmd, json: bool) -> Result<()> {
+    let c = Catalog::open(dir)?;
+    match cmd {
+        NamesCmd::List => {
+            let ns = c.store.names()?;
+            if json {
+                return print_json(&ns);
+            }
+            for n in ns {
+                println!(
+                    "{}\t{} session(s)\tlatest {}",
+                    n.name,
+                    n.sessions.len(),
+                    n.sessions.last().map_or("", String::as_str)
+                );
+            }
+        }
+        NamesCmd::Show { name } => {
+            let Some(n) = c.store.name(&name)? else {
+                bail!("no name {name:?}");
+            };
+            if json {
+                return print_json(&n);
+            }
+            for s in &n.sessions {
+                println!("{s}");
+            }
+        }
+        NamesCmd::Rm { name } => {
+            if !c.store.remove_name(&name)? {
+                bail!("no name {name:?}");
+            }
+            eprintln!("forgot {name:?}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Hit {
+    #[serde(flatten)]
+    session: ListedSession,
+    snippet: String,
+    score: f64,
+}
+
+pub fn search(dir: &ClaudeDir, query: &str, rank: bool, limit: usize, json: bool) -> Result<()> {
+    let mut q = SearchQuery::parse(query)?;
+    q.rank = rank;
+    q.limit = limit;
+    if let Some(p) = q.project.as_mut() {
+        if p.starts_with('/') || p.starts_with('.') {
+            let pb = PathBuf::from(&*p);
+            *p = pb
+                .canonicalize()
+                .unwrap_or(pb)
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
+    let c = Catalog::fresh(dir)?;
+    let hits = c.store.search(&q)?;
+    if json {
+        let v: Vec<Hit> = hits
+            .into_iter()
+            .map(|h| Hit {
+                snippet: h.snippet,
+                score: h.score,
+                session: listed(h.session),
+            })
+            .collect();
+        return print_json(&v);
+    }
+    if hits.is_empty() {
+        eprintln!("no sessions match");
+    }
+    for h in hits {
+        let when = chrono::DateTime::from_timestamp_millis(h.session.last_modified)
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        let gone = if h.session.gone {
+            " (gone from Claude Code; ccsm sessions restore)"
+        } else {
+            ""
+        };
+        println!("{}  {}  {}{gone}", h.session.id, when, h.session.summary);
+        if !h.snippet.is_empty() {
+            println!("    {}", h.snippet.replace('\n', " "));
+        }
+    }
+    Ok(())
+}
