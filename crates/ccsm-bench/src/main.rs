@@ -53,6 +53,17 @@ enum Cmd {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// P3, P4 and P5 on the catalog: build from nothing, re-sync after 100 KB appended,
+    /// `sessions list` with the catalog up to date, search latency.
+    Catalog {
+        #[arg(long)]
+        dir: PathBuf,
+        /// A second config dir of 10k sessions for the listing (P4).
+        #[arg(long)]
+        list_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// Runs a command and prints its wall time (ms) and peak RSS (KiB) as JSON.
     Rss {
         #[arg(trailing_var_arg = true, required = true)]
@@ -243,6 +254,175 @@ fn spawn_cost(ballast: usize, runs: usize) -> Result<Vec<f64>> {
     Ok(v)
 }
 
+fn catalog_bench(
+    dir: &std::path::Path,
+    list_dir: Option<&std::path::Path>,
+    queries: usize,
+) -> Result<()> {
+    use ccsm_store::Store as _;
+    let home = tempfile_dir("ccsm-bench-home")?;
+    let ccsm = ccsm_bin().display().to_string();
+    let d = dir.display().to_string();
+    let env = [("CCSM_HOME", home.as_path())];
+    let index: Vec<String> = vec![
+        ccsm.clone(),
+        "--config-dir".into(),
+        d.clone(),
+        "index".into(),
+    ];
+    let (t, r, _) = measure(&index, &env)?;
+    println!(
+        "P3 catalog build from nothing over {} (full text, archive): {:.1} s, peak RSS {:.1} MiB",
+        dir.display(),
+        t / 1e3,
+        r as f64 / 1024.0
+    );
+    // 100 KB appended to one live file.
+    let file = first_transcript(dir)?;
+    let line = std::fs::read_to_string(&file)?
+        .lines()
+        .find(|l| l.contains("\"type\":\"user\"") && !l.contains("tool_result"))
+        .map(str::to_owned)
+        .context("a user line to repeat")?;
+    let mut extra = String::new();
+    while extra.len() < 100_000 {
+        extra.push_str(&line);
+        extra.push('\n');
+    }
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)?
+            .write_all(extra.as_bytes())?;
+        let (t, _, _) = measure(&index, &env)?;
+        times.push(t);
+    }
+    println!("P3 re-sync after {} KB appended to one file (ccsm index, end to end, 5 runs): p50 {:.1} ms, max {:.1} ms", extra.len() / 1000, pct(&mut times, 50.0), pct(&mut times, 100.0));
+    // Search, in process: the store's latency without process start-up.
+    let db = std::fs::read_dir(home.join("catalogs"))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "db"))
+        .context("the catalog")?;
+    let store = ccsm_store::SqliteStore::open(&db)?;
+    let words = [
+        "parser",
+        "deploy",
+        "migration",
+        "cache",
+        "torn",
+        "catalog",
+        "index",
+        "session",
+        "errors",
+        "refactor",
+    ];
+    let project = store
+        .list(&ccsm_store::ListFilter {
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .first()
+        .and_then(|s| s.project_path.clone())
+        .unwrap_or_default();
+    let mut lat = Vec::new();
+    let mut hits = 0usize;
+    for i in 0..queries {
+        let w = words[i % words.len()];
+        let q = match i % 5 {
+            0 => w.to_owned(),
+            1 => format!("\"{w} the\""),
+            2 => format!("{}*", &w[..4]),
+            3 => format!("{w} project:{project}"),
+            _ => format!("{w} has:tool:Bash cost>0.01"),
+        };
+        let mut sq = ccsm_store::SearchQuery::parse(&q)?;
+        sq.limit = 20;
+        let start = Instant::now();
+        hits += store.search(&sq)?.len();
+        lat.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    println!("P5 search over the catalog, {queries} queries (words, phrases, prefixes, filters), in process: p50 {:.2} ms, p99 {:.2} ms, {hits} sessions returned", pct(&mut lat, 50.0), pct(&mut lat, 99.0));
+    let search: Vec<String> = vec![
+        ccsm.clone(),
+        "--config-dir".into(),
+        d.clone(),
+        "sessions".into(),
+        "search".into(),
+        "deploy".into(),
+        "--json".into(),
+    ];
+    let mut e2e = Vec::new();
+    for _ in 0..10 {
+        e2e.push(measure(&search, &env)?.0);
+    }
+    println!("    `ccsm sessions search deploy` end to end (sync of an unchanged dir included): p50 {:.1} ms", pct(&mut e2e, 50.0));
+    if let Some(ld) = list_dir {
+        let lhome = tempfile_dir("ccsm-bench-list-home")?;
+        let lenv = [("CCSM_HOME", lhome.as_path())];
+        let l = ld.display().to_string();
+        measure(
+            &[
+                ccsm.clone(),
+                "--config-dir".into(),
+                l.clone(),
+                "index".into(),
+            ],
+            &lenv,
+        )?;
+        let list: Vec<String> = vec![
+            ccsm.clone(),
+            "--config-dir".into(),
+            l.clone(),
+            "sessions".into(),
+            "list".into(),
+            "--limit".into(),
+            "50".into(),
+            "--json".into(),
+        ];
+        let direct: Vec<String> = vec![
+            ccsm.clone(),
+            "--direct".into(),
+            "--config-dir".into(),
+            l,
+            "sessions".into(),
+            "list".into(),
+            "--limit".into(),
+            "50".into(),
+            "--json".into(),
+        ];
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..7 {
+            a.push(measure(&list, &lenv)?.0);
+            b.push(measure(&direct, &lenv)?.0);
+        }
+        println!("P4 `ccsm sessions list --limit 50` at 10k sessions, catalog up to date (sync included): p50 {:.1} ms; reading the files directly: p50 {:.1} ms", pct(&mut a, 50.0), pct(&mut b, 50.0));
+    }
+    let _ = std::fs::remove_dir_all(&home);
+    Ok(())
+}
+
+fn tempfile_dir(name: &str) -> Result<PathBuf> {
+    let p = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p)?;
+    Ok(p)
+}
+
+fn first_transcript(dir: &std::path::Path) -> Result<PathBuf> {
+    for p in std::fs::read_dir(dir.join("projects"))? {
+        for f in std::fs::read_dir(p?.path())? {
+            let f = f?.path();
+            if f.extension().is_some_and(|x| x == "jsonl") {
+                return Ok(f);
+            }
+        }
+    }
+    anyhow::bail!("no transcript under {}", dir.display())
+}
+
 /// The one session in a config dir and its size.
 fn ccsm_transcripts_dir(dir: &std::path::Path) -> Result<(String, u64)> {
     for p in std::fs::read_dir(dir.join("projects"))? {
@@ -261,6 +441,11 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Rss { cmd } => rss_main(&cmd)?,
+        Cmd::Catalog {
+            dir,
+            list_dir,
+            queries,
+        } => catalog_bench(&dir, list_dir.as_deref(), queries)?,
         Cmd::Usage { dir, runs } => {
             let ccusage =
                 ccsm_testkit::workspace_root().join("tools/ccusage/node_modules/.bin/ccusage");

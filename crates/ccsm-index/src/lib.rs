@@ -300,9 +300,11 @@ impl Indexer {
         }
     }
 
-    fn plan(&self, store: &dyn Store, f: SessionFile) -> Result<Option<Plan>> {
-        let path = f.path.display().to_string();
-        let prev = store.file_state(&path)?;
+    fn plan(&self, prev: Option<&FileState>, f: SessionFile) -> Result<Option<Plan>> {
+        // Unchanged (same size and mtime): not even opened.
+        if prev.is_some_and(|p| p.size == f.size && p.mtime == f.mtime_ms) {
+            return Ok(None);
+        }
         let head = read_head(&f.path, HEAD).map_err(io(&f.path))?;
         let hh = head_hash(&head);
         let Some(prev) = prev else {
@@ -314,9 +316,6 @@ impl Indexer {
                 head_hash: hh,
             }));
         };
-        if prev.size == f.size && prev.mtime == f.mtime_ms {
-            return Ok(None);
-        }
         // The head as it was hashed then: the same bytes must still be there.
         let (len, _) = prev.head_hash.split_once(':').unwrap_or(("0", ""));
         let len: usize = len.parse().unwrap_or(0);
@@ -327,7 +326,7 @@ impl Indexer {
                 from: prev.offset,
                 full: false,
                 kind: Kind::Appended,
-                head_hash: prev.head_hash,
+                head_hash: prev.head_hash.clone(),
             }))
         } else {
             Ok(Some(Plan {
@@ -440,64 +439,91 @@ impl Indexer {
         };
         let present: std::collections::HashSet<String> =
             files.iter().map(|f| f.id.clone()).collect();
+        let states: std::collections::HashMap<String, FileState> = store
+            .file_states()?
+            .into_iter()
+            .map(|s| (s.path.clone(), s))
+            .collect();
         let mut plans = Vec::new();
         for f in files {
             if f.size == 0 {
                 continue;
             }
-            match self.plan(store, f)? {
+            let prev = states.get(&*f.path.to_string_lossy());
+            match self.plan(prev, f)? {
                 Some(p) => plans.push(p),
                 None => report.unchanged += 1,
             }
         }
+        // Oldest first: newer text gets higher rowids, which newest-first search walks.
+        plans.sort_by_key(|p| (p.file.mtime_ms, p.file.id.clone()));
         let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
         let done = std::sync::atomic::AtomicU64::new(0);
         progress(0, total);
         // Parse in parallel, write in order: SQLite has one writer.
-        for chunk in plans.chunks(16) {
-            let batches: Vec<Result<Vec<Ingest>>> = chunk
-                .par_iter()
-                .map(|p| {
-                    // The first segment of each file in parallel; the rest of a big
-                    // file is read after this one is written (one segment in memory).
-                    let (b, next) = self.read_segment(p, p.from, true)?;
-                    done.fetch_add(next - p.from, std::sync::atomic::Ordering::Relaxed);
-                    Ok(vec![b])
-                })
-                .collect();
-            for (p, batches) in chunk.iter().zip(batches) {
-                let mut batches = batches?;
-                let mut from = batches.last().map_or(p.from, |b| b.file.offset);
-                for b in &batches {
-                    store.ingest(b)?;
-                }
-                // The rest of a big file, segment by segment.
-                while from < p.file.size {
-                    let before = from;
-                    let (b, next) = self.read_segment(p, from, false)?;
-                    store.ingest(&b)?;
-                    done.fetch_add(next - from, std::sync::atomic::Ordering::Relaxed);
-                    from = next;
-                    if from == before {
-                        break; // a torn last line: read it when it is complete
+        // Parse (and compress archives) for the next chunk while the writer commits
+        // this one: SQLite has one writer, the parsing uses the other cores.
+        type Parsed = Vec<Result<(Ingest, Option<String>)>>;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Parsed)>(1);
+        let chunks: Vec<&[Plan]> = plans.chunks(16).collect();
+        let result: Result<()> = std::thread::scope(|scope| {
+            let producer = scope.spawn(|| {
+                // Owned here: when the producer ends, the channel closes.
+                let tx = tx;
+                for (i, chunk) in chunks.iter().enumerate() {
+                    let parsed: Parsed = chunk
+                        .par_iter()
+                        .map(|p| {
+                            // The first segment of each file; the rest of a big file
+                            // is read after this one is written (bounded memory).
+                            let (b, next) = self.read_segment(p, p.from, true)?;
+                            done.fetch_add(next - p.from, std::sync::atomic::Ordering::Relaxed);
+                            let archived = match &self.archive {
+                                Some(a) => self.archive_one(a, &p.file)?,
+                                None => None,
+                            };
+                            Ok((b, archived))
+                        })
+                        .collect();
+                    if tx.send((i, parsed)).is_err() {
+                        break; // the writer stopped on an error
                     }
                 }
-                batches.clear();
-                report.bytes_read += p.file.size - p.from;
-                report.read_files.push(p.file.path.clone());
-                match p.kind {
-                    Kind::New => report.new += 1,
-                    Kind::Appended => report.appended += 1,
-                    Kind::Rewritten => report.rewritten += 1,
-                }
-                if let Some(a) = &self.archive {
-                    if self.archive_one(store, a, &p.file)? {
+            });
+            for (i, parsed) in rx {
+                for (p, item) in chunks[i].iter().zip(parsed) {
+                    let (first, archived) = item?;
+                    let mut from = first.file.offset;
+                    store.ingest(&first)?;
+                    // The rest of a big file, segment by segment.
+                    while from < p.file.size {
+                        let before = from;
+                        let (b, next) = self.read_segment(p, from, false)?;
+                        store.ingest(&b)?;
+                        done.fetch_add(next - from, std::sync::atomic::Ordering::Relaxed);
+                        from = next;
+                        if from == before {
+                            break; // a torn last line: read it when it is complete
+                        }
+                    }
+                    report.bytes_read += p.file.size - p.from;
+                    report.read_files.push(p.file.path.clone());
+                    match p.kind {
+                        Kind::New => report.new += 1,
+                        Kind::Appended => report.appended += 1,
+                        Kind::Rewritten => report.rewritten += 1,
+                    }
+                    if let Some(key) = archived {
+                        store.set_archive(&p.file.id, &key)?;
                         report.archived += 1;
                     }
+                    progress(done.load(std::sync::atomic::Ordering::Relaxed), total);
                 }
-                progress(done.load(std::sync::atomic::Ordering::Relaxed), total);
             }
-        }
+            let _ = producer.join();
+            Ok(())
+        });
+        result?;
         for (id, _, gone) in store.known_files()? {
             if !gone && !present.contains(&id) {
                 store.mark_gone(&id, true)?;
@@ -507,13 +533,14 @@ impl Indexer {
         Ok(report)
     }
 
-    /// Archives one session version (unless this version is archived already).
-    fn archive_one(&self, store: &dyn Store, root: &Path, f: &SessionFile) -> Result<bool> {
+    /// Archives one session version unless this version is archived already;
+    /// returns the new archive key.
+    fn archive_one(&self, root: &Path, f: &SessionFile) -> Result<Option<String>> {
         let key = format!("{}-{}-{}", f.id, f.size, f.mtime_ms);
         let dir = root.join(&f.id);
         let dest = dir.join(format!("{key}.ccsm"));
         if dest.exists() {
-            return Ok(false);
+            return Ok(None);
         }
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         // Another process may archive the same version at once: temp names differ,
@@ -544,8 +571,7 @@ impl Indexer {
                 }
             }
         }
-        store.set_archive(&f.id, &key)?;
-        Ok(true)
+        Ok(Some(key))
     }
 
     /// Writes an archived session back where the CLI looks for it.

@@ -174,6 +174,8 @@ pub trait Store: Send + Sync {
     fn list(&self, filter: &ListFilter) -> Result<Vec<SessionRecord>>;
     fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>>;
     fn file_state(&self, path: &str) -> Result<Option<FileState>>;
+    /// Every file's state at once (a sync of 10k files asks once, not 10k times).
+    fn file_states(&self) -> Result<Vec<FileState>>;
     /// Every session id with its transcript path.
     fn known_files(&self) -> Result<Vec<(String, String, bool)>>;
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()>;
@@ -297,10 +299,30 @@ const MIGRATIONS: &[&str] = &[
         path TEXT NOT NULL,
         PRIMARY KEY (session_id, path)
     );
-    CREATE VIRTUAL TABLE text_fts USING fts5(
-        session_id UNINDEXED, uuid UNINDEXED, kind UNINDEXED, ts UNINDEXED, title, body,
-        tokenize = 'unicode61'
+    -- The text lives in an ordinary table (indexed by session, so a session's rows
+    -- are found without scanning); the FTS index follows it through triggers.
+    CREATE TABLE texts (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        uuid TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL
     );
+    CREATE INDEX texts_session ON texts(session_id, kind);
+    CREATE VIRTUAL TABLE text_fts USING fts5(
+        title, body, content = 'texts', content_rowid = 'id', tokenize = 'unicode61'
+    );
+    -- Fewer, larger merges while indexing in bulk; titles weigh ten times the body.
+    INSERT INTO text_fts (text_fts, rank) VALUES ('automerge', 8);
+    INSERT INTO text_fts (text_fts, rank) VALUES ('rank', 'bm25(10.0, 1.0)');
+    CREATE TRIGGER texts_ai AFTER INSERT ON texts BEGIN
+        INSERT INTO text_fts (rowid, title, body) VALUES (new.id, new.title, new.body);
+    END;
+    CREATE TRIGGER texts_ad AFTER DELETE ON texts BEGIN
+        INSERT INTO text_fts (text_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+    END;
     CREATE TABLE names (
         name TEXT PRIMARY KEY,
         created INTEGER NOT NULL,
@@ -388,6 +410,9 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A bigger page cache: indexing writes a lot of FTS pages.
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         let store = Self {
             conn: Mutex::new(conn),
         };
@@ -534,16 +559,20 @@ impl SqliteStore {
                 all.insert(0, rusqlite::types::Value::Text(m));
                 let mut conds = vec!["text_fts MATCH ?1".to_owned()];
                 conds.extend(w);
+                // Newest first walks the index from the highest rowid down (no sort:
+                // the newest text has the highest rowids) and stops once enough
+                // sessions are found; snippets are made only for the rows read.
                 let order = if q.rank {
-                    "score"
+                    "text_fts.rank"
                 } else {
-                    "s.last_modified DESC, score"
+                    "text_fts.rowid DESC"
                 };
                 format!(
-                    "SELECT {SESSION_COLS}, snippet(text_fts, -1, '[', ']', '…', 16), text_fts.kind,
-                            bm25(text_fts, 0, 0, 0, 0, 10.0, 1.0) AS score
-                     FROM text_fts JOIN sessions s ON s.id = text_fts.session_id
-                     WHERE {} ORDER BY {order} LIMIT 5000",
+                    "SELECT {SESSION_COLS}, text_fts.rowid, x.kind,
+                            text_fts.rank AS score
+                     FROM text_fts JOIN texts x ON x.id = text_fts.rowid
+                     JOIN sessions s ON s.id = x.session_id
+                     WHERE {} ORDER BY {order}",
                     conds.join(" AND ")
                 )
             }
@@ -556,7 +585,7 @@ impl SqliteStore {
                     format!("?1 IS NULL AND {}", w.join(" AND "))
                 };
                 format!(
-                    "SELECT {SESSION_COLS}, '', NULL, 0.0 AS score FROM sessions s
+                    "SELECT {SESSION_COLS}, NULL, NULL, 0.0 AS score FROM sessions s
                      WHERE {cond} ORDER BY s.last_modified DESC LIMIT ?{}",
                     all.len() + 1
                 )
@@ -584,7 +613,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let s = &b.session;
         if b.full {
-            tx.execute("DELETE FROM text_fts WHERE session_id = ?1", [&s.id])?;
+            tx.execute("DELETE FROM texts WHERE session_id = ?1", [&s.id])?;
             tx.execute("DELETE FROM calls WHERE session_id = ?1", [&s.id])?;
             tx.execute("DELETE FROM touched WHERE session_id = ?1", [&s.id])?;
         }
@@ -651,13 +680,13 @@ impl Store for SqliteStore {
         )?;
         {
             let mut ins = tx.prepare_cached(
-                "INSERT INTO text_fts (session_id, uuid, kind, ts, title, body) VALUES (?1,?2,?3,?4,?5,?6)",
+                "INSERT INTO texts (session_id, uuid, kind, ts, title, body) VALUES (?1,?2,?3,?4,?5,?6)",
             )?;
             {
                 // The title row, replaced each time (a rename changes it): what people
                 // remember a session by weighs more in ranking.
                 tx.execute(
-                    "DELETE FROM text_fts WHERE session_id = ?1 AND kind = 'title'",
+                    "DELETE FROM texts WHERE session_id = ?1 AND kind = 'title'",
                     [&s.id],
                 )?;
                 let title = [
@@ -775,16 +804,21 @@ impl Store for SqliteStore {
         let (sql, p) = Self::search_sql(q);
         let mut st = conn.prepare(&sql)?;
         let mut out: Vec<SearchHit> = Vec::new();
+        let mut rowids: Vec<Option<i64>> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut rows = st.query(rusqlite::params_from_iter(p))?;
         while let Some(r) = rows.next()? {
-            let s = row_to_session(r)?;
-            if !seen.insert(s.id.clone()) {
+            // The session id first: most rows belong to a session already found.
+            let id: String = r.get(0)?;
+            if seen.contains(&id) {
                 continue;
             }
+            seen.insert(id);
+            let s = row_to_session(r)?;
+            rowids.push(r.get(30)?);
             out.push(SearchHit {
                 session: s,
-                snippet: r.get::<_, String>(30)?,
+                snippet: String::new(),
                 kind: r.get(31)?,
                 score: r.get(32)?,
             });
@@ -793,6 +827,30 @@ impl Store for SqliteStore {
             }
         }
         drop(rows);
+        drop(st);
+        // Snippets only for the rows shown.
+        if let Some(m) = q.fts_match() {
+            let mut snip = conn.prepare_cached(
+                "SELECT snippet(text_fts, -1, '[', ']', '…', 16) FROM text_fts
+                 WHERE text_fts MATCH ?1 AND rowid = ?2",
+            )?;
+            for (h, rowid) in out.iter_mut().zip(&rowids) {
+                if let Some(rowid) = rowid {
+                    h.snippet = snip
+                        .query_row(params![m, rowid], |r| r.get(0))
+                        .optional()?
+                        .unwrap_or_default();
+                }
+            }
+        }
+        if !q.rank && q.fts_match().is_some() {
+            out.sort_by(|a, b| {
+                b.session
+                    .last_modified
+                    .cmp(&a.session.last_modified)
+                    .then(b.session.id.cmp(&a.session.id))
+            });
+        }
         out.into_iter()
             .map(|mut h| {
                 h.session = Self::fill(&conn, h.session)?;
@@ -829,6 +887,25 @@ impl Store for SqliteStore {
                 },
             )
             .optional()?)
+    }
+
+    fn file_states(&self) -> Result<Vec<FileState>> {
+        let conn = self.lock()?;
+        let mut st =
+            conn.prepare("SELECT path, session_id, size, mtime, offset, head_hash FROM files")?;
+        let v = st
+            .query_map([], |r| {
+                Ok(FileState {
+                    path: r.get(0)?,
+                    session_id: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    mtime: r.get(3)?,
+                    offset: r.get::<_, i64>(4)? as u64,
+                    head_hash: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
     }
 
     fn known_files(&self) -> Result<Vec<(String, String, bool)>> {
@@ -913,7 +990,7 @@ impl Store for SqliteStore {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
-        for t in ["text_fts", "calls", "touched", "tags", "files"] {
+        for t in ["texts", "calls", "touched", "tags", "files"] {
             tx.execute(&format!("DELETE FROM {t} WHERE session_id = ?1"), [id])?;
         }
         tx.commit()?;
