@@ -450,7 +450,10 @@ fn claude_in(
     cwd: &std::path::Path,
     args: &[&str],
 ) -> CliRun {
-    let mut c = env.claude(model, args);
+    // JSON output: the tests read the session id from it.
+    let mut args = args.to_vec();
+    args.extend(["--output-format", "json"]);
+    let mut c = env.claude(model, &args);
     c.env("CLAUDE_CONFIG_DIR", config).current_dir(cwd);
     let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
     assert!(r.status.success(), "claude {args:?}: {r:?}");
@@ -485,13 +488,12 @@ fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>
 fn export_then_import_elsewhere_and_the_cli_resumes_there() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let j = ["--output-format", "json"];
     let id = claude_in(
         &env,
         &model,
         &env.config_dir,
         &env.project,
-        &[&["-p", "My name is Alice"][..], &j].concat(),
+        &["-p", "My name is Alice"],
     )
     .session_id()
     .unwrap();
@@ -500,7 +502,7 @@ fn export_then_import_elsewhere_and_the_cli_resumes_there() {
         &model,
         &env.config_dir,
         &env.project,
-        &[&["-p", "I like tea", "--resume", &id][..], &j].concat(),
+        &["-p", "I like tea", "--resume", &id],
     );
     let bundle = env.root().join("alice.ccsm");
     ok_at(
@@ -526,7 +528,7 @@ fn export_then_import_elsewhere_and_the_cli_resumes_there() {
         &model,
         &other_cfg,
         &other_project,
-        &[&["-p", "What do I like?", "--resume", &id][..], &j].concat(),
+        &["-p", "What do I like?", "--resume", &id],
     );
     assert_eq!(r.session_id().unwrap(), id);
     let req = model.message_requests().pop().unwrap();
@@ -620,14 +622,13 @@ fn append_raw<W: Write>(tar: &mut tar::Builder<W>, name: &str, data: &[u8]) {
 fn a_moved_project_folder_is_followed_and_undo_restores_every_byte() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let j = ["--output-format", "json"];
     let old = env.mkdir("src/old-name");
     let id = claude_in(
         &env,
         &model,
         &env.config_dir,
         &old,
-        &[&["-p", "remember the milk"][..], &j].concat(),
+        &["-p", "remember the milk"],
     )
     .session_id()
     .unwrap();
@@ -673,7 +674,7 @@ fn a_moved_project_folder_is_followed_and_undo_restores_every_byte() {
         &model,
         &env.config_dir,
         &new,
-        &[&["-p", "what did I say?", "--continue"][..], &j].concat(),
+        &["-p", "what did I say?", "--continue"],
     );
     assert_eq!(r.session_id().unwrap(), id);
     let req = model.message_requests().pop().unwrap();
@@ -698,13 +699,12 @@ fn a_moved_project_folder_is_followed_and_undo_restores_every_byte() {
 fn clone_to_another_folder_resumes_there_and_leaves_the_original_alone() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let j = ["--output-format", "json"];
     let id = claude_in(
         &env,
         &model,
         &env.config_dir,
         &env.project,
-        &[&["-p", "the original words"][..], &j].concat(),
+        &["-p", "the original words"],
     )
     .session_id()
     .unwrap();
@@ -742,7 +742,7 @@ fn clone_to_another_folder_resumes_there_and_leaves_the_original_alone() {
         &model,
         &env.config_dir,
         &there,
-        &[&["-p", "still there?", "--resume", &clone][..], &j].concat(),
+        &["-p", "still there?", "--resume", &clone],
     );
     assert_eq!(r.session_id().unwrap(), clone);
     let req = model.message_requests().pop().unwrap();
@@ -915,22 +915,17 @@ fn run_session_name_twice_continues_the_same_conversation() {
 fn search_describe_tags_and_restore_through_the_cli() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let j = ["--output-format", "json"];
     let id = claude_in(
         &env,
         &model,
         &env.config_dir,
         &env.project,
         &[
-            &[
-                "-p",
-                "BASH echo quokka-marker-77",
-                "--allowed-tools",
-                "Bash",
-            ][..],
-            &j,
-        ]
-        .concat(),
+            "-p",
+            "BASH echo quokka-marker-77",
+            "--allowed-tools",
+            "Bash",
+        ],
     )
     .session_id()
     .unwrap();
@@ -939,7 +934,7 @@ fn search_describe_tags_and_restore_through_the_cli() {
         &model,
         &env.config_dir,
         &env.project,
-        &[&["-p", "nothing special"][..], &j].concat(),
+        &["-p", "nothing special"],
     )
     .session_id()
     .unwrap();
@@ -991,7 +986,7 @@ fn search_describe_tags_and_restore_through_the_cli() {
         &model,
         &env.config_dir,
         &env.project,
-        &[&["-p", "welcome back", "--resume", &id][..], &j].concat(),
+        &["-p", "welcome back", "--resume", &id],
     );
     assert_eq!(r.session_id().unwrap(), id);
     assert_eq!(
