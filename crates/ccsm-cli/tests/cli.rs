@@ -956,6 +956,8 @@ fn search_describe_tags_and_restore_through_the_cli() {
     assert_eq!(hits("has:tool:Bash"), vec![id.clone()]);
     let proj = env.project.to_str().unwrap().to_owned();
     assert_eq!(hits(&format!("project:{proj}")).len(), 2);
+    // `~` in a quoted query is expanded by ccsm (HOME is <root>/home here).
+    assert_eq!(hits("project:~/../project").len(), 2);
     ok(&["sessions", "describe", &other, "the quiet one"]);
     ok(&["sessions", "tags", "add", &other, "calm", "later"]);
     assert_eq!(hits("tag:calm"), vec![other.clone()]);
