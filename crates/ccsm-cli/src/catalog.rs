@@ -203,7 +203,10 @@ pub fn search(dir: &ClaudeDir, query: &str, rank: bool, limit: usize, json: bool
     if let Some(p) = q.project.as_mut() {
         // `~` inside quotes never reaches the shell's expansion: do it here.
         if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), std::env::var_os("HOME")) {
-            *p = PathBuf::from(home).join(rest).to_string_lossy().into_owned();
+            *p = PathBuf::from(home)
+                .join(rest)
+                .to_string_lossy()
+                .into_owned();
         }
         if p.starts_with('/') || p.starts_with('.') {
             let pb = PathBuf::from(&*p);
