@@ -44,6 +44,13 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
         .expect("the test's bound of 60 s")
 }
 
+/// One turn of a session, read to its end within the test's bound; panics on error.
+async fn say(s: &Session, prompt: &str) -> ccsm_claude::TurnOutcome {
+    bounded(async { s.send(prompt).await?.collect().await })
+        .await
+        .expect("the turn succeeds")
+}
+
 /// One prompt through `query()`, read to its end, within the test's bound.
 async fn ask(prompt: &str, opts: Options) -> ccsm_claude::Result<ccsm_claude::TurnOutcome> {
     bounded(async { query(prompt, opts).await?.collect().await }).await
@@ -59,7 +66,7 @@ async fn persistent_session_keeps_context_over_three_turns() {
     let id = s.session_id().expect("a new session knows its id at once");
     let pid = s.pid();
     for (i, p) in ["first", "second", "third"].into_iter().enumerate() {
-        let out = bounded(s.send(p).await.unwrap().collect()).await.unwrap();
+        let out = say(&s, p).await;
         assert_eq!(out.text(), format!("echo: {p}"));
         assert_eq!(out.session_id(), Some(id.as_str()), "turn {i}");
         assert_eq!(s.session_id().as_deref(), Some(id.as_str()));
@@ -121,15 +128,11 @@ async fn clear_starts_a_fresh_conversation_with_the_same_options() {
     let s = bounded(Session::start(real(&env, &model).model("claude-kept-1")))
         .await
         .unwrap();
-    bounded(s.send("remember me").await.unwrap().collect())
-        .await
-        .unwrap();
+    say(&s, "remember me").await;
     let old = s.session_id().unwrap();
     let s = bounded(s.clear()).await.unwrap();
     assert_ne!(s.session_id().unwrap(), old);
-    bounded(s.send("fresh start").await.unwrap().collect())
-        .await
-        .unwrap();
+    say(&s, "fresh start").await;
     let last = model.message_requests().pop().unwrap();
     assert_eq!(
         last.user_prompts(),
@@ -176,13 +179,9 @@ async fn set_model_changes_the_next_request() {
     let s = bounded(Session::start(real(&env, &model).model("claude-first-1")))
         .await
         .unwrap();
-    bounded(s.send("one").await.unwrap().collect())
-        .await
-        .unwrap();
+    say(&s, "one").await;
     bounded(s.set_model(Some("claude-second-2"))).await.unwrap();
-    let out = bounded(s.send("two").await.unwrap().collect())
-        .await
-        .unwrap();
+    let out = say(&s, "two").await;
     let reqs = model.message_requests();
     assert_eq!(reqs[0].model.as_deref(), Some("claude-first-1"));
     assert_eq!(
@@ -240,9 +239,7 @@ async fn interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
         "the turn was cut short: {:?}",
         out.result
     );
-    let next = bounded(s.send("after the interrupt").await.unwrap().collect())
-        .await
-        .unwrap();
+    let next = say(&s, "after the interrupt").await;
     assert_eq!(next.text(), "echo: after the interrupt");
     bounded(s.close()).await.unwrap();
 }
@@ -484,9 +481,7 @@ async fn fault_huge_line_is_read_or_refused_by_the_limit() {
     let s = bounded(Session::start(fake_opts(&[Fault::HugeLine])))
         .await
         .unwrap();
-    let out = bounded(s.send("hi").await.unwrap().collect())
-        .await
-        .unwrap();
+    let out = say(&s, "hi").await;
     assert!(out
         .lines
         .iter()
@@ -510,9 +505,7 @@ async fn fault_stderr_flood_neither_blocks_nor_grows_memory() {
     let s = bounded(Session::start(fake_opts(&[Fault::StderrFlood])))
         .await
         .unwrap();
-    let out = bounded(s.send("hi").await.unwrap().collect())
-        .await
-        .unwrap();
+    let out = say(&s, "hi").await;
     assert_eq!(out.text(), "echo: hi");
     let tail = s.stderr_tail();
     assert!(tail.len() <= 64 * 1024 && tail.contains("flooding"));
@@ -565,9 +558,7 @@ async fn fault_unknown_passes_through_unchanged() {
     let s = bounded(Session::start(fake_opts(&[Fault::Unknown])))
         .await
         .unwrap();
-    let out = bounded(s.send("hi").await.unwrap().collect())
-        .await
-        .unwrap();
+    let out = say(&s, "hi").await;
     let unknown = out
         .lines
         .iter()
@@ -591,9 +582,7 @@ async fn fault_ask_tool_without_callback_is_denied_by_default() {
     let s = bounded(Session::start(fake_opts(&[Fault::AskTool])))
         .await
         .unwrap();
-    let out = bounded(s.send("hi").await.unwrap().collect())
-        .await
-        .unwrap();
+    let out = say(&s, "hi").await;
     assert!(out.text().contains("denied by ccsm"), "{}", out.text());
     assert!(out.lines.iter().any(|l| matches!(
         l.message,
