@@ -491,10 +491,17 @@ impl Indexer {
                 }
             });
             for (i, parsed) in rx {
-                for (p, item) in chunks[i].iter().zip(parsed) {
+                // The first segments of a chunk's files go in one transaction.
+                let mut firsts = Vec::new();
+                let mut keys = Vec::new();
+                for item in parsed {
                     let (first, archived) = item?;
+                    firsts.push(first);
+                    keys.push(archived);
+                }
+                store.ingest_many(&firsts)?;
+                for ((p, first), archived) in chunks[i].iter().zip(&firsts).zip(keys) {
                     let mut from = first.file.offset;
-                    store.ingest(&first)?;
                     // The rest of a big file, segment by segment.
                     while from < p.file.size {
                         let before = from;

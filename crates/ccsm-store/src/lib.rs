@@ -169,6 +169,14 @@ pub struct NameRecord {
 pub trait Store: Send + Sync {
     /// Writes what indexing one file produced, in one transaction.
     fn ingest(&self, batch: &Ingest) -> Result<()>;
+    /// Writes several files' batches; a backend may use one transaction for all
+    /// (fewer commits when indexing in bulk).
+    fn ingest_many(&self, batches: &[Ingest]) -> Result<()> {
+        for b in batches {
+            self.ingest(b)?;
+        }
+        Ok(())
+    }
     fn session(&self, id: &str) -> Result<Option<SessionRecord>>;
     /// Newest first.
     fn list(&self, filter: &ListFilter) -> Result<Vec<SessionRecord>>;
@@ -607,10 +615,8 @@ fn opt_join(v: &[String]) -> String {
     v.join(",")
 }
 
-impl Store for SqliteStore {
-    fn ingest(&self, b: &Ingest) -> Result<()> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+impl SqliteStore {
+    fn ingest_tx(tx: &rusqlite::Transaction<'_>, b: &Ingest) -> Result<()> {
         let s = &b.session;
         if b.full {
             tx.execute("DELETE FROM texts WHERE session_id = ?1", [&s.id])?;
@@ -760,6 +766,21 @@ impl Store for SqliteStore {
                mtime=excluded.mtime, offset=excluded.offset, head_hash=excluded.head_hash",
             params![f.path, f.session_id, f.size as i64, f.mtime, f.offset as i64, f.head_hash],
         )?;
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn ingest(&self, b: &Ingest) -> Result<()> {
+        self.ingest_many(std::slice::from_ref(b))
+    }
+
+    fn ingest_many(&self, batches: &[Ingest]) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        for b in batches {
+            Self::ingest_tx(&tx, b)?;
+        }
         tx.commit()?;
         Ok(())
     }
