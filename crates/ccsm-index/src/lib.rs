@@ -439,6 +439,12 @@ impl Indexer {
         };
         let present: std::collections::HashSet<String> =
             files.iter().map(|f| f.id.clone()).collect();
+        let present_nonempty = files
+            .iter()
+            .filter(|f| f.size > 0)
+            .map(|f| f.id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         let states: std::collections::HashMap<String, FileState> = store
             .file_states()?
             .into_iter()
@@ -531,10 +537,14 @@ impl Indexer {
             Ok(())
         });
         result?;
-        for (id, _, gone) in store.known_files()? {
-            if !gone && !present.contains(&id) {
-                store.mark_gone(&id, true)?;
-                report.gone += 1;
+        // Every present file is in the catalog now. If as many sessions are present
+        // in the catalog as files on disk, none went missing: skip the full scan.
+        if store.count_present()? != present_nonempty {
+            for (id, _, gone) in store.known_files()? {
+                if !gone && !present.contains(&id) {
+                    store.mark_gone(&id, true)?;
+                    report.gone += 1;
+                }
             }
         }
         Ok(report)

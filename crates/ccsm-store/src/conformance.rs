@@ -220,6 +220,7 @@ pub fn run(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(all.len(), 2);
+    assert_eq!(store.count_present().unwrap(), 1);
     assert_eq!(ids(&search(store, "is:gone refactor")), vec!["s-b"]);
     assert!(
         store

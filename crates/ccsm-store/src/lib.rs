@@ -186,6 +186,8 @@ pub trait Store: Send + Sync {
     fn file_states(&self) -> Result<Vec<FileState>>;
     /// Every session id with its transcript path.
     fn known_files(&self) -> Result<Vec<(String, String, bool)>>;
+    /// How many sessions are not gone (a sync compares it with the files present).
+    fn count_present(&self) -> Result<usize>;
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()>;
     fn set_archive(&self, id: &str, key: &str) -> Result<()>;
     fn set_description(&self, id: &str, text: Option<&str>) -> Result<()>;
@@ -927,6 +929,14 @@ impl Store for SqliteStore {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(v)
+    }
+
+    fn count_present(&self) -> Result<usize> {
+        let conn = self.lock()?;
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM sessions WHERE gone = 0", [], |r| {
+            r.get(0)
+        })?;
+        Ok(n as usize)
     }
 
     fn known_files(&self) -> Result<Vec<(String, String, bool)>> {
