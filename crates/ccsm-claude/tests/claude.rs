@@ -36,6 +36,13 @@ fn fake_opts(faults: &[Fault]) -> Options {
         .control_timeout(Duration::from_secs(5))
 }
 
+/// fake-claude with `faults`, started within the test's bound.
+async fn start_fake(faults: &[Fault]) -> Session {
+    bounded(Session::start(fake_opts(faults)))
+        .await
+        .expect("fake-claude starts")
+}
+
 const BOUND: Duration = Duration::from_secs(60);
 
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -401,9 +408,7 @@ async fn fault_crash_on_start_is_exited_with_stderr() {
 
 #[tokio::test]
 async fn fault_exit_mid_turn_is_exited_with_code() {
-    let s = bounded(Session::start(fake_opts(&[Fault::ExitMidTurn])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::ExitMidTurn]).await;
     let err = bounded(s.send("hi").await.unwrap().collect())
         .await
         .unwrap_err();
@@ -420,9 +425,7 @@ async fn fault_exit_mid_turn_is_exited_with_code() {
 
 #[tokio::test]
 async fn fault_hang_ends_in_cancelled_when_cancelled() {
-    let s = bounded(Session::start(fake_opts(&[Fault::Hang])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::Hang]).await;
     let pid = s.pid();
     let turn = s.send("hi").await.unwrap();
     let collector = tokio::spawn(turn.collect());
@@ -439,9 +442,7 @@ async fn fault_hang_ends_in_cancelled_when_cancelled() {
 
 #[tokio::test]
 async fn fault_ignore_sigterm_climbs_the_ladder_to_sigkill() {
-    let s = bounded(Session::start(fake_opts(&[Fault::IgnoreSigterm])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::IgnoreSigterm]).await;
     let pid = s.pid();
     let _turn = s.send("hi").await.unwrap();
     let exit = bounded(s.cancel(Ladder {
@@ -455,9 +456,7 @@ async fn fault_ignore_sigterm_climbs_the_ladder_to_sigkill() {
 
 #[tokio::test]
 async fn fault_malformed_is_a_protocol_error_and_the_turn_goes_on() {
-    let s = bounded(Session::start(fake_opts(&[Fault::Malformed])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::Malformed]).await;
     let mut turn = s.send("hi").await.unwrap();
     let first = bounded(next_non_system(&mut turn)).await;
     let Err(Error::Protocol { line, .. }) = first else {
@@ -478,9 +477,7 @@ async fn fault_malformed_is_a_protocol_error_and_the_turn_goes_on() {
 
 #[tokio::test]
 async fn fault_huge_line_is_read_or_refused_by_the_limit() {
-    let s = bounded(Session::start(fake_opts(&[Fault::HugeLine])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::HugeLine]).await;
     let out = say(&s, "hi").await;
     assert!(out
         .lines
@@ -502,9 +499,7 @@ async fn fault_huge_line_is_read_or_refused_by_the_limit() {
 
 #[tokio::test]
 async fn fault_stderr_flood_neither_blocks_nor_grows_memory() {
-    let s = bounded(Session::start(fake_opts(&[Fault::StderrFlood])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::StderrFlood]).await;
     let out = say(&s, "hi").await;
     assert_eq!(out.text(), "echo: hi");
     let tail = s.stderr_tail();
@@ -535,9 +530,7 @@ async fn fault_slow_streams_text_in_chunks() {
 
 #[tokio::test]
 async fn fault_api_error_is_api_with_status() {
-    let s = bounded(Session::start(fake_opts(&[Fault::ApiError])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::ApiError]).await;
     let err = bounded(s.send("hi").await.unwrap().collect())
         .await
         .unwrap_err();
@@ -555,9 +548,7 @@ async fn fault_api_error_is_api_with_status() {
 
 #[tokio::test]
 async fn fault_unknown_passes_through_unchanged() {
-    let s = bounded(Session::start(fake_opts(&[Fault::Unknown])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::Unknown]).await;
     let out = say(&s, "hi").await;
     let unknown = out
         .lines
@@ -579,9 +570,7 @@ async fn fault_unknown_passes_through_unchanged() {
 
 #[tokio::test]
 async fn fault_ask_tool_without_callback_is_denied_by_default() {
-    let s = bounded(Session::start(fake_opts(&[Fault::AskTool])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::AskTool]).await;
     let out = say(&s, "hi").await;
     assert!(out.text().contains("denied by ccsm"), "{}", out.text());
     assert!(out.lines.iter().any(|l| matches!(
@@ -592,9 +581,7 @@ async fn fault_ask_tool_without_callback_is_denied_by_default() {
 
 #[tokio::test]
 async fn fault_spawn_child_dies_with_the_session_on_drop() {
-    let s = bounded(Session::start(fake_opts(&[Fault::SpawnChild])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::SpawnChild]).await;
     let pid = s.pid();
     let mut turn = s.send("hi").await.unwrap();
     let line = bounded(next_non_system(&mut turn)).await.unwrap();
@@ -627,9 +614,7 @@ async fn fault_deaf_is_a_timeout() {
 
 #[tokio::test]
 async fn a_second_prompt_while_a_turn_runs_is_busy() {
-    let s = bounded(Session::start(fake_opts(&[Fault::Hang])))
-        .await
-        .unwrap();
+    let s = start_fake(&[Fault::Hang]).await;
     let _turn = s.send("hi").await.unwrap();
     assert!(matches!(s.send("again").await, Err(Error::Busy)));
 }

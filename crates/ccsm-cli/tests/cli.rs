@@ -346,11 +346,7 @@ fn usage_json_has_ccusages_shape_and_totals() {
     let tmp = tempfile::tempdir().unwrap();
     ccsm_testkit::corpus::generate(
         tmp.path(),
-        &ccsm_testkit::corpus::CorpusSpec {
-            total_bytes: 6 << 20,
-            seed: 3,
-            ..Default::default()
-        },
+        &ccsm_testkit::corpus::CorpusSpec::sized(6 << 20, 3),
     )
     .unwrap();
     for (report, list) in [
@@ -1023,11 +1019,7 @@ fn two_processes_indexing_at_once_both_succeed() {
     let cfg = tmp.path().join("cfg");
     let report = ccsm_testkit::corpus::generate(
         &cfg,
-        &ccsm_testkit::corpus::CorpusSpec {
-            total_bytes: 16 << 20,
-            seed: 21,
-            ..Default::default()
-        },
+        &ccsm_testkit::corpus::CorpusSpec::sized(16 << 20, 21),
     )
     .unwrap();
     let home = tmp.path().join("home");
@@ -1063,15 +1055,9 @@ fn kill_9_while_indexing_loses_nothing_indexed_before() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("cfg");
     let home = tmp.path().join("home");
-    let first = ccsm_testkit::corpus::generate(
-        &cfg,
-        &ccsm_testkit::corpus::CorpusSpec {
-            total_bytes: 4 << 20,
-            seed: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let first =
+        ccsm_testkit::corpus::generate(&cfg, &ccsm_testkit::corpus::CorpusSpec::sized(4 << 20, 1))
+            .unwrap();
     let index = || {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
         c.arg("--config-dir")
@@ -1083,15 +1069,8 @@ fn kill_9_while_indexing_loses_nothing_indexed_before() {
     assert!(index().output().unwrap().status.success());
     // Much more to read, and a kill in the middle of it.
     let more = tmp.path().join("more");
-    ccsm_testkit::corpus::generate(
-        &more,
-        &ccsm_testkit::corpus::CorpusSpec {
-            total_bytes: 96 << 20,
-            seed: 2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    ccsm_testkit::corpus::generate(&more, &ccsm_testkit::corpus::CorpusSpec::sized(96 << 20, 2))
+        .unwrap();
     ccsm_testkit::copy_tree(&more.join("projects"), &cfg.join("projects")).unwrap();
     let db = catalog_db(&home);
     let wal = db.with_extension("db-wal");

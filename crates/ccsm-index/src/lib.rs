@@ -233,14 +233,7 @@ impl Found {
                 n("output_tokens"),
                 n("cache_read_input_tokens"),
             );
-            let cost = price.map(|p| {
-                (input as f64 * p.input
-                    + output as f64 * p.output
-                    + c5 as f64 * p.cache_write_5m
-                    + c1 as f64 * p.cache_write_1h
-                    + cache_read as f64 * p.cache_read)
-                    / 1e6
-            });
+            let cost = price.map(|p| p.cost(input, output, c5, c1, cache_read));
             let key = match (msg["id"].as_str(), v["requestId"].as_str()) {
                 (Some(m), Some(r)) => Some(format!("{m}:{r}")),
                 _ => None,

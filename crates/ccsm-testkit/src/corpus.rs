@@ -31,6 +31,17 @@ pub struct CorpusSpec {
     pub sessions_per_project: usize,
 }
 
+impl CorpusSpec {
+    /// About `total_bytes` of sessions from `seed`, everything else as default.
+    pub fn sized(total_bytes: u64, seed: u64) -> Self {
+        Self {
+            total_bytes,
+            seed,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for CorpusSpec {
     fn default() -> Self {
         Self {

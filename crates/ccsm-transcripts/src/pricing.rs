@@ -18,6 +18,25 @@ pub struct Price {
     pub cache_read: f64,
 }
 
+impl Price {
+    /// USD for these token counts.
+    pub fn cost(
+        &self,
+        input: u64,
+        output: u64,
+        cache_5m: u64,
+        cache_1h: u64,
+        cache_read: u64,
+    ) -> f64 {
+        (input as f64 * self.input
+            + output as f64 * self.output
+            + cache_5m as f64 * self.cache_write_5m
+            + cache_1h as f64 * self.cache_write_1h
+            + cache_read as f64 * self.cache_read)
+            / 1e6
+    }
+}
+
 /// Prices by model-name prefix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PricingTable {

@@ -390,14 +390,13 @@ impl ClaudeDir {
 impl UsageData {
     fn cost(&self, model: &str, t: &Tokens) -> Option<f64> {
         let p = self.pricing.price(model)?;
-        Some(
-            (t.input_tokens as f64 * p.input
-                + t.output_tokens as f64 * p.output
-                + t.cache_creation_5m as f64 * p.cache_write_5m
-                + t.cache_creation_1h as f64 * p.cache_write_1h
-                + t.cache_read_tokens as f64 * p.cache_read)
-                / 1e6,
-        )
+        Some(p.cost(
+            t.input_tokens,
+            t.output_tokens,
+            t.cache_creation_5m,
+            t.cache_creation_1h,
+            t.cache_read_tokens,
+        ))
     }
 
     fn row<'a>(&self, recs: impl Iterator<Item = &'a Rec>) -> Row {

@@ -106,8 +106,11 @@ fn the_recorded_fixture_reads_as_the_sdk_reads_it() {
     assert_same(&sdk, &ours(&dir, &ids));
 }
 
+/// The real CLI in `cwd`; returns the session id (JSON output is asked for here).
 fn run(env: &TestEnv, model: &MockModel, cwd: &Path, args: &[&str]) -> String {
-    let mut cmd = env.claude(model, args);
+    let mut args = args.to_vec();
+    args.extend(["--output-format", "json"]);
+    let mut cmd = env.claude(model, &args);
     cmd.current_dir(cwd);
     let out = ccsm_testkit::CliRun::from(ccsm_testkit::run_with_deadline(
         cmd,
@@ -121,60 +124,40 @@ fn run(env: &TestEnv, model: &MockModel, cwd: &Path, args: &[&str]) -> String {
 fn a_live_directory_and_ccsm_changes_read_as_the_sdk_reads_them() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let j = ["--output-format", "json"];
-    let a = run(
-        &env,
-        &model,
-        &env.project,
-        &[&["-p", "My name is Alice"][..], &j].concat(),
-    );
+    let a = run(&env, &model, &env.project, &["-p", "My name is Alice"]);
     run(
         &env,
         &model,
         &env.project,
-        &[&["-p", "What is my name?", "--resume", &a][..], &j].concat(),
+        &["-p", "What is my name?", "--resume", &a],
     );
     let forked = run(
         &env,
         &model,
         &env.project,
-        &[
-            &["-p", "fork here", "--resume", &a, "--fork-session"][..],
-            &j,
-        ]
-        .concat(),
+        &["-p", "fork here", "--resume", &a, "--fork-session"],
     );
     let weird = env.mkdir("my project (v2)/ünïcode");
-    let w = run(
-        &env,
-        &model,
-        &weird,
-        &[&["-p", "Unicode path"][..], &j].concat(),
-    );
+    let w = run(&env, &model, &weird, &["-p", "Unicode path"]);
     let tool = run(
         &env,
         &model,
         &env.project,
-        &[&["-p", "BASH echo hi", "--allowed-tools", "Bash"][..], &j].concat(),
+        &["-p", "BASH echo hi", "--allowed-tools", "Bash"],
     );
     // A compaction: /compact, then a turn after it.
-    let compacted = run(
+    let compacted = run(&env, &model, &env.project, &["-p", "before compaction"]);
+    run(
         &env,
         &model,
         &env.project,
-        &[&["-p", "before compaction"][..], &j].concat(),
+        &["-p", "/compact", "--resume", &compacted],
     );
     run(
         &env,
         &model,
         &env.project,
-        &[&["-p", "/compact", "--resume", &compacted][..], &j].concat(),
-    );
-    run(
-        &env,
-        &model,
-        &env.project,
-        &[&["-p", "after compaction", "--resume", &compacted][..], &j].concat(),
+        &["-p", "after compaction", "--resume", &compacted],
     );
     assert!(std::fs::read_to_string(
         ClaudeDir::new(&env.config_dir)
@@ -224,18 +207,12 @@ fn a_live_directory_and_ccsm_changes_read_as_the_sdk_reads_them() {
 fn a_ccsm_fork_is_resumed_by_the_real_cli_with_its_history() {
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
-    let j = ["--output-format", "json"];
-    let a = run(
-        &env,
-        &model,
-        &env.project,
-        &[&["-p", "first words"][..], &j].concat(),
-    );
+    let a = run(&env, &model, &env.project, &["-p", "first words"]);
     run(
         &env,
         &model,
         &env.project,
-        &[&["-p", "second words", "--resume", &a][..], &j].concat(),
+        &["-p", "second words", "--resume", &a],
     );
     let dir = ClaudeDir::new(&env.config_dir);
     // Cut after the first answer: the fork holds only the first exchange.
@@ -247,7 +224,7 @@ fn a_ccsm_fork_is_resumed_by_the_real_cli_with_its_history() {
         &env,
         &model,
         &env.project,
-        &[&["-p", "after the fork", "--resume", &fork][..], &j].concat(),
+        &["-p", "after the fork", "--resume", &fork],
     );
     assert_eq!(out, fork);
     let req = model.message_requests().pop().unwrap();
@@ -358,11 +335,7 @@ fn usage_tokens_equal_ccusage_on_a_generated_corpus_and_the_fixture() {
     let tmp = tempfile::tempdir().unwrap();
     ccsm_testkit::corpus::generate(
         tmp.path(),
-        &ccsm_testkit::corpus::CorpusSpec {
-            total_bytes: 24 << 20,
-            seed: 11,
-            ..Default::default()
-        },
+        &ccsm_testkit::corpus::CorpusSpec::sized(24 << 20, 11),
     )
     .unwrap();
     copy_tree(
