@@ -449,14 +449,19 @@ fn main() -> Result<()> {
         Cmd::Usage { dir, runs } => {
             let ccusage =
                 ccsm_testkit::workspace_root().join("tools/ccusage/node_modules/.bin/ccusage");
-            let a_cmd: Vec<String> = vec![
-                ccsm_bin().display().to_string(),
-                "--config-dir".into(),
-                dir.display().to_string(),
-                "usage".into(),
-                "session".into(),
-                "--json".into(),
-            ];
+            let ccsm = |extra: &[&str]| -> Vec<String> {
+                let mut v: Vec<String> = vec![
+                    ccsm_bin().display().to_string(),
+                    "--config-dir".into(),
+                    dir.display().to_string(),
+                ];
+                v.extend(extra.iter().map(|s| s.to_string()));
+                v.extend(["usage".into(), "session".into(), "--json".into()]);
+                v
+            };
+            // P1 reads the files; P2 answers from a catalog built beforehand.
+            let a_cmd = ccsm(&["--direct"]);
+            let c_cmd = ccsm(&[]);
             let b_cmd: Vec<String> = vec![
                 ccusage.display().to_string(),
                 "claude".into(),
@@ -464,16 +469,26 @@ fn main() -> Result<()> {
                 "--offline".into(),
                 "--json".into(),
             ];
+            let home = tempfile_dir("usage-home")?;
             let env = [
                 ("CLAUDE_CONFIG_DIR", dir.as_path()),
                 ("LOG_LEVEL", std::path::Path::new("0")),
+                ("CCSM_HOME", home.as_path()),
             ];
+            let build = Instant::now();
+            let (_, _, c_out) = measure(&c_cmd, &env)?;
+            println!(
+                "catalog built for P2 in {:.1} s (first `ccsm usage` indexes everything)",
+                build.elapsed().as_secs_f64()
+            );
             // Warm the page cache with one run of each.
             let (_, _, a_out) = measure(&a_cmd, &env)?;
             let (_, _, b_out) = measure(&b_cmd, &env)?;
             let ta = tokens_of(&serde_json::from_slice(&a_out)?);
             let tb = tokens_of(&serde_json::from_slice(&b_out)?);
-            let (mut at, mut ar, mut bt, mut br) = (vec![], vec![], vec![], vec![]);
+            let tc = tokens_of(&serde_json::from_slice(&c_out)?);
+            let (mut at, mut ar, mut bt, mut br, mut ct, mut cr) =
+                (vec![], vec![], vec![], vec![], vec![], vec![]);
             for _ in 0..runs {
                 let (t, r, _) = measure(&a_cmd, &env)?;
                 at.push(t);
@@ -481,18 +496,35 @@ fn main() -> Result<()> {
                 let (t, r, _) = measure(&b_cmd, &env)?;
                 bt.push(t);
                 br.push(r);
+                let (t, r, _) = measure(&c_cmd, &env)?;
+                ct.push(t);
+                cr.push(r);
             }
             println!(
-                "P1 usage report over {} (warm cache), {runs} runs each, A B A B:",
+                "P1/P2 usage report over {} (warm cache), {runs} runs each, A B C A B C:",
                 dir.display()
             );
-            report("ccsm usage session --json", &mut at, &ar);
+            report("ccsm usage session --json --direct", &mut at, &ar);
             report("ccusage claude session --offline", &mut bt, &br);
+            report("ccsm usage session --json (catalog)", &mut ct, &cr);
             println!(
-                "  speed-up (p50): {:.2}x",
+                "  P1 speed-up (p50, files): {:.2}x",
                 pct(&mut bt, 50.0) / pct(&mut at, 50.0)
             );
-            println!("  tokens equal: {} ({ta:?})", ta == tb);
+            println!(
+                "  P2 speed-up (p50, catalog up to date): {:.1}x",
+                pct(&mut bt, 50.0) / pct(&mut ct, 50.0)
+            );
+            println!(
+                "  tokens equal to ccusage: files {}, catalog {} ({ta:?})",
+                ta == tb,
+                tc == tb
+            );
+            println!(
+                "  catalog report identical to the files' report: {}",
+                c_out == a_out
+            );
+            let _ = std::fs::remove_dir_all(&home);
         }
         Cmd::List { dir, runs } => {
             let a_cmd: Vec<String> = vec![

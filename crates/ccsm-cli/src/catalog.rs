@@ -29,6 +29,8 @@ pub fn catalog_path(dir: &ClaudeDir) -> PathBuf {
 
 impl Catalog {
     pub fn open(dir: &ClaudeDir) -> Result<Self> {
+        // A missing config dir is the error to show, not a catalog that cannot be made.
+        dir.check()?;
         let path = catalog_path(dir);
         let store = SqliteStore::open(&path)
             .with_context(|| format!("opening the catalog {}", path.display()))?;

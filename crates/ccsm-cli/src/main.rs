@@ -107,7 +107,9 @@ fn main() -> ExitCode {
             Command::Names(c) => catalog::names(&dir, c, json).map(|()| 0),
             Command::Projects(c) => sessions::projects(&dir, c, json).map(|()| 0),
             Command::Sessions(c) => sessions::sessions(&dir, c, json, direct).map(|()| 0),
-            Command::Usage { args, cmd } => sessions::usage(&dir, args, cmd, json).map(|()| 0),
+            Command::Usage { args, cmd } => {
+                sessions::usage(&dir, args, cmd, json, direct).map(|()| 0)
+            }
         }
     });
     match result {

@@ -197,6 +197,10 @@ pub struct UsageArgs {
     /// Only this project directory.
     #[arg(long, global = true, value_name = "DIR")]
     project: Option<PathBuf>,
+    /// Also count sessions whose transcript is gone from Claude Code's dir (kept in
+    /// ccsm's catalog after the CLI's cleanup).
+    #[arg(long, global = true)]
+    include_gone: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -246,9 +250,11 @@ fn table(header: &[&str]) -> Table {
 
 pub fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
     use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: one write for the whole document, not one per line.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, v)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -799,7 +805,13 @@ struct PeriodJson<'a> {
     row: &'a Row,
 }
 
-pub fn usage(dir: &ClaudeDir, args: UsageArgs, cmd: UsageCmd, json: bool) -> Result<()> {
+pub fn usage(
+    dir: &ClaudeDir,
+    args: UsageArgs,
+    cmd: UsageCmd,
+    json: bool,
+    direct: bool,
+) -> Result<()> {
     if let UsageCmd::Pricing { import } = &cmd {
         let dest = data_dir().join("pricing.json");
         if let Some(file) = import {
@@ -852,7 +864,16 @@ pub fn usage(dir: &ClaudeDir, args: UsageArgs, cmd: UsageCmd, json: bool) -> Res
         since: parse(&args.since, "since")?,
         until: parse(&args.until, "until")?,
     };
-    let data = dir.usage(&filter, pricing()?)?;
+    if direct && args.include_gone {
+        bail!("--include-gone needs the catalog (drop --direct)");
+    }
+    // From the catalog (brought up to date first), or from the files with --direct.
+    let data = if direct {
+        dir.usage(&filter, pricing()?)?
+    } else {
+        let c = crate::catalog::Catalog::fresh(dir)?;
+        ccsm_index::usage_report(&c.store, dir, &filter, pricing()?, args.include_gone)?
+    };
     let totals = data.totals();
     let header = [
         "",
@@ -895,7 +916,15 @@ pub fn usage(dir: &ClaudeDir, args: UsageArgs, cmd: UsageCmd, json: bool) -> Res
         UsageCmd::Session => {
             let rows = data.sessions();
             if json {
-                return print_json(&serde_json::json!({"sessions": rows, "totals": totals}));
+                #[derive(Serialize)]
+                struct Report<'a> {
+                    sessions: &'a [ccsm_transcripts::usage::SessionRow],
+                    totals: &'a ccsm_transcripts::usage::Totals,
+                }
+                return print_json(&Report {
+                    sessions: &rows,
+                    totals: &totals,
+                });
             }
             let mut h = header;
             h[0] = "session";

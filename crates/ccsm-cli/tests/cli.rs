@@ -213,7 +213,87 @@ fn ccsm_at(config: &std::path::Path, args: &[&str]) -> CliRun {
     for k in TestEnv::leaky_vars() {
         c.env_remove(k);
     }
+    // ccsm's own data (the catalog) inside the temp dir, never the user's.
+    c.env("CCSM_HOME", config.join(".ccsm"));
     CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
+}
+
+#[test]
+fn usage_from_the_catalog_equals_the_files_report_as_files_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    ccsm_testkit::corpus::generate(&cfg, &ccsm_testkit::corpus::CorpusSpec::sized(2 << 20, 7))
+        .unwrap();
+    let reports = ["session", "daily", "monthly", "models"];
+    let same = |when: &str| {
+        for r in reports {
+            let catalog = ccsm_at(&cfg, &["usage", r, "--json"]);
+            let files = ccsm_at(&cfg, &["--direct", "usage", r, "--json"]);
+            assert!(
+                catalog.status.success() && files.status.success(),
+                "{catalog:?}"
+            );
+            // Not assert_eq: the reports are long.
+            assert!(catalog.stdout == files.stdout, "{when}: usage {r} differs");
+        }
+    };
+    same("first index");
+    let total = |args: &[&str]| {
+        json_of(&ccsm_at(&cfg, args))["totals"]["outputTokens"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = total(&["usage", "session", "--json"]);
+
+    // A subagent's transcript grows: its calls count to its session.
+    let sub = cfg.join("projects/-home-dev-src-alpha/98f8a6d7-dacb-4768-bdcb-2fe7e05b1a48/subagents/agent-a5bbca28db8f36e17.jsonl");
+    let text = std::fs::read_to_string(&sub).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"usage\"") && l.contains("\"assistant\""))
+        .expect("a usage line in the subagent's transcript");
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["message"]["id"] = "msg_added_by_the_test".into();
+    v["requestId"] = "req_added_by_the_test".into();
+    v["message"]["usage"]["output_tokens"] = 1000.into();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&sub).unwrap();
+    writeln!(f, "{v}").unwrap();
+    drop(f);
+    same("after a subagent grew");
+    assert_eq!(total(&["usage", "session", "--json"]), before + 1000);
+
+    // A transcript deleted (as the CLI's cleanup does): left out like the files'
+    // report leaves it out, still counted on request.
+    // (A generated one: none of its calls is copied into another transcript.)
+    let gone = env_transcripts(&cfg)
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("project-000"))
+        .unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    same("after a delete");
+    let with_gone = total(&["usage", "session", "--json", "--include-gone"]);
+    assert!(
+        with_gone > total(&["usage", "session", "--json"]),
+        "{with_gone}"
+    );
+    let r = ccsm_at(&cfg, &["--direct", "usage", "session", "--include-gone"]);
+    assert_eq!(r.status.code(), Some(1));
+    assert!(r.stderr.contains("needs the catalog"), "{}", r.stderr);
+}
+
+/// Every main transcript under a config dir.
+fn env_transcripts(cfg: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for d in std::fs::read_dir(cfg.join("projects")).unwrap().flatten() {
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            if f.path().extension().is_some_and(|x| x == "jsonl") {
+                out.push(f.path());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn json_of(r: &CliRun) -> serde_json::Value {
@@ -330,9 +410,11 @@ fn bad_input_to_session_commands_is_a_clear_error() {
         assert_eq!(r.status.code(), Some(1), "{args:?}");
         assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
     }
-    let r = ccsm_at(
-        std::path::Path::new("/nonexistent/cfg"),
-        &["sessions", "list"],
+    let missing = tmp.path().join("no-such-config");
+    let r = ccsm_at(&missing, &["sessions", "list"]);
+    assert!(
+        !missing.exists(),
+        "nothing is created for a missing config dir"
     );
     assert!(
         r.stderr.contains("no Claude Code config dir"),

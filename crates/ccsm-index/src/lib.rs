@@ -60,6 +60,8 @@ pub struct SyncReport {
     pub unchanged: usize,
     pub gone: usize,
     pub archived: usize,
+    /// Subagent transcripts read (new or changed).
+    pub subagent_files: usize,
     pub bytes_read: u64,
     /// Every transcript opened for reading.
     pub read_files: Vec<PathBuf>,
@@ -120,11 +122,16 @@ struct Found {
     tools: Vec<String>,
     first: Option<i64>,
     last: Option<i64>,
+    cli_cost: Option<f64>,
 }
 
 impl Found {
     fn line(&mut self, v: &Value, pricing: &PricingTable, tool_output: bool) {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind == "cost-state" {
+            self.cli_cost = v["totalCostUSD"].as_f64().or(self.cli_cost);
+            return;
+        }
         if kind != "user" && kind != "assistant" {
             return;
         }
@@ -256,6 +263,8 @@ impl Found {
 /// One planned read of a file.
 struct Plan {
     file: SessionFile,
+    /// A subagent transcript of this session: only its calls are read.
+    parent: Option<String>,
     from: u64,
     full: bool,
     kind: Kind,
@@ -303,6 +312,7 @@ impl Indexer {
         let Some(prev) = prev else {
             return Ok(Some(Plan {
                 file: f,
+                parent: None,
                 from: 0,
                 full: true,
                 kind: Kind::New,
@@ -316,6 +326,7 @@ impl Indexer {
         if f.size >= prev.offset && same_head {
             Ok(Some(Plan {
                 file: f,
+                parent: None,
                 from: prev.offset,
                 full: false,
                 kind: Kind::Appended,
@@ -324,6 +335,7 @@ impl Indexer {
         } else {
             Ok(Some(Plan {
                 file: f,
+                parent: None,
                 from: 0,
                 full: true,
                 kind: Kind::Rewritten,
@@ -356,13 +368,41 @@ impl Indexer {
             if line.is_empty() {
                 continue;
             }
-            // Cheap check: only conversation lines matter.
-            if !(contains(line, b"\"user\"") || contains(line, b"\"assistant\"")) {
+            // Cheap check: only conversation lines (and the CLI's cost) matter.
+            if !(contains(line, b"\"user\"")
+                || contains(line, b"\"assistant\"")
+                || contains(line, b"\"cost-state\""))
+            {
                 continue;
             }
             if let Ok(v) = serde_json::from_slice::<Value>(line) {
                 found.line(&v, &self.pricing, self.tool_output);
             }
+        }
+        let next = from + end as u64;
+        let file = FileState {
+            path: p.file.path.display().to_string(),
+            session_id: p.parent.clone().unwrap_or_else(|| p.file.id.clone()),
+            // Until the last segment is in, a re-run must not think it is done.
+            size: if next >= p.file.size { p.file.size } else { 0 },
+            mtime: p.file.mtime_ms,
+            offset: next,
+            head_hash: p.head_hash.clone(),
+        };
+        if let Some(parent) = &p.parent {
+            let batch = Ingest {
+                session: SessionRecord {
+                    id: parent.clone(),
+                    ..Default::default()
+                },
+                full: p.full && first,
+                text: Vec::new(),
+                calls: found.calls,
+                files_touched: found.touched,
+                file,
+                subagent: true,
+            };
+            return Ok((batch, next));
         }
         let info = self.dir.info_of(&p.file);
         let project_dir = p
@@ -394,24 +434,17 @@ impl Indexer {
             tools: found.tools,
             first_activity: found.first,
             last_activity: found.last,
+            cli_cost_usd: found.cli_cost,
             ..Default::default()
         };
-        let next = from + end as u64;
         let batch = Ingest {
             session,
             full: p.full && first,
             text: found.text,
             calls: found.calls,
             files_touched: found.touched,
-            file: FileState {
-                path: p.file.path.display().to_string(),
-                session_id: p.file.id.clone(),
-                // Until the last segment is in, a re-run must not think it is done.
-                size: if next >= p.file.size { p.file.size } else { 0 },
-                mtime: p.file.mtime_ms,
-                offset: next,
-                head_hash: p.head_hash.clone(),
-            },
+            file,
+            subagent: false,
         };
         Ok((batch, next))
     }
@@ -454,6 +487,17 @@ impl Indexer {
                 None => report.unchanged += 1,
             }
         }
+        // Subagent transcripts: their calls count to their session.
+        for (parent, f) in self.dir.subagent_files(&dirs) {
+            if f.size == 0 {
+                continue;
+            }
+            let prev = states.get(&*f.path.to_string_lossy());
+            if let Some(mut p) = self.plan(prev, f)? {
+                p.parent = Some(parent);
+                plans.push(p);
+            }
+        }
         // Oldest first: newer text gets higher rowids, which newest-first search walks.
         plans.sort_by_key(|p| (p.file.mtime_ms, p.file.id.clone()));
         let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
@@ -478,8 +522,8 @@ impl Indexer {
                             let (b, next) = self.read_segment(p, p.from, true)?;
                             done.fetch_add(next - p.from, std::sync::atomic::Ordering::Relaxed);
                             let archived = match &self.archive {
-                                Some(a) => self.archive_one(a, &p.file)?,
-                                None => None,
+                                Some(a) if p.parent.is_none() => self.archive_one(a, &p.file)?,
+                                _ => None,
                             };
                             Ok((b, archived))
                         })
@@ -514,6 +558,10 @@ impl Indexer {
                     }
                     report.bytes_read += p.file.size - p.from;
                     report.read_files.push(p.file.path.clone());
+                    if p.parent.is_some() {
+                        report.subagent_files += 1;
+                        continue;
+                    }
                     match p.kind {
                         Kind::New => report.new += 1,
                         Kind::Appended => report.appended += 1,
@@ -617,4 +665,51 @@ impl Indexer {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
+}
+
+/// A usage report from the catalog's rollup (per session, model and local day),
+/// rolling up first what changed since the last report. Sessions whose transcript
+/// is gone are counted only with `include_gone` (the files' report cannot see them).
+pub fn usage_report(
+    store: &dyn Store,
+    dir: &ClaudeDir,
+    filter: &ccsm_transcripts::usage::UsageFilter,
+    pricing: PricingTable,
+    include_gone: bool,
+) -> Result<ccsm_transcripts::usage::UsageData> {
+    use ccsm_transcripts::usage::{local_day, local_day_fingerprint, DayUsage, Tokens};
+    store.refresh_usage(&local_day_fingerprint(), &local_day)?;
+    let dirs: Option<Vec<String>> = match &filter.project {
+        Some(p) => Some(
+            dir.project_dirs(Some(p))?
+                .iter()
+                .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect(),
+        ),
+        None => None,
+    };
+    let rows = store
+        .usage_rows(dirs.as_deref(), include_gone)?
+        .into_iter()
+        .map(|r| DayUsage {
+            session_id: r.session_id,
+            project_dir: r.project_dir,
+            model: r.model,
+            day: r.day,
+            first_ms: r.first_ts,
+            last_ms: r.last_ts,
+            tokens: Tokens {
+                input_tokens: r.input,
+                output_tokens: r.output,
+                cache_creation_tokens: r.cache_5m + r.cache_1h,
+                cache_creation_5m: r.cache_5m,
+                cache_creation_1h: r.cache_1h,
+                cache_read_tokens: r.cache_read,
+            },
+            cli_cost_usd: r.cli_cost_usd,
+        })
+        .collect();
+    Ok(ccsm_transcripts::usage::UsageData::from_days(
+        rows, filter, pricing,
+    ))
 }

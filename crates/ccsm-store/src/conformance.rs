@@ -75,8 +75,39 @@ fn ingest(
             calls,
             files_touched: vec!["/src/a/main.rs".into()],
             file,
+            subagent: false,
         })
         .expect("ingest");
+}
+
+/// A subagent transcript of `session`: its calls count to that session.
+fn ingest_subagent(store: &dyn Store, session: &str, full: bool, calls: Vec<CallRecord>) {
+    let path = format!("/cfg/projects/x/{session}/subagents/agent-1.jsonl");
+    store
+        .ingest(&Ingest {
+            session: SessionRecord {
+                id: session.into(),
+                ..Default::default()
+            },
+            full,
+            text: vec![],
+            calls,
+            files_touched: vec![],
+            file: FileState {
+                path: path.clone(),
+                session_id: session.into(),
+                size: 10,
+                mtime: 1,
+                offset: 10,
+                head_hash: "4:abcd".into(),
+            },
+            subagent: true,
+        })
+        .expect("ingest subagent");
+}
+
+fn day_of(ms: i64) -> String {
+    format!("d{}", ms / 86_400_000)
 }
 
 fn ids(hits: &[crate::SearchHit]) -> Vec<&str> {
@@ -247,6 +278,68 @@ pub fn run(store: &dyn Store) {
     );
     assert_eq!(store.calls(None, None).unwrap().len(), 3);
 
+    // Notes: ccsm's own, kept through re-reads.
+    store
+        .set_notes("s-a", Some("ask Ana about the flag"))
+        .unwrap();
+    assert!(store.set_notes("missing", Some("x")).is_err());
+
+    // The usage rollup: per session, model and day; subagent calls count to
+    // their session; only what changed is rolled up again.
+    let mut sub = call("m7:r7", 100, 1.0);
+    sub.ts += 86_400_000; // the next day
+    ingest_subagent(store, "s-a", true, vec![sub]);
+    assert_eq!(store.session("s-a").unwrap().unwrap().output_tokens, 132);
+    assert!(store.refresh_usage("tz-1", &day_of).unwrap() >= 1);
+    assert_eq!(
+        store.refresh_usage("tz-1", &day_of).unwrap(),
+        0,
+        "nothing changed"
+    );
+    let rows = store.usage_rows(None, false).unwrap();
+    let day0 = day_of(1_700_000_000_000);
+    let a0 = rows
+        .iter()
+        .find(|r| r.session_id == "s-a" && r.day == day0)
+        .unwrap();
+    assert_eq!((a0.calls, a0.output, a0.input), (3, 32, 30));
+    assert_eq!(a0.project_dir, "-src-a");
+    let a1 = rows
+        .iter()
+        .find(|r| r.session_id == "s-a" && r.day != day0)
+        .unwrap();
+    assert_eq!((a1.calls, a1.output), (1, 100));
+    assert!(
+        rows.iter().all(|r| r.session_id != "s-b"),
+        "gone sessions are left out"
+    );
+    assert!(
+        store
+            .usage_rows(Some(&["-src-b".to_owned()]), true)
+            .unwrap()
+            .is_empty(),
+        "s-b made no calls"
+    );
+    // Another time zone: everything is rolled up again.
+    let shifted = |ms: i64| day_of(ms + 43_200_000);
+    assert!(store.refresh_usage("tz-2", &shifted).unwrap() >= 1);
+    let rows2 = store.usage_rows(None, false).unwrap();
+    let days = |rows: &[crate::UsageRow]| {
+        let mut d: Vec<String> = rows.iter().map(|r| r.day.clone()).collect();
+        d.sort();
+        d.dedup();
+        d
+    };
+    assert_eq!(
+        days(&rows2),
+        vec![
+            day_of(1_700_000_000_000 + 86_400_000),
+            day_of(1_700_000_000_000 + 2 * 86_400_000)
+        ]
+    );
+    assert_eq!(rows2.iter().map(|r| r.output).sum::<u64>(), 132);
+    store.refresh_usage("tz-1", &day_of).unwrap();
+
     // A full re-read replaces the text and the calls.
     ingest(
         store,
@@ -257,8 +350,33 @@ pub fn run(store: &dyn Store) {
     );
     assert!(search(store, "zebra").is_empty());
     assert_eq!(ids(&search(store, "rewritten")), vec!["s-a"]);
+    let a = store.session("s-a").unwrap().unwrap();
+    assert_eq!(a.output_tokens, 100, "the subagent's calls stay");
+    assert_eq!(a.description, None);
+    assert_eq!(a.notes.as_deref(), Some("ask Ana about the flag"));
+    store.refresh_usage("tz-1", &day_of).unwrap();
+    let rows = store.usage_rows(None, false).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].output, 100);
+
+    // A larger copy of a call in another session takes it over; both sessions'
+    // usage is rolled up again.
+    let mut bigger = call("m7:r7", 150, 1.5);
+    bigger.ts += 86_400_000;
+    ingest(
+        store,
+        session("s-c", "/src/c", 5_000),
+        true,
+        vec![],
+        vec![bigger],
+    );
     assert_eq!(store.session("s-a").unwrap().unwrap().output_tokens, 0);
-    assert_eq!(store.session("s-a").unwrap().unwrap().description, None);
+    assert_eq!(store.session("s-c").unwrap().unwrap().output_tokens, 150);
+    store.refresh_usage("tz-1", &day_of).unwrap();
+    let rows = store.usage_rows(None, false).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].session_id.as_str(), rows[0].output), ("s-c", 150));
+    assert!(store.delete("s-c").unwrap());
 
     // The project filter uses the index.
     let q = SearchQuery::parse("project:/src/a").unwrap();
@@ -273,6 +391,8 @@ pub fn run(store: &dyn Store) {
     assert!(store.session("s-b").unwrap().is_none());
     assert!(store.delete("s-a").unwrap());
     assert!(!store.delete("s-a").unwrap());
+    store.refresh_usage("tz-1", &day_of).unwrap();
+    assert!(store.usage_rows(None, true).unwrap().is_empty());
     assert!(search(store, "rewritten").is_empty());
     assert!(store.remove_name("work").unwrap());
     assert!(!dyn_store.exists("work").unwrap());

@@ -84,6 +84,10 @@ pub struct SessionRecord {
     pub gone: bool,
     /// Where its archived copy is (a key in ccsm's archive).
     pub archive_key: Option<String>,
+    /// Free-form notes (ccsm's own; never written to the CLI's files).
+    pub notes: Option<String>,
+    /// What the CLI itself recorded as the session's cost (its `cost-state` line).
+    pub cli_cost_usd: Option<f64>,
 }
 
 /// A piece of searchable text from a session.
@@ -133,6 +137,29 @@ pub struct Ingest {
     pub calls: Vec<CallRecord>,
     pub files_touched: Vec<String>,
     pub file: FileState,
+    /// The file is one of the session's subagent transcripts: only its calls, files
+    /// touched and file state are written (they count to `session.id`), the session's
+    /// own fields are left as they are.
+    pub subagent: bool,
+}
+
+/// A session's usage for one model on one day (the catalog's usage rollup).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub session_id: String,
+    pub project_dir: String,
+    pub model: String,
+    /// The day as the caller's `day_of` named it (local `YYYY-MM-DD`).
+    pub day: String,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    pub calls: u64,
+    pub input: u64,
+    pub output: u64,
+    pub cache_5m: u64,
+    pub cache_1h: u64,
+    pub cache_read: u64,
+    pub cli_cost_usd: Option<f64>,
 }
 
 /// Filters of a listing.
@@ -191,6 +218,7 @@ pub trait Store: Send + Sync {
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()>;
     fn set_archive(&self, id: &str, key: &str) -> Result<()>;
     fn set_description(&self, id: &str, text: Option<&str>) -> Result<()>;
+    fn set_notes(&self, id: &str, text: Option<&str>) -> Result<()>;
     fn add_tags(&self, id: &str, tags: &[String]) -> Result<()>;
     fn remove_tags(&self, id: &str, tags: &[String]) -> Result<()>;
     /// Removes a session from the catalog (never the CLI's files).
@@ -204,6 +232,22 @@ pub trait Store: Send + Sync {
     fn remove_name(&self, name: &str) -> Result<bool>;
     /// Usage calls, for reports (optionally since/until in ms).
     fn calls(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, CallRecord)>>;
+    /// Brings the usage rollup (per session, model and day) in step with the calls:
+    /// sessions written since the last refresh are rolled up again, and all of them
+    /// when `fingerprint` (what `day_of` depends on: the time zone) changed.
+    /// Returns how many sessions were rolled up.
+    fn refresh_usage(
+        &self,
+        fingerprint: &str,
+        day_of: &(dyn Fn(i64) -> String + Sync),
+    ) -> Result<usize>;
+    /// The rollup's rows, of every session (`include_gone`) or only those whose
+    /// transcript is present, optionally of some project dirs only.
+    fn usage_rows(
+        &self,
+        project_dirs: Option<&[String]>,
+        include_gone: bool,
+    ) -> Result<Vec<UsageRow>>;
     /// The plan SQLite (or another engine) would use for a search; for tests that
     /// check a filter uses an index.
     fn explain_search(&self, q: &SearchQuery) -> Result<String>;
@@ -346,6 +390,53 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX name_sessions_session ON name_sessions(session_id);
     "#,
+    // 2: calls know their file (subagent transcripts count to their session), notes,
+    // the CLI's own cost, and a usage rollup per session, model and day that reports
+    // read instead of every call.
+    r#"
+    ALTER TABLE calls ADD COLUMN file TEXT;
+    -- The first call's time in the call's file: of two equal copies of a call (a
+    -- resumed or forked transcript repeats its history), the file that started
+    -- first keeps it, as ccusage decides, whatever order the files are read in.
+    ALTER TABLE calls ADD COLUMN rank_ts INTEGER;
+    ALTER TABLE files ADD COLUMN first_call_ts INTEGER;
+    UPDATE calls SET file = (SELECT f.path FROM files f WHERE f.session_id = calls.session_id LIMIT 1);
+    CREATE INDEX calls_file ON calls(file);
+    ALTER TABLE sessions ADD COLUMN notes TEXT;
+    ALTER TABLE sessions ADD COLUMN cli_cost_usd REAL;
+    CREATE TABLE usage_rollup (
+        session_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        day TEXT NOT NULL,
+        first_ts INTEGER NOT NULL,
+        last_ts INTEGER NOT NULL,
+        calls INTEGER NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_5m INTEGER NOT NULL,
+        cache_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        PRIMARY KEY (session_id, model, day)
+    ) WITHOUT ROWID;
+    -- Sessions whose calls changed since the rollup was made.
+    CREATE TABLE usage_dirty (session_id TEXT PRIMARY KEY) WITHOUT ROWID;
+    INSERT OR IGNORE INTO usage_dirty SELECT DISTINCT session_id FROM calls;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- A call copied into another file moves to it when that copy is larger.
+    CREATE TRIGGER calls_moved AFTER UPDATE OF session_id ON calls
+    WHEN old.session_id <> new.session_id BEGIN
+        -- (No OR IGNORE: the outer upsert's conflict policy would override it.)
+        INSERT INTO usage_dirty (session_id) SELECT old.session_id
+        WHERE NOT EXISTS (SELECT 1 FROM usage_dirty WHERE session_id = old.session_id);
+        UPDATE sessions SET
+            input_tokens = (SELECT COALESCE(SUM(input),0) FROM calls WHERE session_id = old.session_id),
+            output_tokens = (SELECT COALESCE(SUM(output),0) FROM calls WHERE session_id = old.session_id),
+            cache_creation_tokens = (SELECT COALESCE(SUM(cache_5m + cache_1h),0) FROM calls WHERE session_id = old.session_id),
+            cache_read_tokens = (SELECT COALESCE(SUM(cache_read),0) FROM calls WHERE session_id = old.session_id),
+            cost_usd = (SELECT COALESCE(SUM(cost),0) FROM calls WHERE session_id = old.session_id)
+        WHERE id = old.session_id;
+    END;
+    "#,
 ];
 
 /// The embedded catalog: one SQLite file (WAL) in ccsm's data dir.
@@ -371,7 +462,7 @@ const SESSION_COLS: &str =
     s.archived, s.messages, s.user_turns, s.tool_calls, s.input_tokens, s.output_tokens,
     s.cache_creation_tokens, s.cache_read_tokens, s.cost_usd, s.models, s.tools,
     (SELECT COUNT(*) FROM touched t WHERE t.session_id = s.id), s.first_activity, s.last_activity,
-    s.description, s.gone, s.archive_key";
+    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd";
 
 fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -407,6 +498,8 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         names: Vec::new(),
         gone: r.get::<_, i64>(28)? != 0,
         archive_key: r.get(29)?,
+        notes: r.get(30)?,
+        cli_cost_usd: r.get(31)?,
     })
 }
 
@@ -439,7 +532,21 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Opens the catalog migrated only up to `version` (tests of the migrations).
+    #[doc(hidden)]
+    pub fn open_at_version(path: &Path, version: usize) -> Result<Self> {
+        let store = Self {
+            conn: Mutex::new(Connection::open(path)?),
+        };
+        store.migrate_to(&path.display().to_string(), version)?;
+        Ok(store)
+    }
+
     fn migrate(&self, path: &str) -> Result<()> {
+        self.migrate_to(path, MIGRATIONS.len())
+    }
+
+    fn migrate_to(&self, path: &str, target: usize) -> Result<()> {
         let mut conn = self.lock()?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
@@ -450,7 +557,12 @@ impl SqliteStore {
                 known,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        for (i, sql) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .take(target)
+            .skip(version as usize)
+        {
             // IMMEDIATE: two processes opening a new catalog at once migrate once.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let v: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -618,22 +730,119 @@ fn opt_join(v: &[String]) -> String {
 }
 
 impl SqliteStore {
+    /// Writes a file's calls (keeping only the max-total copy of a call: ccusage's
+    /// dedupe), its files touched and its state; marks its session's usage dirty.
+    fn ingest_calls_tx(tx: &rusqlite::Transaction<'_>, b: &Ingest) -> Result<()> {
+        let s = &b.session;
+        let before: Option<i64> = if b.full {
+            None
+        } else {
+            tx.prepare_cached("SELECT first_call_ts FROM files WHERE path = ?1")?
+                .query_row([&b.file.path], |r| r.get(0))
+                .optional()?
+                .flatten()
+        };
+        let first_call_ts = b.calls.iter().map(|c| c.ts).chain(before).min();
+        // The largest copy of a call wins; of equal copies, the file that started
+        // first (then the smaller path).
+        let mut call = tx.prepare_cached(
+            "INSERT INTO calls (session_id, key, ts, model, input, output, cache_5m, cache_1h, cache_read, cost, file, rank_ts)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
+             ON CONFLICT(key) DO UPDATE SET session_id=excluded.session_id, ts=excluded.ts,
+                model=excluded.model, input=excluded.input, output=excluded.output,
+                cache_5m=excluded.cache_5m, cache_1h=excluded.cache_1h,
+                cache_read=excluded.cache_read, cost=excluded.cost, file=excluded.file,
+                rank_ts=excluded.rank_ts
+             WHERE excluded.input + excluded.output + excluded.cache_5m + excluded.cache_1h + excluded.cache_read
+                 > calls.input + calls.output + calls.cache_5m + calls.cache_1h + calls.cache_read
+               OR (excluded.input + excluded.output + excluded.cache_5m + excluded.cache_1h + excluded.cache_read
+                 = calls.input + calls.output + calls.cache_5m + calls.cache_1h + calls.cache_read
+                 AND (excluded.rank_ts, excluded.file) < (calls.rank_ts, calls.file))",
+        )?;
+        for c in &b.calls {
+            call.execute(params![
+                s.id,
+                c.key,
+                c.ts,
+                c.model,
+                c.input as i64,
+                c.output as i64,
+                c.cache_5m as i64,
+                c.cache_1h as i64,
+                c.cache_read as i64,
+                c.cost,
+                b.file.path,
+                first_call_ts
+            ])?;
+        }
+        let mut t =
+            tx.prepare_cached("INSERT OR IGNORE INTO touched (session_id, path) VALUES (?1, ?2)")?;
+        for f in &b.files_touched {
+            t.execute(params![s.id, f])?;
+        }
+        tx.prepare_cached(
+            "UPDATE sessions SET
+               input_tokens = (SELECT COALESCE(SUM(input),0) FROM calls WHERE session_id = ?1),
+               output_tokens = (SELECT COALESCE(SUM(output),0) FROM calls WHERE session_id = ?1),
+               cache_creation_tokens = (SELECT COALESCE(SUM(cache_5m + cache_1h),0) FROM calls WHERE session_id = ?1),
+               cache_read_tokens = (SELECT COALESCE(SUM(cache_read),0) FROM calls WHERE session_id = ?1),
+               cost_usd = (SELECT COALESCE(SUM(cost),0) FROM calls WHERE session_id = ?1)
+             WHERE id = ?1",
+        )?
+        .execute([&s.id])?;
+        tx.prepare_cached("INSERT OR IGNORE INTO usage_dirty (session_id) VALUES (?1)")?
+            .execute([&s.id])?;
+        let f = &b.file;
+        tx.prepare_cached(
+            "INSERT INTO files (path, session_id, size, mtime, offset, head_hash, first_call_ts)
+             VALUES (?1,?2,?3,?4,?5,?6,?7)
+             ON CONFLICT(path) DO UPDATE SET session_id=excluded.session_id, size=excluded.size,
+               mtime=excluded.mtime, offset=excluded.offset, head_hash=excluded.head_hash,
+               first_call_ts=excluded.first_call_ts",
+        )?
+        .execute(params![
+            f.path,
+            f.session_id,
+            f.size as i64,
+            f.mtime,
+            f.offset as i64,
+            f.head_hash,
+            first_call_ts
+        ])?;
+        Ok(())
+    }
+
     fn ingest_tx(tx: &rusqlite::Transaction<'_>, b: &Ingest) -> Result<()> {
         let s = &b.session;
         if b.full {
-            tx.execute("DELETE FROM texts WHERE session_id = ?1", [&s.id])?;
-            tx.execute("DELETE FROM calls WHERE session_id = ?1", [&s.id])?;
-            tx.execute("DELETE FROM touched WHERE session_id = ?1", [&s.id])?;
+            // Calls by file: a session's subagent files keep theirs.
+            tx.prepare_cached("DELETE FROM calls WHERE file = ?1")?
+                .execute([&b.file.path])?;
         }
-        // Keep what ccsm added (description, archive) and counters being accumulated.
-        let prev: Option<Counters> = if b.full {
+        if b.subagent {
+            return Self::ingest_calls_tx(tx, b);
+        }
+        if b.full {
+            tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1")?
+                .execute([&s.id])?;
+            tx.prepare_cached("DELETE FROM touched WHERE session_id = ?1")?
+                .execute([&s.id])?;
+        }
+        // Keep what ccsm added (description, notes, archive) and counters being
+        // accumulated.
+        let prev: Option<(Counters, Option<f64>)> = if b.full {
             None
         } else {
-            tx.query_row(
-                "SELECT messages, user_turns, tool_calls, models, tools, first_activity, last_activity FROM sessions WHERE id = ?1",
-                [&s.id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-            )
+            tx.prepare_cached(
+                "SELECT messages, user_turns, tool_calls, models, tools, first_activity, last_activity, cli_cost_usd
+                 FROM sessions WHERE id = ?1",
+            )?
+            .query_row([&s.id], |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
+                    r.get(7)?,
+                ))
+            })
             .optional()?
         };
         let (mut messages, mut turns, mut tool_calls) =
@@ -641,10 +850,12 @@ impl SqliteStore {
         let mut models = s.models.clone();
         let mut tools = s.tools.clone();
         let (mut first, mut last) = (s.first_activity, s.last_activity);
-        if let Some((m, t, tc, pm, pt, pf, pl)) = prev {
+        let mut cli_cost = s.cli_cost_usd;
+        if let Some(((m, t, tc, pm, pt, pf, pl), pc)) = prev {
             messages += m;
             turns += t;
             tool_calls += tc;
+            cli_cost = cli_cost.or(pc);
             for x in split_list(pm) {
                 if !models.contains(&x) {
                     models.push(x);
@@ -666,11 +877,12 @@ impl SqliteStore {
         }
         models.sort();
         tools.sort();
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
                 first_prompt, git_branch, cwd, native_tag, created_at, last_modified, file_size, archived,
-                messages, user_turns, tool_calls, models, tools, first_activity, last_activity, gone)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,0)
+                messages, user_turns, tool_calls, models, tools, first_activity, last_activity, gone,
+                cli_cost_usd)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,0,?22)
              ON CONFLICT(id) DO UPDATE SET project_dir=excluded.project_dir, project_path=excluded.project_path,
                 file_path=excluded.file_path, summary=excluded.summary, custom_title=excluded.custom_title,
                 first_prompt=excluded.first_prompt, git_branch=excluded.git_branch, cwd=excluded.cwd,
@@ -678,97 +890,43 @@ impl SqliteStore {
                 last_modified=excluded.last_modified, file_size=excluded.file_size, archived=excluded.archived,
                 messages=excluded.messages, user_turns=excluded.user_turns, tool_calls=excluded.tool_calls,
                 models=excluded.models, tools=excluded.tools, first_activity=excluded.first_activity,
-                last_activity=excluded.last_activity, gone=0",
-            params![
-                s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
-                s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified,
-                s.file_size as i64, s.archived.map(i64::from), messages, turns, tool_calls,
-                opt_join(&models), opt_join(&tools), first, last
-            ],
+                last_activity=excluded.last_activity, gone=0, cli_cost_usd=excluded.cli_cost_usd",
+        )?
+        .execute(params![
+            s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
+            s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified,
+            s.file_size as i64, s.archived.map(i64::from), messages, turns, tool_calls,
+            opt_join(&models), opt_join(&tools), first, last, cli_cost
+        ])?;
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO texts (session_id, uuid, kind, ts, title, body) VALUES (?1,?2,?3,?4,?5,?6)",
         )?;
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO texts (session_id, uuid, kind, ts, title, body) VALUES (?1,?2,?3,?4,?5,?6)",
-            )?;
-            {
-                // The title row, replaced each time (a rename changes it): what people
-                // remember a session by weighs more in ranking.
-                tx.execute(
-                    "DELETE FROM texts WHERE session_id = ?1 AND kind = 'title'",
-                    [&s.id],
-                )?;
-                let title = [
-                    s.custom_title.as_deref(),
-                    s.first_prompt.as_deref(),
-                    Some(s.summary.as_str()),
-                ]
-                .iter()
-                .flatten()
-                .copied()
-                .collect::<Vec<_>>()
-                .join("\n");
-                ins.execute(params![
-                    s.id,
-                    "",
-                    "title",
-                    s.created_at.unwrap_or(0),
-                    title,
-                    ""
-                ])?;
-            }
-            for c in &b.text {
-                ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
-            }
-            // Keep only the max-total copy of a call (ccusage's dedupe).
-            let mut call = tx.prepare_cached(
-                "INSERT INTO calls (session_id, key, ts, model, input, output, cache_5m, cache_1h, cache_read, cost)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)
-                 ON CONFLICT(key) DO UPDATE SET session_id=excluded.session_id, ts=excluded.ts,
-                    model=excluded.model, input=excluded.input, output=excluded.output,
-                    cache_5m=excluded.cache_5m, cache_1h=excluded.cache_1h,
-                    cache_read=excluded.cache_read, cost=excluded.cost
-                 WHERE excluded.input + excluded.output + excluded.cache_5m + excluded.cache_1h + excluded.cache_read
-                     > calls.input + calls.output + calls.cache_5m + calls.cache_1h + calls.cache_read",
-            )?;
-            for c in &b.calls {
-                call.execute(params![
-                    s.id,
-                    c.key,
-                    c.ts,
-                    c.model,
-                    c.input as i64,
-                    c.output as i64,
-                    c.cache_5m as i64,
-                    c.cache_1h as i64,
-                    c.cache_read as i64,
-                    c.cost
-                ])?;
-            }
-            let mut t = tx.prepare_cached(
-                "INSERT OR IGNORE INTO touched (session_id, path) VALUES (?1, ?2)",
-            )?;
-            for f in &b.files_touched {
-                t.execute(params![s.id, f])?;
-            }
+        // The title row, replaced each time (a rename changes it): what people
+        // remember a session by weighs more in ranking.
+        tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1 AND kind = 'title'")?
+            .execute([&s.id])?;
+        let title = [
+            s.custom_title.as_deref(),
+            s.first_prompt.as_deref(),
+            Some(s.summary.as_str()),
+        ]
+        .iter()
+        .flatten()
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n");
+        ins.execute(params![
+            s.id,
+            "",
+            "title",
+            s.created_at.unwrap_or(0),
+            title,
+            ""
+        ])?;
+        for c in &b.text {
+            ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
         }
-        tx.execute(
-            "UPDATE sessions SET
-               input_tokens = (SELECT COALESCE(SUM(input),0) FROM calls WHERE session_id = ?1),
-               output_tokens = (SELECT COALESCE(SUM(output),0) FROM calls WHERE session_id = ?1),
-               cache_creation_tokens = (SELECT COALESCE(SUM(cache_5m + cache_1h),0) FROM calls WHERE session_id = ?1),
-               cache_read_tokens = (SELECT COALESCE(SUM(cache_read),0) FROM calls WHERE session_id = ?1),
-               cost_usd = (SELECT COALESCE(SUM(cost),0) FROM calls WHERE session_id = ?1)
-             WHERE id = ?1",
-            [&s.id],
-        )?;
-        let f = &b.file;
-        tx.execute(
-            "INSERT INTO files (path, session_id, size, mtime, offset, head_hash) VALUES (?1,?2,?3,?4,?5,?6)
-             ON CONFLICT(path) DO UPDATE SET session_id=excluded.session_id, size=excluded.size,
-               mtime=excluded.mtime, offset=excluded.offset, head_hash=excluded.head_hash",
-            params![f.path, f.session_id, f.size as i64, f.mtime, f.offset as i64, f.head_hash],
-        )?;
-        Ok(())
+        Self::ingest_calls_tx(tx, b)
     }
 }
 
@@ -838,12 +996,12 @@ impl Store for SqliteStore {
             }
             seen.insert(id);
             let s = row_to_session(r)?;
-            rowids.push(r.get(30)?);
+            rowids.push(r.get(32)?);
             out.push(SearchHit {
                 session: s,
                 snippet: String::new(),
-                kind: r.get(31)?,
-                score: r.get(32)?,
+                kind: r.get(33)?,
+                score: r.get(34)?,
             });
             if out.len() >= q.limit.max(1) {
                 break;
@@ -982,6 +1140,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn set_notes(&self, id: &str, text: Option<&str>) -> Result<()> {
+        let conn = self.lock()?;
+        if conn.execute(
+            "UPDATE sessions SET notes = ?2 WHERE id = ?1",
+            params![id, text],
+        )? == 0
+        {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
     fn add_tags(&self, id: &str, tags: &[String]) -> Result<()> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
@@ -1021,7 +1191,15 @@ impl Store for SqliteStore {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
-        for t in ["texts", "calls", "touched", "tags", "files"] {
+        for t in [
+            "texts",
+            "calls",
+            "touched",
+            "tags",
+            "files",
+            "usage_rollup",
+            "usage_dirty",
+        ] {
             tx.execute(&format!("DELETE FROM {t} WHERE session_id = ?1"), [id])?;
         }
         tx.commit()?;
@@ -1145,6 +1323,147 @@ impl Store for SqliteStore {
                     ))
                 },
             )?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
+    }
+    fn refresh_usage(
+        &self,
+        fingerprint: &str,
+        day_of: &(dyn Fn(i64) -> String + Sync),
+    ) -> Result<usize> {
+        let mut conn = self.lock()?;
+        // Nothing to do is the common case: answer it without taking the write lock.
+        let stored: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'usage_fingerprint'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let dirty: i64 = conn.query_row("SELECT COUNT(*) FROM usage_dirty", [], |r| r.get(0))?;
+        if stored.as_deref() == Some(fingerprint) && dirty == 0 {
+            return Ok(0);
+        }
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let stored: Option<String> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'usage_fingerprint'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if stored.as_deref() != Some(fingerprint) {
+            tx.execute("DELETE FROM usage_rollup", [])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO usage_dirty SELECT DISTINCT session_id FROM calls",
+                [],
+            )?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('usage_fingerprint', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [fingerprint],
+            )?;
+        }
+        let ids: Vec<String> = {
+            let mut st = tx.prepare("SELECT session_id FROM usage_dirty")?;
+            let v = st
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            v
+        };
+        {
+            let mut del = tx.prepare("DELETE FROM usage_rollup WHERE session_id = ?1")?;
+            let mut calls = tx.prepare(
+                "SELECT ts, model, input, output, cache_5m, cache_1h, cache_read
+                 FROM calls WHERE session_id = ?1",
+            )?;
+            let mut ins = tx.prepare(
+                "INSERT INTO usage_rollup (session_id, model, day, first_ts, last_ts, calls,
+                    input, output, cache_5m, cache_1h, cache_read)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+            )?;
+            for id in &ids {
+                del.execute([id])?;
+                // (model, day) -> (first, last, calls, input, output, 5m, 1h, read)
+                let mut by: std::collections::BTreeMap<(String, String), [i64; 8]> =
+                    std::collections::BTreeMap::new();
+                let mut rows = calls.query([id])?;
+                while let Some(r) = rows.next()? {
+                    let ts: i64 = r.get(0)?;
+                    let a = by.entry((r.get(1)?, day_of(ts))).or_insert([
+                        i64::MAX,
+                        i64::MIN,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                    ]);
+                    a[0] = a[0].min(ts);
+                    a[1] = a[1].max(ts);
+                    a[2] += 1;
+                    for k in 0..5 {
+                        a[3 + k] += r.get::<_, i64>(2 + k)?;
+                    }
+                }
+                for ((model, day), a) in by {
+                    ins.execute(params![
+                        id, model, day, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+                    ])?;
+                }
+            }
+        }
+        tx.execute("DELETE FROM usage_dirty", [])?;
+        tx.commit()?;
+        Ok(ids.len())
+    }
+
+    fn usage_rows(
+        &self,
+        project_dirs: Option<&[String]>,
+        include_gone: bool,
+    ) -> Result<Vec<UsageRow>> {
+        let conn = self.lock()?;
+        let mut sql = String::from(
+            "SELECT u.session_id, s.project_dir, u.model, u.day, u.first_ts, u.last_ts, u.calls,
+                u.input, u.output, u.cache_5m, u.cache_1h, u.cache_read, s.cli_cost_usd
+             FROM usage_rollup u JOIN sessions s ON s.id = u.session_id WHERE 1=1",
+        );
+        if !include_gone {
+            sql.push_str(" AND s.gone = 0");
+        }
+        let mut p: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(dirs) = project_dirs {
+            let marks: Vec<String> = dirs
+                .iter()
+                .map(|d| {
+                    p.push(d.clone().into());
+                    format!("?{}", p.len())
+                })
+                .collect();
+            sql.push_str(&format!(" AND s.project_dir IN ({})", marks.join(",")));
+        }
+        let mut st = conn.prepare(&sql)?;
+        let n = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        let v = st
+            .query_map(rusqlite::params_from_iter(p), |r| {
+                Ok(UsageRow {
+                    session_id: r.get(0)?,
+                    project_dir: r.get(1)?,
+                    model: r.get(2)?,
+                    day: r.get(3)?,
+                    first_ts: r.get(4)?,
+                    last_ts: r.get(5)?,
+                    calls: n(r, 6)?,
+                    input: n(r, 7)?,
+                    output: n(r, 8)?,
+                    cache_5m: n(r, 9)?,
+                    cache_1h: n(r, 10)?,
+                    cache_read: n(r, 11)?,
+                    cli_cost_usd: r.get(12)?,
+                })
+            })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(v)
     }

@@ -17,3 +17,42 @@ fn sqlite_on_disk_passes_the_conformance_suite_and_reopens() {
     let again = ccsm_store::SqliteStore::open(&path).expect("reopen");
     assert_eq!(again.integrity_check().expect("check"), "ok");
 }
+
+#[test]
+fn a_catalog_of_the_first_schema_is_migrated_and_its_usage_rolled_up() {
+    use ccsm_store::Store as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("catalog.db");
+    {
+        let v1 = ccsm_store::SqliteStore::open_at_version(&path, 1).expect("open v1");
+        drop(v1);
+        // What a catalog written by the first release holds.
+        let conn = rusqlite::Connection::open(&path).expect("raw");
+        conn.execute_batch(
+            "INSERT INTO sessions (id, project_dir, file_path, last_modified)
+                 VALUES ('s1', '-p', '/cfg/projects/-p/s1.jsonl', 5);
+             INSERT INTO files (path, session_id, size, mtime, offset, head_hash)
+                 VALUES ('/cfg/projects/-p/s1.jsonl', 's1', 10, 5, 10, '4:ab');
+             INSERT INTO calls (session_id, key, ts, model, input, output, cache_5m, cache_1h, cache_read, cost)
+                 VALUES ('s1', 'm:r', 86400000, 'claude-sonnet-4-5', 1, 2, 3, 4, 5, 0.1);",
+        )
+        .expect("v1 rows");
+    }
+    let store = ccsm_store::SqliteStore::open(&path).expect("migrate");
+    assert_eq!(store.integrity_check().expect("check"), "ok");
+    assert_eq!(
+        store
+            .refresh_usage("fp", &|ms| format!("d{}", ms / 86_400_000))
+            .expect("refresh"),
+        1,
+        "every session with calls is rolled up after the migration"
+    );
+    let rows = store.usage_rows(None, false).expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].day.as_str(), rows[0].output, rows[0].cache_1h),
+        ("d1", 2, 4)
+    );
+    let s = store.session("s1").expect("read").expect("s1");
+    assert_eq!((s.notes, s.cli_cost_usd), (None, None));
+}

@@ -404,6 +404,52 @@ impl ClaudeDir {
             .collect()
     }
 
+    /// Every session's subagent transcripts (`<project>/<id>/subagents/*.jsonl`),
+    /// with the id of the session they belong to.
+    pub fn subagent_files(&self, dirs: &[PathBuf]) -> Vec<(String, SessionFile)> {
+        use rayon::prelude::*;
+        dirs.par_iter()
+            .flat_map_iter(|d| {
+                let mut out = Vec::new();
+                let Ok(rd) = std::fs::read_dir(d) else {
+                    return out;
+                };
+                for e in rd.flatten() {
+                    let name = e.file_name();
+                    let Some(id) = name.to_str().filter(|n| is_uuid_name(n)) else {
+                        continue;
+                    };
+                    if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                        continue;
+                    }
+                    let Ok(sub) = std::fs::read_dir(e.path().join("subagents")) else {
+                        continue;
+                    };
+                    for f in sub.flatten() {
+                        let fname = f.file_name();
+                        let Some(stem) = fname.to_str().and_then(|n| n.strip_suffix(".jsonl"))
+                        else {
+                            continue;
+                        };
+                        let Ok(meta) = f.metadata() else { continue };
+                        if meta.is_file() {
+                            out.push((
+                                id.to_owned(),
+                                SessionFile {
+                                    id: stem.to_owned(),
+                                    path: f.path(),
+                                    mtime_ms: mtime_ms(&meta),
+                                    size: meta.len(),
+                                },
+                            ));
+                        }
+                    }
+                }
+                out
+            })
+            .collect()
+    }
+
     fn session_files_of(d: &Path) -> Vec<SessionFile> {
         let mut out = Vec::new();
         {

@@ -99,6 +99,8 @@ struct RawCostState {
 struct Rec {
     file: u32,
     ts_ms: i64,
+    /// The last call's time when the record sums several (a rollup row).
+    ts_last: i64,
     model: u32,
     tokens: Tokens,
 }
@@ -348,6 +350,7 @@ impl ClaudeDir {
                 let rec = Rec {
                     file: fi as u32,
                     ts_ms: ts,
+                    ts_last: ts,
                     model: mi,
                     tokens,
                 };
@@ -387,7 +390,101 @@ impl ClaudeDir {
     }
 }
 
+/// One session's usage for one model on one (local) day, as a catalog keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct DayUsage {
+    pub session_id: String,
+    pub project_dir: String,
+    pub model: String,
+    /// Local `YYYY-MM-DD`.
+    pub day: String,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub tokens: Tokens,
+    pub cli_cost_usd: Option<f64>,
+}
+
+/// The local day of a time in ms (`YYYY-MM-DD`), as reports group calls.
+pub fn local_day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// What [`local_day`] depends on: the local offsets at the start of every month
+/// from 2000 to 2040, hashed. Another time zone (or DST rule) gives another value.
+pub fn local_day_fingerprint() -> String {
+    use chrono::{Offset, TimeZone};
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for y in 2000..2040 {
+        for m in 1..=12 {
+            if let chrono::LocalResult::Single(t) = chrono::Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0) {
+                chrono::Local
+                    .offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc()
+                    .hash(&mut h);
+            }
+        }
+    }
+    format!("local:{:016x}", h.finish())
+}
+
 impl UsageData {
+    /// A report from per-day rows (a catalog's rollup) instead of the files: the
+    /// same grouping, totals and costs, priced now.
+    pub fn from_days(rows: Vec<DayUsage>, filter: &UsageFilter, pricing: PricingTable) -> Self {
+        let mut files: Vec<(String, String)> = Vec::new();
+        let mut cli_costs = Vec::new();
+        let mut file_ix: HashMap<String, u32> = HashMap::new();
+        let mut models: Vec<String> = Vec::new();
+        let mut model_ix: HashMap<String, u32> = HashMap::new();
+        let mut recs = Vec::with_capacity(rows.len());
+        let day_ok = |d: &str| {
+            parse_date(d).is_some_and(|d| {
+                filter.since.is_none_or(|s| d >= s) && filter.until.is_none_or(|u| d <= u)
+            })
+        };
+        for r in rows {
+            if !day_ok(&r.day) {
+                continue;
+            }
+            let file = *file_ix.entry(r.session_id.clone()).or_insert_with(|| {
+                files.push((r.session_id.clone(), r.project_dir.clone()));
+                cli_costs.push(r.cli_cost_usd);
+                (files.len() - 1) as u32
+            });
+            let model = match model_ix.get(&r.model) {
+                Some(i) => *i,
+                None => {
+                    models.push(r.model.clone());
+                    model_ix.insert(r.model, (models.len() - 1) as u32);
+                    (models.len() - 1) as u32
+                }
+            };
+            recs.push(Rec {
+                file,
+                ts_ms: r.first_ms,
+                ts_last: r.last_ms,
+                model,
+                tokens: r.tokens,
+            });
+        }
+        Self {
+            files,
+            models,
+            recs,
+            cli_costs,
+            malformed_lines: 0,
+            pricing,
+        }
+    }
+
     fn cost(&self, model: &str, t: &Tokens) -> Option<f64> {
         let p = self.pricing.price(model)?;
         Some(p.cost(
@@ -400,17 +497,21 @@ impl UsageData {
     }
 
     fn row<'a>(&self, recs: impl Iterator<Item = &'a Rec>) -> Row {
-        let mut by_model: BTreeMap<u32, Tokens> = BTreeMap::new();
+        // By name: the sums are made in the same order however the calls were read.
+        let mut by_model: BTreeMap<&str, Tokens> = BTreeMap::new();
         let mut tokens = Tokens::default();
         for r in recs {
             tokens.add(&r.tokens);
-            by_model.entry(r.model).or_default().add(&r.tokens);
+            by_model
+                .entry(self.models[r.model as usize].as_str())
+                .or_default()
+                .add(&r.tokens);
         }
         let mut breakdowns = Vec::new();
         let mut unknown = Vec::new();
         let mut total_cost = 0.0;
         for (m, t) in by_model {
-            let name = self.models[m as usize].clone();
+            let name = m.to_owned();
             let cost = match self.cost(&name, &t) {
                 Some(c) => c,
                 None => {
@@ -445,6 +546,14 @@ impl UsageData {
                 .or_default()
                 .push(r);
         }
+        // The CLI's own cost, from the first of a session's files that has one.
+        let mut cli_by_session: HashMap<&str, Option<f64>> = HashMap::new();
+        for ((sid, _), c) in self.files.iter().zip(&self.cli_costs) {
+            let e = cli_by_session.entry(sid.as_str()).or_insert(None);
+            if e.is_none() {
+                *e = *c;
+            }
+        }
         let iso = |ms: i64| {
             chrono::DateTime::from_timestamp_millis(ms)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -454,14 +563,9 @@ impl UsageData {
             .into_iter()
             .map(|(sid, recs)| {
                 let first = recs.iter().map(|r| r.ts_ms).min().unwrap_or(0);
-                let last = recs.iter().map(|r| r.ts_ms).max().unwrap_or(0);
+                let last = recs.iter().map(|r| r.ts_last).max().unwrap_or(0);
                 let fi = recs.first().map_or(0, |r| r.file as usize);
-                let cli = self
-                    .files
-                    .iter()
-                    .zip(&self.cli_costs)
-                    .filter(|((s, _), _)| s == sid)
-                    .find_map(|(_, c)| *c);
+                let cli = cli_by_session.get(sid).copied().flatten();
                 SessionRow {
                     session_id: sid.to_owned(),
                     project_path: self.files[fi].1.clone(),
