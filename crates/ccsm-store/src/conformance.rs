@@ -265,6 +265,13 @@ pub fn run(store: &dyn Store) {
         .unwrap()
         .is_some());
 
+    store.optimize().unwrap();
+    assert_eq!(
+        ids(&search(store, "zebra")),
+        vec!["s-a"],
+        "optimize keeps what it merges"
+    );
+
     // Archive key, usage calls.
     store.set_archive("s-a", "s-a-100-3000").unwrap();
     assert_eq!(
@@ -377,6 +384,41 @@ pub fn run(store: &dyn Store) {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!((rows[0].session_id.as_str(), rows[0].output), ("s-c", 150));
     assert!(store.delete("s-c").unwrap());
+
+    // Runs of text interleave (a session appended to after another was indexed):
+    // newest-first search still finds every session, once, and honours limits.
+    ingest(
+        store,
+        session("s-x", "/src/x", 6_000),
+        true,
+        vec![chunk("x1", "user", "needle in x")],
+        vec![],
+    );
+    ingest(
+        store,
+        session("s-y", "/src/y", 7_000),
+        true,
+        vec![chunk("y1", "user", "needle in y")],
+        vec![],
+    );
+    let mut x2 = session("s-x", "/src/x", 8_000);
+    x2.messages = 1;
+    ingest(
+        store,
+        x2,
+        false,
+        vec![chunk("x2", "user", "more needle talk")],
+        vec![],
+    );
+    assert_eq!(ids(&search(store, "needle")), vec!["s-x", "s-y"]);
+    assert_eq!(ids(&search(store, "needl*")), vec!["s-x", "s-y"]);
+    assert_eq!(ids(&search(store, "needle in")), vec!["s-x", "s-y"]);
+    assert_eq!(ids(&search(store, "needle project:/src/y")), vec!["s-y"]);
+    assert_eq!(ids(&search(store, "talk project:/src/x")), vec!["s-x"]);
+    let mut one = SearchQuery::parse("needle").unwrap();
+    one.limit = 1;
+    assert_eq!(store.search(&one).unwrap().len(), 1);
+    assert!(store.delete("s-x").unwrap() && store.delete("s-y").unwrap());
 
     // The project filter uses the index.
     let q = SearchQuery::parse("project:/src/a").unwrap();

@@ -230,6 +230,9 @@ pub trait Store: Send + Sync {
     fn name(&self, name: &str) -> Result<Option<NameRecord>>;
     fn names(&self) -> Result<Vec<NameRecord>>;
     fn remove_name(&self, name: &str) -> Result<bool>;
+    /// Compacts what bulk indexing left behind (SQLite: merges the full-text index
+    /// into one segment, which makes searches several times faster).
+    fn optimize(&self) -> Result<()>;
     /// Usage calls, for reports (optionally since/until in ms).
     fn calls(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, CallRecord)>>;
     /// Brings the usage rollup (per session, model and day) in step with the calls:
@@ -422,6 +425,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE usage_dirty (session_id TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO usage_dirty SELECT DISTINCT session_id FROM calls;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- Each indexing step's text rows are consecutive: a run. Newest-first search
+    -- jumps from a match to the start of its run (the next session down) instead of
+    -- reading every matching message of a session.
+    CREATE TABLE text_runs (
+        first_id INTEGER PRIMARY KEY,
+        last_id INTEGER NOT NULL,
+        session_id TEXT NOT NULL
+    );
+    CREATE INDEX text_runs_session ON text_runs(session_id);
+    INSERT INTO text_runs (first_id, last_id, session_id)
+        SELECT MIN(id), MAX(id), session_id FROM (
+            SELECT id, session_id, id - ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id) AS grp
+            FROM texts)
+        GROUP BY session_id, grp;
+    -- The index's terms, for expanding prefix* into the words it stands for.
+    CREATE VIRTUAL TABLE text_vocab USING fts5vocab('text_fts', 'row');
     -- A call copied into another file moves to it when that copy is larger.
     CREATE TRIGGER calls_moved AFTER UPDATE OF session_id ON calls
     WHEN old.session_id <> new.session_id BEGIN
@@ -602,6 +621,165 @@ impl SqliteStore {
             .query_map([&s.id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(s)
+    }
+
+    /// The MATCH expression, with each prefix* replaced by the (at most 64) words of
+    /// the index it stands for: FTS5 answers a prefix by merging the lists of every
+    /// such word on each query, an OR of words it walks like any other term.
+    fn expanded_match(conn: &Connection, q: &SearchQuery) -> Result<Option<String>> {
+        if q.terms.is_empty() {
+            return Ok(None);
+        }
+        let quote = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+        let mut parts = Vec::new();
+        let mut vocab = conn.prepare_cached(
+            "SELECT term FROM text_vocab WHERE term >= ?1 AND term < ?1 || char(1114111) LIMIT 65",
+        )?;
+        for t in &q.terms {
+            if !t.prefix {
+                parts.push(quote(&t.text));
+                continue;
+            }
+            let words: Vec<String> = vocab
+                .query_map([t.text.to_lowercase()], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if words.is_empty() || words.len() > 64 || t.phrase {
+                parts.push(format!("{}*", quote(&t.text)));
+            } else {
+                let ors: Vec<String> = words.iter().map(|w| quote(w)).collect();
+                parts.push(format!("({})", ors.join(" OR ")));
+            }
+        }
+        Ok(Some(parts.join(" ")))
+    }
+
+    /// Newest first: walks the full-text index from the highest rowid down, one
+    /// session at a time (from a match straight to the start of its run), or, when
+    /// an indexed filter (project, tag, name) picks the sessions, looks in each of
+    /// them, newest first. Either way it stops once `limit` sessions are found.
+    fn search_newest(conn: &Connection, q: &SearchQuery, m: &str) -> Result<Vec<SearchHit>> {
+        let limit = q.limit.max(1);
+        let (w, p) = Self::filters(q);
+        let cond = if w.is_empty() {
+            "1=1".to_owned()
+        } else {
+            w.join(" AND ")
+        };
+        let mut found: Vec<(String, i64)> = Vec::new();
+        let mut step = conn.prepare_cached(
+            "SELECT rowid FROM text_fts WHERE text_fts MATCH ?1 AND rowid < ?2 AND rowid >= ?3
+             ORDER BY rowid DESC LIMIT 1",
+        )?;
+        let indexed = q.project.is_some() || !q.tags.is_empty() || !q.names.is_empty();
+        if indexed {
+            let mut all = vec![rusqlite::types::Value::Null];
+            all.extend(p);
+            let mut cands = conn.prepare(&format!(
+                "SELECT s.id FROM sessions s WHERE ?1 IS NULL AND {cond}
+                 ORDER BY s.last_modified DESC, s.id DESC"
+            ))?;
+            let ids: Vec<String> = cands
+                .query_map(rusqlite::params_from_iter(all), |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut runs = conn.prepare_cached(
+                "SELECT first_id, last_id FROM text_runs WHERE session_id = ?1 ORDER BY first_id DESC",
+            )?;
+            for id in ids {
+                let rs: Vec<(i64, i64)> = runs
+                    .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (lo, hi) in rs {
+                    let hit: Option<i64> = step
+                        .query_row(params![m, hi.saturating_add(1), lo], |r| r.get(0))
+                        .optional()?;
+                    if let Some(rowid) = hit {
+                        found.push((id.clone(), rowid));
+                        break;
+                    }
+                }
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        } else {
+            let mut run_of = conn.prepare_cached(
+                "SELECT first_id, last_id, session_id FROM text_runs WHERE first_id <= ?1
+                 ORDER BY first_id DESC LIMIT 1",
+            )?;
+            let mut session_of =
+                conn.prepare_cached("SELECT session_id FROM texts WHERE id = ?1")?;
+            let mut check = conn.prepare(&format!(
+                "SELECT 1 FROM sessions s WHERE s.id = ?1 AND {cond}"
+            ))?;
+            let mut verdict: std::collections::HashMap<String, bool> =
+                std::collections::HashMap::new();
+            let mut cursor = i64::MAX;
+            while found.len() < limit {
+                let Some(rowid) = step
+                    .query_row(params![m, cursor, i64::MIN], |r| r.get::<_, i64>(0))
+                    .optional()?
+                else {
+                    break;
+                };
+                let run: Option<(i64, i64, String)> = run_of
+                    .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                let (next, id) = match run {
+                    Some((lo, hi, id)) if rowid <= hi => (lo, id),
+                    // Not in a known run: one row down.
+                    _ => (rowid, session_of.query_row([rowid], |r| r.get(0))?),
+                };
+                cursor = next;
+                if verdict.contains_key(&id) {
+                    continue; // judged already (and listed, if it passed)
+                }
+                let ok = w.is_empty() || {
+                    let mut all = vec![rusqlite::types::Value::Text(id.clone())];
+                    all.extend(p.iter().cloned());
+                    check
+                        .query_row(rusqlite::params_from_iter(all), |_| Ok(()))
+                        .optional()?
+                        .is_some()
+                };
+                verdict.insert(id.clone(), ok);
+                if ok {
+                    found.push((id, rowid));
+                }
+            }
+        }
+        let mut sess = conn.prepare_cached(&format!(
+            "SELECT {SESSION_COLS}, x.kind FROM sessions s JOIN texts x ON x.id = ?2 WHERE s.id = ?1"
+        ))?;
+        let mut snip = conn.prepare_cached(
+            "SELECT snippet(text_fts, -1, '[', ']', '…', 16) FROM text_fts
+             WHERE text_fts MATCH ?1 AND rowid = ?2",
+        )?;
+        let mut out = Vec::new();
+        for (id, rowid) in found {
+            let Some((session, kind)) = sess
+                .query_row(params![id, rowid], |r| Ok((row_to_session(r)?, r.get(32)?)))
+                .optional()?
+            else {
+                continue;
+            };
+            let snippet: String = snip
+                .query_row(params![m, rowid], |r| r.get(0))
+                .optional()?
+                .unwrap_or_default();
+            out.push(SearchHit {
+                session: Self::fill(conn, session)?,
+                snippet,
+                kind,
+                score: 0.0,
+            });
+        }
+        out.sort_by(|a, b| {
+            b.session
+                .last_modified
+                .cmp(&a.session.last_modified)
+                .then(b.session.id.cmp(&a.session.id))
+        });
+        Ok(out)
     }
 
     /// The WHERE clause and parameters for a search's filters.
@@ -825,6 +1003,8 @@ impl SqliteStore {
         if b.full {
             tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1")?
                 .execute([&s.id])?;
+            tx.prepare_cached("DELETE FROM text_runs WHERE session_id = ?1")?
+                .execute([&s.id])?;
             tx.prepare_cached("DELETE FROM touched WHERE session_id = ?1")?
                 .execute([&s.id])?;
         }
@@ -923,9 +1103,14 @@ impl SqliteStore {
             title,
             ""
         ])?;
+        let first_id = tx.last_insert_rowid();
         for c in &b.text {
             ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
         }
+        tx.prepare_cached(
+            "INSERT INTO text_runs (first_id, last_id, session_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![first_id, tx.last_insert_rowid(), s.id])?;
         Self::ingest_calls_tx(tx, b)
     }
 }
@@ -982,6 +1167,11 @@ impl Store for SqliteStore {
 
     fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
         let conn = self.lock()?;
+        if !q.rank {
+            if let Some(m) = Self::expanded_match(&conn, q)? {
+                return Self::search_newest(&conn, q, &m);
+            }
+        }
         let (sql, p) = Self::search_sql(q);
         let mut st = conn.prepare(&sql)?;
         let mut out: Vec<SearchHit> = Vec::new();
@@ -1193,6 +1383,7 @@ impl Store for SqliteStore {
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
         for t in [
             "texts",
+            "text_runs",
             "calls",
             "touched",
             "tags",
@@ -1326,6 +1517,12 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<_>>()?;
         Ok(v)
     }
+    fn optimize(&self) -> Result<()> {
+        let conn = self.lock()?;
+        conn.execute("INSERT INTO text_fts (text_fts) VALUES ('optimize')", [])?;
+        Ok(())
+    }
+
     fn refresh_usage(
         &self,
         fingerprint: &str,
