@@ -425,6 +425,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE usage_dirty (session_id TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO usage_dirty SELECT DISTINCT session_id FROM calls;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- A sync counts the sessions present without reading every (wide) session row.
+    CREATE INDEX sessions_gone ON sessions(gone);
     -- Each indexing step's text rows are consecutive: a run. Newest-first search
     -- jumps from a match to the start of its run (the next session down) instead of
     -- reading every matching message of a session.
@@ -535,6 +537,8 @@ impl SqliteStore {
         // A bigger page cache: indexing writes a lot of FTS pages.
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Reads straight from the page cache, without a copy per page.
+        conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
         let store = Self {
             conn: Mutex::new(conn),
         };
@@ -1107,8 +1111,9 @@ impl SqliteStore {
         for c in &b.text {
             ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
         }
+        // REPLACE: a run whose first row (a title row) was deleted and its id reused.
         tx.prepare_cached(
-            "INSERT INTO text_runs (first_id, last_id, session_id) VALUES (?1, ?2, ?3)",
+            "INSERT OR REPLACE INTO text_runs (first_id, last_id, session_id) VALUES (?1, ?2, ?3)",
         )?
         .execute(params![first_id, tx.last_insert_rowid(), s.id])?;
         Self::ingest_calls_tx(tx, b)

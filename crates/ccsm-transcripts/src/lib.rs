@@ -97,6 +97,9 @@ pub struct SessionFile {
     pub size: u64,
 }
 
+/// A subagent's transcript and the id of the session it belongs to.
+pub type SubagentFile = (String, SessionFile);
+
 impl SessionFile {
     /// The sidecar dir (`<project>/<id>/`: subagents, tool results, archive mark).
     pub fn sidecar_dir(&self) -> PathBuf {
@@ -407,50 +410,63 @@ impl ClaudeDir {
     /// Every session's subagent transcripts (`<project>/<id>/subagents/*.jsonl`),
     /// with the id of the session they belong to.
     pub fn subagent_files(&self, dirs: &[PathBuf]) -> Vec<(String, SessionFile)> {
+        self.transcript_files(dirs).1
+    }
+
+    /// Session files and subagent transcripts in one pass over the project dirs
+    /// (a sync of 10k sessions reads each dir once).
+    pub fn transcript_files(&self, dirs: &[PathBuf]) -> (Vec<SessionFile>, Vec<SubagentFile>) {
         use rayon::prelude::*;
-        dirs.par_iter()
-            .flat_map_iter(|d| {
-                let mut out = Vec::new();
-                let Ok(rd) = std::fs::read_dir(d) else {
-                    return out;
-                };
-                for e in rd.flatten() {
-                    let name = e.file_name();
-                    let Some(id) = name.to_str().filter(|n| is_uuid_name(n)) else {
-                        continue;
-                    };
-                    if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                        continue;
-                    }
-                    let Ok(sub) = std::fs::read_dir(e.path().join("subagents")) else {
-                        continue;
-                    };
-                    for f in sub.flatten() {
-                        let fname = f.file_name();
-                        let Some(stem) = fname.to_str().and_then(|n| n.strip_suffix(".jsonl"))
-                        else {
-                            continue;
-                        };
-                        let Ok(meta) = f.metadata() else { continue };
-                        if meta.is_file() {
-                            out.push((
-                                id.to_owned(),
-                                SessionFile {
-                                    id: stem.to_owned(),
-                                    path: f.path(),
-                                    mtime_ms: mtime_ms(&meta),
-                                    size: meta.len(),
-                                },
-                            ));
-                        }
-                    }
-                }
-                out
+        let per_dir: Vec<(Vec<SessionFile>, Vec<SubagentFile>)> = dirs
+            .par_iter()
+            .map(|d| {
+                let mut subs = Vec::new();
+                let files = Self::scan_project_dir(d, Some(&mut subs));
+                (files, subs)
             })
-            .collect()
+            .collect();
+        let mut files = Vec::new();
+        let mut subs = Vec::new();
+        for (f, s) in per_dir {
+            files.extend(f);
+            subs.extend(s);
+        }
+        (files, subs)
+    }
+
+    fn subagents_of(id: &str, dir: &Path, out: &mut Vec<(String, SessionFile)>) {
+        let Ok(sub) = std::fs::read_dir(dir.join("subagents")) else {
+            return;
+        };
+        for f in sub.flatten() {
+            let fname = f.file_name();
+            let Some(stem) = fname.to_str().and_then(|n| n.strip_suffix(".jsonl")) else {
+                continue;
+            };
+            let Ok(meta) = f.metadata() else { continue };
+            if meta.is_file() {
+                out.push((
+                    id.to_owned(),
+                    SessionFile {
+                        id: stem.to_owned(),
+                        path: f.path(),
+                        mtime_ms: mtime_ms(&meta),
+                        size: meta.len(),
+                    },
+                ));
+            }
+        }
     }
 
     fn session_files_of(d: &Path) -> Vec<SessionFile> {
+        Self::scan_project_dir(d, None)
+    }
+
+    /// A project dir's session files; with `subs`, also its subagent transcripts.
+    fn scan_project_dir(
+        d: &Path,
+        mut subs: Option<&mut Vec<(String, SessionFile)>>,
+    ) -> Vec<SessionFile> {
         let mut out = Vec::new();
         {
             let Ok(rd) = std::fs::read_dir(d) else {
@@ -460,6 +476,11 @@ impl ClaudeDir {
                 let name = e.file_name();
                 let Some(name) = name.to_str() else { continue };
                 let Some(stem) = name.strip_suffix(".jsonl") else {
+                    if let Some(subs) = subs.as_deref_mut() {
+                        if is_uuid_name(name) && e.file_type().is_ok_and(|t| t.is_dir()) {
+                            Self::subagents_of(name, &e.path(), subs);
+                        }
+                    }
                     continue;
                 };
                 if !is_uuid_name(stem) {
