@@ -441,6 +441,10 @@ const MIGRATIONS: &[&str] = &[
             SELECT id, session_id, id - ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY id) AS grp
             FROM texts)
         GROUP BY session_id, grp;
+    -- Text goes into the full-text index one file at a time, not a row at a time
+    -- through a trigger: FTS5 writes its pending terms out at every statement
+    -- savepoint, so a trigger made one tiny segment per message, then merged them.
+    DROP TRIGGER texts_ai;
     -- The index's terms, for expanding prefix* into the words it stands for.
     CREATE VIRTUAL TABLE text_vocab USING fts5vocab('text_fts', 'row');
     -- A call copied into another file moves to it when that copy is larger.
@@ -606,10 +610,18 @@ impl SqliteStore {
             .map_err(|_| Error::Invalid("the catalog connection was poisoned".into()))
     }
 
-    /// `PRAGMA integrity_check` (after a crash, say).
+    /// `PRAGMA integrity_check` (after a crash, say), and the full-text index
+    /// checked against the text it indexes.
     pub fn integrity_check(&self) -> Result<String> {
         let conn = self.lock()?;
-        Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        let pages: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if let Err(e) = conn.execute(
+            "INSERT INTO text_fts (text_fts) VALUES ('integrity-check')",
+            [],
+        ) {
+            return Ok(format!("full-text index: {e}"));
+        }
+        Ok(pages)
     }
 
     fn fill(conn: &Connection, mut s: SessionRecord) -> Result<SessionRecord> {
@@ -1111,6 +1123,12 @@ impl SqliteStore {
         for c in &b.text {
             ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
         }
+        // One statement for the file's rows: one write of the index's pending terms.
+        tx.prepare_cached(
+            "INSERT INTO text_fts (rowid, title, body)
+             SELECT id, title, body FROM texts WHERE id >= ?1 AND session_id = ?2",
+        )?
+        .execute(params![first_id, s.id])?;
         // REPLACE: a run whose first row (a title row) was deleted and its id reused.
         tx.prepare_cached(
             "INSERT OR REPLACE INTO text_runs (first_id, last_id, session_id) VALUES (?1, ?2, ?3)",
