@@ -64,6 +64,13 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
+    /// P5 alone, on a catalog already built (`--db CCSM_HOME/catalogs/X.db`).
+    Search {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// Runs a command and prints its wall time (ms) and peak RSS (KiB) as JSON.
     Rss {
         #[arg(trailing_var_arg = true, required = true)]
@@ -259,7 +266,6 @@ fn catalog_bench(
     list_dir: Option<&std::path::Path>,
     queries: usize,
 ) -> Result<()> {
-    use ccsm_store::Store as _;
     let home = tempfile_dir("ccsm-bench-home")?;
     let ccsm = ccsm_bin().display().to_string();
     let d = dir.display().to_string();
@@ -306,45 +312,7 @@ fn catalog_bench(
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "db"))
         .context("the catalog")?;
-    let store = ccsm_store::SqliteStore::open(&db)?;
-    let words = [
-        "parser",
-        "deploy",
-        "migration",
-        "cache",
-        "torn",
-        "catalog",
-        "index",
-        "session",
-        "errors",
-        "refactor",
-    ];
-    let project = store
-        .list(&ccsm_store::ListFilter {
-            limit: Some(1),
-            ..Default::default()
-        })?
-        .first()
-        .and_then(|s| s.project_path.clone())
-        .unwrap_or_default();
-    let mut lat = Vec::new();
-    let mut hits = 0usize;
-    for i in 0..queries {
-        let w = words[i % words.len()];
-        let q = match i % 5 {
-            0 => w.to_owned(),
-            1 => format!("\"{w} the\""),
-            2 => format!("{}*", &w[..4]),
-            3 => format!("{w} project:{project}"),
-            _ => format!("{w} has:tool:Bash cost>0.01"),
-        };
-        let mut sq = ccsm_store::SearchQuery::parse(&q)?;
-        sq.limit = 20;
-        let start = Instant::now();
-        hits += store.search(&sq)?.len();
-        lat.push(start.elapsed().as_secs_f64() * 1e3);
-    }
-    println!("P5 search over the catalog, {queries} queries (words, phrases, prefixes, filters), in process: p50 {:.2} ms, p99 {:.2} ms, {hits} sessions returned", pct(&mut lat, 50.0), pct(&mut lat, 99.0));
+    search_bench(&db, queries)?;
     let search: Vec<String> = vec![
         ccsm.clone(),
         "--config-dir".into(),
@@ -404,6 +372,68 @@ fn catalog_bench(
     Ok(())
 }
 
+/// P5: search latency on a built catalog, overall and per kind of query.
+fn search_bench(db: &std::path::Path, queries: usize) -> Result<()> {
+    use ccsm_store::Store as _;
+    let store = ccsm_store::SqliteStore::open(db)?;
+    let words = [
+        "parser",
+        "deploy",
+        "migration",
+        "cache",
+        "torn",
+        "catalog",
+        "index",
+        "session",
+        "errors",
+        "refactor",
+    ];
+    let project = store
+        .list(&ccsm_store::ListFilter {
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .first()
+        .and_then(|s| s.project_path.clone())
+        .unwrap_or_default();
+    let kinds = [
+        "word",
+        "phrase",
+        "prefix*",
+        "word project:",
+        "word has:tool: cost>",
+    ];
+    let mut lat = Vec::new();
+    let mut by_kind: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    let mut hits = 0usize;
+    for i in 0..queries {
+        let w = words[i % words.len()];
+        let q = match i % 5 {
+            0 => w.to_owned(),
+            1 => format!("\"{w} the\""),
+            2 => format!("{}*", &w[..4]),
+            3 => format!("{w} project:{project}"),
+            _ => format!("{w} has:tool:Bash cost>0.01"),
+        };
+        let mut sq = ccsm_store::SearchQuery::parse(&q)?;
+        sq.limit = 20;
+        let start = Instant::now();
+        hits += store.search(&sq)?.len();
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        lat.push(ms);
+        by_kind[i % 5].push(ms);
+    }
+    println!("P5 search over the catalog, {queries} queries (words, phrases, prefixes, filters), in process: p50 {:.2} ms, p99 {:.2} ms, {hits} sessions returned", pct(&mut lat, 50.0), pct(&mut lat, 99.0));
+    for (k, v) in kinds.iter().zip(by_kind.iter_mut()) {
+        println!(
+            "    {k:<24} p50 {:6.2} ms  p99 {:6.2} ms",
+            pct(v, 50.0),
+            pct(v, 99.0)
+        );
+    }
+    Ok(())
+}
+
 fn tempfile_dir(name: &str) -> Result<PathBuf> {
     let p = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&p);
@@ -441,6 +471,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Rss { cmd } => rss_main(&cmd)?,
+        Cmd::Search { db, queries } => search_bench(&db, queries)?,
         Cmd::Catalog {
             dir,
             list_dir,

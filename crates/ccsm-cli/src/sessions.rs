@@ -68,6 +68,15 @@ pub enum SessionsCmd {
         id: String,
         text: String,
     },
+    /// Keep notes on a session (ccsm's own, never written to Claude Code's files;
+    /// empty text clears them).
+    Note {
+        id: String,
+        text: String,
+        /// Add to the notes instead of replacing them.
+        #[arg(long)]
+        append: bool,
+    },
     /// Add or remove ccsm tags (any number; the CLI's own tag is `sessions tag`).
     #[command(subcommand)]
     Tags(TagsCmd),
@@ -448,6 +457,21 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                 .set_description(&id, (!text.is_empty()).then_some(text))?;
             eprintln!("described {id}");
         }
+        SessionsCmd::Note { id, text, append } => {
+            let c = Catalog::fresh(dir)?;
+            let text = text.trim();
+            let notes = match c.store.session(&id)? {
+                None => bail!("session {id} is not in the catalog"),
+                Some(s) => match (append, s.notes) {
+                    (true, Some(old)) if !text.is_empty() => format!("{old}\n{text}"),
+                    (true, Some(old)) => old,
+                    _ => text.to_owned(),
+                },
+            };
+            c.store
+                .set_notes(&id, (!notes.is_empty()).then_some(notes.as_str()))?;
+            eprintln!("notes of {id} saved");
+        }
         SessionsCmd::Tags(t) => {
             let c = Catalog::fresh(dir)?;
             match t {
@@ -513,6 +537,7 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             row(&mut t, "summary", Some(s.summary.clone()));
             row(&mut t, "title", s.custom_title.clone());
             row(&mut t, "description", s.description.clone());
+            row(&mut t, "notes", s.notes.clone());
             row(&mut t, "first prompt", s.first_prompt.clone());
             row(&mut t, "project", s.project_path.clone());
             row(&mut t, "branch", s.git_branch.clone());

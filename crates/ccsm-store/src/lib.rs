@@ -542,7 +542,7 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Reads straight from the page cache, without a copy per page.
-        conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
+        conn.pragma_update(None, "mmap_size", 64i64 << 20)?;
         let store = Self {
             conn: Mutex::new(conn),
         };
@@ -690,7 +690,7 @@ impl SqliteStore {
         if indexed {
             let mut all = vec![rusqlite::types::Value::Null];
             all.extend(p);
-            let mut cands = conn.prepare(&format!(
+            let mut cands = conn.prepare_cached(&format!(
                 "SELECT s.id FROM sessions s WHERE ?1 IS NULL AND {cond}
                  ORDER BY s.last_modified DESC, s.id DESC"
             ))?;
@@ -724,7 +724,7 @@ impl SqliteStore {
             )?;
             let mut session_of =
                 conn.prepare_cached("SELECT session_id FROM texts WHERE id = ?1")?;
-            let mut check = conn.prepare(&format!(
+            let mut check = conn.prepare_cached(&format!(
                 "SELECT 1 FROM sessions s WHERE s.id = ?1 AND {cond}"
             ))?;
             let mut verdict: std::collections::HashMap<String, bool> =
@@ -1190,10 +1190,16 @@ impl Store for SqliteStore {
 
     fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
         let conn = self.lock()?;
-        if !q.rank {
-            if let Some(m) = Self::expanded_match(&conn, q)? {
-                return Self::search_newest(&conn, q, &m);
-            }
+        if !q.rank && !q.terms.is_empty() {
+            // One read transaction for the few dozen small queries of a search (not
+            // a lock and unlock of the WAL for each).
+            let tx = conn.unchecked_transaction()?;
+            let hits = match Self::expanded_match(&tx, q)? {
+                Some(m) => Self::search_newest(&tx, q, &m)?,
+                None => Vec::new(),
+            };
+            tx.commit()?;
+            return Ok(hits);
         }
         let (sql, p) = Self::search_sql(q);
         let mut st = conn.prepare(&sql)?;
