@@ -95,6 +95,8 @@ pub struct ListedSession {
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 pub fn listed(s: ccsm_store::SessionRecord) -> ListedSession {
@@ -115,6 +117,7 @@ pub fn listed(s: ccsm_store::SessionRecord) -> ListedSession {
         gone: s.gone,
         tags: s.tags,
         description: s.description,
+        notes: s.notes,
     }
 }
 

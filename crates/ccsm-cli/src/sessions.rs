@@ -407,6 +407,7 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                         gone: false,
                         tags: Vec::new(),
                         description: None,
+                        notes: None,
                     })
                     .collect()
             } else {

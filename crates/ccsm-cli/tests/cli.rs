@@ -1044,6 +1044,11 @@ fn search_describe_tags_and_restore_through_the_cli() {
     let info: serde_json::Value =
         serde_json::from_str(&ok(&["sessions", "info", &other, "--json"]).stdout).unwrap();
     assert_eq!(info["description"], "the quiet one");
+    ok(&["sessions", "note", &other, "ask Ana"]);
+    ok(&["sessions", "note", &other, "then ship", "--append"]);
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&["sessions", "info", &other, "--json"]).stdout).unwrap();
+    assert_eq!(info["notes"], "ask Ana\nthen ship");
     assert_eq!(info["tags"], serde_json::json!(["later"]));
 
     // Claude Code's cleanup deletes it; ccsm keeps it listed, searchable, restorable.
