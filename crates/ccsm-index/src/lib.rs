@@ -615,12 +615,9 @@ impl Indexer {
         // and whoever renames last wins with identical content.
         let tmp = dir.join(format!(".{key}.{}.partial", std::process::id()));
         let out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let written = self.dir.export(
-            std::slice::from_ref(&f.id),
-            None,
-            false,
-            std::io::BufWriter::new(out),
-        );
+        let written =
+            self.dir
+                .export_files(std::slice::from_ref(f), false, std::io::BufWriter::new(out));
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(e.into());

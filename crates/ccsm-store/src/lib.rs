@@ -425,8 +425,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE usage_dirty (session_id TEXT PRIMARY KEY) WITHOUT ROWID;
     INSERT OR IGNORE INTO usage_dirty SELECT DISTINCT session_id FROM calls;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    -- A sync counts the sessions present without reading every (wide) session row.
-    CREATE INDEX sessions_gone ON sessions(gone);
+    -- A sync counts the sessions present, and a usage report reads what it needs of
+    -- them, without reading every (wide) session row.
+    CREATE INDEX sessions_present ON sessions(gone, id, project_dir, cli_cost_usd);
     -- Each indexing step's text rows are consecutive: a run. Newest-first search
     -- jumps from a match to the start of its run (the next session down) instead of
     -- reading every matching message of a session.

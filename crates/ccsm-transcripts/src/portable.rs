@@ -143,7 +143,22 @@ impl ClaudeDir {
         } else {
             ids.to_vec()
         };
-        if ids.is_empty() {
+        let files = ids
+            .iter()
+            .map(|id| self.find(id))
+            .collect::<Result<Vec<_>>>()?;
+        self.export_files(&files, redacted, out)
+    }
+
+    /// [`ClaudeDir::export`] of sessions already located (the indexer archives
+    /// thousands: it does not look for each one in every project dir again).
+    pub fn export_files(
+        &self,
+        files: &[crate::SessionFile],
+        redacted: bool,
+        out: impl Write,
+    ) -> Result<Manifest> {
+        if files.is_empty() {
             return Err(bad("nothing to export"));
         }
         let enc = zstd::Encoder::new(out, 3).map_err(|e| bad(e.to_string()))?;
@@ -163,9 +178,8 @@ impl ClaudeDir {
                 size: bytes.len() as u64,
             })
         };
-        for id in &ids {
-            let f = self.find(id)?;
-            let info = self.info_of(&f);
+        for f in files {
+            let info = self.info_of(f);
             let read = |p: &Path| -> Result<Vec<u8>> {
                 let b = std::fs::read(p).map_err(|source| Error::Io {
                     path: p.to_path_buf(),
