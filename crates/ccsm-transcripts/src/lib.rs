@@ -407,14 +407,9 @@ impl ClaudeDir {
             .collect()
     }
 
-    /// Every session's subagent transcripts (`<project>/<id>/subagents/*.jsonl`),
-    /// with the id of the session they belong to.
-    pub fn subagent_files(&self, dirs: &[PathBuf]) -> Vec<(String, SessionFile)> {
-        self.transcript_files(dirs).1
-    }
-
-    /// Session files and subagent transcripts in one pass over the project dirs
-    /// (a sync of 10k sessions reads each dir once).
+    /// Session files and every session's subagent transcripts
+    /// (`<project>/<id>/subagents/*.jsonl`, with the id of their session) in one pass
+    /// over the project dirs (a sync of 10k sessions reads each dir once).
     pub fn transcript_files(&self, dirs: &[PathBuf]) -> (Vec<SessionFile>, Vec<SubagentFile>) {
         use rayon::prelude::*;
         let per_dir: Vec<(Vec<SessionFile>, Vec<SubagentFile>)> = dirs
