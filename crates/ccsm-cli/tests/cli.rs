@@ -266,7 +266,7 @@ fn usage_from_the_catalog_equals_the_files_report_as_files_change() {
     // A transcript deleted (as the CLI's cleanup does): left out like the files'
     // report leaves it out, still counted on request.
     // (A generated one: none of its calls is copied into another transcript.)
-    let gone = env_transcripts(&cfg)
+    let gone = ccsm_testkit::transcripts_in(&cfg)
         .into_iter()
         .find(|p| p.to_string_lossy().contains("project-000"))
         .unwrap();
@@ -280,20 +280,6 @@ fn usage_from_the_catalog_equals_the_files_report_as_files_change() {
     let r = ccsm_at(&cfg, &["--direct", "usage", "session", "--include-gone"]);
     assert_eq!(r.status.code(), Some(1));
     assert!(r.stderr.contains("needs the catalog"), "{}", r.stderr);
-}
-
-/// Every main transcript under a config dir.
-fn env_transcripts(cfg: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for d in std::fs::read_dir(cfg.join("projects")).unwrap().flatten() {
-        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
-            if f.path().extension().is_some_and(|x| x == "jsonl") {
-                out.push(f.path());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn json_of(r: &CliRun) -> serde_json::Value {

@@ -205,22 +205,7 @@ impl TestEnv {
 
     /// Every transcript (`projects/*/*.jsonl`) in the config dir.
     pub fn transcripts(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        let Ok(projects) = std::fs::read_dir(self.config_dir.join("projects")) else {
-            return out;
-        };
-        for p in projects.flatten() {
-            if let Ok(files) = std::fs::read_dir(p.path()) {
-                out.extend(
-                    files
-                        .flatten()
-                        .map(|f| f.path())
-                        .filter(|f| f.extension().is_some_and(|e| e == "jsonl")),
-                );
-            }
-        }
-        out.sort();
-        out
+        transcripts_in(&self.config_dir)
     }
 
     /// The transcript of one session, wherever its project dir is.
@@ -372,4 +357,24 @@ pub fn ccusage(config_dir: &Path, report: &str) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("ccusage printed JSON")
+}
+
+/// Every transcript (`projects/*/*.jsonl`) in a config dir, sorted.
+pub fn transcripts_in(config_dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(projects) = std::fs::read_dir(config_dir.join("projects")) else {
+        return out;
+    };
+    for p in projects.flatten() {
+        if let Ok(files) = std::fs::read_dir(p.path()) {
+            out.extend(
+                files
+                    .flatten()
+                    .map(|f| f.path())
+                    .filter(|f| f.extension().is_some_and(|e| e == "jsonl")),
+            );
+        }
+    }
+    out.sort();
+    out
 }
