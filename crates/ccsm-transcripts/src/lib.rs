@@ -163,15 +163,24 @@ fn head_tail(path: &Path) -> std::io::Result<Option<(String, String, u64, i64)>>
     if n == 0 {
         return Ok(None);
     }
-    let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let head = lossy(&buf[..n]);
     let tail = if size > scan::HEAD_TAIL as u64 {
         f.seek(SeekFrom::Start(size - scan::HEAD_TAIL as u64))?;
         let n = read_full(&mut f, &mut buf)?;
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        lossy(&buf[..n])
     } else {
         head.clone()
     };
     Ok(Some((head, tail, size, mtime_ms(&meta))))
+}
+
+/// `String::from_utf8_lossy`, with std's fast validation first (the lossy path
+/// walks the bytes chunk by chunk even when they are all valid).
+pub(crate) fn lossy(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 fn read_full(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {

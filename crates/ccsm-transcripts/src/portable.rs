@@ -161,7 +161,44 @@ impl ClaudeDir {
         if files.is_empty() {
             return Err(bad("nothing to export"));
         }
-        let enc = zstd::Encoder::new(out, 3).map_err(|e| bad(e.to_string()))?;
+        let sources = files
+            .iter()
+            .map(|f| Source {
+                file: f,
+                info: self.info_of(f),
+                bytes: None,
+            })
+            .collect();
+        self.write_bundle(sources, redacted, 3, out)
+    }
+
+    /// A bundle of one session whose transcript the caller has read already
+    /// (`bytes`: the file's first `f.size` bytes) and whose info it has: the
+    /// indexer's archive, which must not read each file twice. A faster
+    /// compression level (1: about 1.3x the speed of 3 for 3% more bytes).
+    pub fn archive_read(
+        &self,
+        f: &crate::SessionFile,
+        info: Option<crate::SessionInfo>,
+        bytes: &[u8],
+        out: impl Write,
+    ) -> Result<Manifest> {
+        let source = Source {
+            file: f,
+            info,
+            bytes: Some(bytes),
+        };
+        self.write_bundle(vec![source], false, 1, out)
+    }
+
+    fn write_bundle(
+        &self,
+        sources: Vec<Source<'_>>,
+        redacted: bool,
+        level: i32,
+        out: impl Write,
+    ) -> Result<Manifest> {
+        let enc = zstd::Encoder::new(out, level).map_err(|e| bad(e.to_string()))?;
         let mut tar = tar::Builder::new(enc);
         let mut sessions = Vec::new();
         let mut cli_version = None;
@@ -178,8 +215,12 @@ impl ClaudeDir {
                 size: bytes.len() as u64,
             })
         };
-        for f in files {
-            let info = self.info_of(f);
+        for Source {
+            file: f,
+            info,
+            bytes,
+        } in sources
+        {
             let read = |p: &Path| -> Result<Vec<u8>> {
                 let b = std::fs::read(p).map_err(|source| Error::Io {
                     path: p.to_path_buf(),
@@ -191,10 +232,13 @@ impl ClaudeDir {
                     b
                 })
             };
-            let bytes = read(&f.path)?;
+            let bytes = match bytes {
+                Some(b) if !redacted => std::borrow::Cow::Borrowed(b),
+                _ => std::borrow::Cow::Owned(read(&f.path)?),
+            };
             if cli_version.is_none() {
                 cli_version = crate::scan::first_string(
-                    &String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 16)]),
+                    &crate::lossy(&bytes[..bytes.len().min(1 << 16)]),
                     "version",
                 );
             }
@@ -245,6 +289,14 @@ impl ClaudeDir {
         enc.finish().map_err(|e| bad(e.to_string()))?;
         Ok(manifest)
     }
+}
+
+/// One session going into a bundle.
+struct Source<'a> {
+    file: &'a crate::SessionFile,
+    info: Option<crate::SessionInfo>,
+    /// The transcript as the caller read it; `None`: read here.
+    bytes: Option<&'a [u8]>,
 }
 
 /// Options of [`ClaudeDir::import`].

@@ -28,10 +28,16 @@ fn string_at(text: &str, start: usize) -> Option<(String, usize)> {
     None
 }
 
+/// `haystack.find(needle)` by SIMD substring search (std's two-way search is a
+/// large part of reading a session's head and tail).
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    memchr::memmem::find(haystack.as_bytes(), needle.as_bytes())
+}
+
 /// The first `"key":"value"` in `text` (SDK: first occurrence, `"k":"` before `"k": "`).
 pub fn first_string(text: &str, key: &str) -> Option<String> {
     for pat in [format!("\"{key}\":\""), format!("\"{key}\": \"")] {
-        if let Some(at) = text.find(&pat) {
+        if let Some(at) = find(text, &pat) {
             return string_at(text, at + pat.len()).map(|(v, _)| v);
         }
     }
@@ -43,7 +49,7 @@ pub fn last_string(text: &str, key: &str) -> Option<String> {
     let mut best: Option<(usize, String)> = None;
     for pat in [format!("\"{key}\":\""), format!("\"{key}\": \"")] {
         let mut from = 0;
-        while let Some(rel) = text[from..].find(&pat) {
+        while let Some(rel) = find(&text[from..], &pat) {
             let at = from + rel;
             match string_at(text, at + pat.len()) {
                 Some((v, end)) => {
@@ -88,10 +94,10 @@ pub fn last_line_value(text: &str, key: &str, ty: Option<&str>, recover: bool) -
         Some(t) => vec![format!("\"type\":\"{t}\"")],
     };
     for line in text.rsplit('\n') {
-        if !line.contains(&key_pat) {
+        if find(line, &key_pat).is_none() {
             continue;
         }
-        if !type_pats.is_empty() && !type_pats.iter().any(|p| line.contains(p)) {
+        if !type_pats.is_empty() && !type_pats.iter().any(|p| find(line, p).is_some()) {
             continue;
         }
         let mut v = line_value(line, key, ty);
