@@ -75,7 +75,7 @@ fn ingest(
             calls,
             files_touched: vec!["/src/a/main.rs".into()],
             file,
-            subagent: false,
+            ..Default::default()
         })
         .expect("ingest");
 }
@@ -102,6 +102,7 @@ fn ingest_subagent(store: &dyn Store, session: &str, full: bool, calls: Vec<Call
                 head_hash: "4:abcd".into(),
             },
             subagent: true,
+            ..Default::default()
         })
         .expect("ingest subagent");
 }
@@ -419,6 +420,43 @@ pub fn run(store: &dyn Store) {
     one.limit = 1;
     assert_eq!(store.search(&one).unwrap().len(), 1);
     assert!(store.delete("s-x").unwrap() && store.delete("s-y").unwrap());
+
+    // Several steps in one transaction, one session twice (a full re-read after
+    // an earlier step of the same batch): the last step's text is what is found,
+    // and an archive key written with a step is kept by later steps.
+    let step = |id: &str, at: i64, full: bool, word: &str, key: Option<&str>| {
+        let mut s = session(id, "/src/m", at);
+        s.messages = 1;
+        Ingest {
+            file: FileState {
+                path: s.file_path.clone(),
+                session_id: id.into(),
+                size: s.file_size,
+                mtime: at,
+                offset: s.file_size,
+                head_hash: "4:abcd".into(),
+            },
+            session: s,
+            full,
+            text: vec![chunk(&format!("{id}-{at}"), "user", word)],
+            archive_key: key.map(str::to_owned),
+            ..Default::default()
+        }
+    };
+    store
+        .ingest_many(&[
+            step("s-m", 9_000, true, "walrus", Some("s-m-1")),
+            step("s-n", 9_001, true, "walrus", None),
+            step("s-m", 9_002, true, "narwhal", None),
+            step("s-n", 9_003, false, "narwhal", None),
+        ])
+        .unwrap();
+    assert_eq!(ids(&search(store, "walrus")), vec!["s-n"]);
+    assert_eq!(ids(&search(store, "narwhal")), vec!["s-n", "s-m"]);
+    let m = store.session("s-m").unwrap().unwrap();
+    assert_eq!((m.messages, m.archive_key.as_deref()), (1, Some("s-m-1")));
+    assert_eq!(store.session("s-n").unwrap().unwrap().messages, 2);
+    assert!(store.delete("s-m").unwrap() && store.delete("s-n").unwrap());
 
     // The project filter uses the index.
     let q = SearchQuery::parse("project:/src/a").unwrap();

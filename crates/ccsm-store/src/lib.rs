@@ -141,6 +141,8 @@ pub struct Ingest {
     /// touched and file state are written (they count to `session.id`), the session's
     /// own fields are left as they are.
     pub subagent: bool,
+    /// The transcript as read was archived under this key (see `set_archive`).
+    pub archive_key: Option<String>,
 }
 
 /// A session's usage for one model on one day (the catalog's usage rollup).
@@ -469,6 +471,78 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Copies the write-ahead log into the database on a thread of its own.
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// WAL pages after which a checkpoint is due (SQLite's own default).
+const CHECKPOINT_PAGES: i32 = 1000;
+/// WAL pages after which the writer checkpoints itself (the background
+/// checkpointer never caught up: the log must not grow without bound).
+const CHECKPOINT_INLINE_PAGES: i32 = 65_536;
+
+/// Checkpoints off the writer's thread. SQLite checkpoints in the committing
+/// thread by default, which is a fifth of a bulk index build's writer time; a
+/// checkpoint does not block the writer, so another thread can do it meanwhile.
+#[derive(Debug)]
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Installs the commit hook on `conn` and starts the thread, which opens its
+    /// own connection to `path`.
+    fn start(conn: &mut Connection, path: &Path) -> Result<Self> {
+        let (wake, rx) = std::sync::mpsc::sync_channel::<bool>(1);
+        let path = path.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("ccsm-checkpoint".into())
+            .spawn(move || {
+                let mut own: Option<Connection> = None;
+                // `true`: checkpoint; `false` (or the store gone): stop.
+                while let Ok(true) = rx.recv() {
+                    if own.is_none() {
+                        own = Connection::open(&path).ok();
+                    }
+                    if let Some(c) = &own {
+                        if let Err(e) =
+                            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                        {
+                            tracing::debug!("background checkpoint: {e}");
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Error::Invalid(format!("starting the checkpoint thread: {e}")))?;
+        let hook_wake = wake.clone();
+        conn.wal_hook(Some(
+            move |wal: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
+                if pages >= CHECKPOINT_INLINE_PAGES {
+                    return wal.checkpoint();
+                }
+                if pages >= CHECKPOINT_PAGES {
+                    // Full: a checkpoint is under way or already asked for.
+                    let _ = hook_wake.try_send(true);
+                }
+                Ok(())
+            },
+        ))?;
+        Ok(Self {
+            wake,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // A checkpoint under way finishes; none is started after it.
+        let _ = self.wake.send(false);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -529,13 +603,20 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
+/// Text rows written in a transaction and not yet in the full-text index.
+#[derive(Default)]
+struct PendingFts {
+    range: Option<(i64, i64)>,
+    sessions: std::collections::HashSet<String>,
+}
+
 impl SqliteStore {
     /// Opens (creating and migrating) the catalog at `path`.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -544,8 +625,10 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Reads straight from the page cache, without a copy per page.
         conn.pragma_update(None, "mmap_size", 64i64 << 20)?;
+        let checkpointer = Some(Checkpointer::start(&mut conn, path)?);
         let store = Self {
             conn: Mutex::new(conn),
+            _checkpointer: checkpointer,
         };
         store.migrate(&path.display().to_string())?;
         Ok(store)
@@ -555,6 +638,7 @@ impl SqliteStore {
     pub fn memory() -> Result<Self> {
         let store = Self {
             conn: Mutex::new(Connection::open_in_memory()?),
+            _checkpointer: None,
         };
         store.migrate(":memory:")?;
         Ok(store)
@@ -565,6 +649,7 @@ impl SqliteStore {
     pub fn open_at_version(path: &Path, version: usize) -> Result<Self> {
         let store = Self {
             conn: Mutex::new(Connection::open(path)?),
+            _checkpointer: None,
         };
         store.migrate_to(&path.display().to_string(), version)?;
         Ok(store)
@@ -1007,8 +1092,32 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn ingest_tx(tx: &rusqlite::Transaction<'_>, b: &Ingest) -> Result<()> {
+    /// Puts the text rows written since the last call into the full-text index, in
+    /// one statement (FTS5 writes its pending terms out at every statement that
+    /// opens a savepoint: one segment per flush, which merges must fold later).
+    fn flush_fts(tx: &rusqlite::Transaction<'_>, pending: &mut PendingFts) -> Result<()> {
+        if let Some((lo, hi)) = pending.range.take() {
+            tx.prepare_cached(
+                "INSERT INTO text_fts (rowid, title, body)
+                 SELECT id, title, body FROM texts WHERE id BETWEEN ?1 AND ?2",
+            )?
+            .execute(params![lo, hi])?;
+        }
+        pending.sessions.clear();
+        Ok(())
+    }
+
+    fn ingest_tx(
+        tx: &rusqlite::Transaction<'_>,
+        b: &Ingest,
+        pending: &mut PendingFts,
+    ) -> Result<()> {
         let s = &b.session;
+        // Rows of this session not yet in the index must get there before any of
+        // them is deleted (the delete trigger takes them out of the index).
+        if pending.sessions.contains(&s.id) {
+            Self::flush_fts(tx, pending)?;
+        }
         if b.full {
             // Calls by file: a session's subagent files keep theirs.
             tx.prepare_cached("DELETE FROM calls WHERE file = ?1")?
@@ -1078,8 +1187,8 @@ impl SqliteStore {
             "INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
                 first_prompt, git_branch, cwd, native_tag, created_at, last_modified, file_size, archived,
                 messages, user_turns, tool_calls, models, tools, first_activity, last_activity, gone,
-                cli_cost_usd)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,0,?22)
+                cli_cost_usd, archive_key)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,0,?22,?23)
              ON CONFLICT(id) DO UPDATE SET project_dir=excluded.project_dir, project_path=excluded.project_path,
                 file_path=excluded.file_path, summary=excluded.summary, custom_title=excluded.custom_title,
                 first_prompt=excluded.first_prompt, git_branch=excluded.git_branch, cwd=excluded.cwd,
@@ -1087,13 +1196,14 @@ impl SqliteStore {
                 last_modified=excluded.last_modified, file_size=excluded.file_size, archived=excluded.archived,
                 messages=excluded.messages, user_turns=excluded.user_turns, tool_calls=excluded.tool_calls,
                 models=excluded.models, tools=excluded.tools, first_activity=excluded.first_activity,
-                last_activity=excluded.last_activity, gone=0, cli_cost_usd=excluded.cli_cost_usd",
+                last_activity=excluded.last_activity, gone=0, cli_cost_usd=excluded.cli_cost_usd,
+                archive_key=COALESCE(excluded.archive_key, sessions.archive_key)",
         )?
         .execute(params![
             s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
             s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified,
             s.file_size as i64, s.archived.map(i64::from), messages, turns, tool_calls,
-            opt_join(&models), opt_join(&tools), first, last, cli_cost
+            opt_join(&models), opt_join(&tools), first, last, cli_cost, b.archive_key
         ])?;
         let mut ins = tx.prepare_cached(
             "INSERT INTO texts (session_id, uuid, kind, ts, title, body) VALUES (?1,?2,?3,?4,?5,?6)",
@@ -1124,17 +1234,20 @@ impl SqliteStore {
         for c in &b.text {
             ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
         }
-        // One statement for the file's rows: one write of the index's pending terms.
-        tx.prepare_cached(
-            "INSERT INTO text_fts (rowid, title, body)
-             SELECT id, title, body FROM texts WHERE id >= ?1 AND session_id = ?2",
-        )?
-        .execute(params![first_id, s.id])?;
+        let last_id = tx.last_insert_rowid();
+        // Rows of a transaction go into the index together (see flush_fts): every id
+        // above the first one written in this transaction is a row written in it.
+        pending.range = Some(
+            pending
+                .range
+                .map_or((first_id, last_id), |(lo, _)| (lo, last_id)),
+        );
+        pending.sessions.insert(s.id.clone());
         // REPLACE: a run whose first row (a title row) was deleted and its id reused.
         tx.prepare_cached(
             "INSERT OR REPLACE INTO text_runs (first_id, last_id, session_id) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![first_id, tx.last_insert_rowid(), s.id])?;
+        .execute(params![first_id, last_id, s.id])?;
         Self::ingest_calls_tx(tx, b)
     }
 }
@@ -1147,9 +1260,11 @@ impl Store for SqliteStore {
     fn ingest_many(&self, batches: &[Ingest]) -> Result<()> {
         let mut conn = self.lock()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut pending = PendingFts::default();
         for b in batches {
-            Self::ingest_tx(&tx, b)?;
+            Self::ingest_tx(&tx, b, &mut pending)?;
         }
+        Self::flush_fts(&tx, &mut pending)?;
         tx.commit()?;
         Ok(())
     }
