@@ -504,7 +504,7 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                 if delete_files && !s.gone {
                     dir.delete(&s.id)?;
                 }
-                let _ = std::fs::remove_dir_all(data_dir().join("archive").join(&s.id));
+                c.indexer.forget_archive(&s.id)?;
                 c.store.delete(&s.id)?;
             }
             let verb = if dry_run { "would forget" } else { "forgot" };

@@ -29,6 +29,8 @@ const MAX_TEXT: usize = 16 * 1024;
 const HEAD: usize = 4096;
 /// Bytes read in one sync after which the full-text index is merged.
 const OPTIMIZE_AFTER: u64 = 64 << 20;
+/// Transcript bytes whose first segments are written in one transaction.
+const TX_BYTES: u64 = 48 << 20;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -262,6 +264,16 @@ impl Found {
     }
 }
 
+/// What one read of a file gave.
+struct Segment {
+    ingest: Ingest,
+    /// The offset after the last complete line read.
+    next: u64,
+    /// The bytes read (complete lines and any torn end).
+    bytes: Vec<u8>,
+    info: Option<ccsm_transcripts::SessionInfo>,
+}
+
 /// One planned read of a file.
 struct Plan {
     file: SessionFile,
@@ -348,7 +360,7 @@ impl Indexer {
     }
 
     /// Reads one segment of a planned file; returns the batch and the next offset.
-    fn read_segment(&self, p: &Plan, from: u64, first: bool) -> Result<(Ingest, u64)> {
+    fn read_segment(&self, p: &Plan, from: u64, first: bool) -> Result<Segment> {
         let mut f = std::fs::File::open(&p.file.path).map_err(io(&p.file.path))?;
         f.seek(SeekFrom::Start(from)).map_err(io(&p.file.path))?;
         let want = (p.file.size.saturating_sub(from)).min(SEGMENT + (1 << 20));
@@ -404,8 +416,14 @@ impl Indexer {
                 files_touched: found.touched,
                 file,
                 subagent: true,
+                archive_key: None,
             };
-            return Ok((batch, next));
+            return Ok(Segment {
+                ingest: batch,
+                next,
+                bytes: buf,
+                info: None,
+            });
         }
         let info = self.dir.info_of(&p.file);
         let project_dir = p
@@ -448,8 +466,14 @@ impl Indexer {
             files_touched: found.touched,
             file,
             subagent: false,
+            archive_key: None,
         };
-        Ok((batch, next))
+        Ok(Segment {
+            ingest: batch,
+            next,
+            bytes: buf,
+            info,
+        })
     }
 
     /// Brings `store` in step with the config dir. `progress(done, total)` is called
@@ -522,13 +546,19 @@ impl Indexer {
                         .map(|p| {
                             // The first segment of each file; the rest of a big file
                             // is read after this one is written (bounded memory).
-                            let (b, next) = self.read_segment(p, p.from, true)?;
-                            done.fetch_add(next - p.from, std::sync::atomic::Ordering::Relaxed);
+                            let seg = self.read_segment(p, p.from, true)?;
+                            done.fetch_add(seg.next - p.from, std::sync::atomic::Ordering::Relaxed);
                             let archived = match &self.archive {
-                                Some(a) if p.parent.is_none() => self.archive_one(a, &p.file)?,
+                                Some(a) if p.parent.is_none() => {
+                                    // The bytes just read, when they are the whole file.
+                                    let whole =
+                                        p.from == 0 && seg.bytes.len() as u64 == p.file.size;
+                                    let read = whole.then(|| (&seg.bytes[..], seg.info.clone()));
+                                    self.archive_one(a, &p.file, read)?
+                                }
                                 _ => None,
                             };
-                            Ok((b, archived))
+                            Ok((seg.ingest, archived))
                         })
                         .collect();
                     if tx.send((i, parsed)).is_err() {
@@ -536,47 +566,68 @@ impl Indexer {
                     }
                 }
             });
-            for (i, parsed) in rx {
-                // The first segments of a chunk's files go in one transaction.
-                let mut firsts = Vec::new();
-                let mut keys = Vec::new();
-                for item in parsed {
-                    let (first, archived) = item?;
-                    firsts.push(first);
-                    keys.push(archived);
-                }
-                store.ingest_many(&firsts)?;
-                for ((p, first), archived) in chunks[i].iter().zip(&firsts).zip(keys) {
-                    let mut from = first.file.offset;
-                    // The rest of a big file, segment by segment.
-                    while from < p.file.size {
-                        let before = from;
-                        let (b, next) = self.read_segment(p, from, false)?;
-                        store.ingest(&b)?;
-                        done.fetch_add(next - from, std::sync::atomic::Ordering::Relaxed);
-                        from = next;
-                        if from == before {
-                            break; // a torn last line: read it when it is complete
+            // First segments go in together, several chunks to a transaction: a
+            // commit writes every page it touched (random keys touch many), and the
+            // checkpoint copies them again.
+            let mut batch: Vec<(Ingest, &Plan)> = Vec::new();
+            let mut batch_bytes = 0u64;
+            let commit =
+                |batch: &mut Vec<(Ingest, &Plan)>, report: &mut SyncReport| -> Result<()> {
+                    if batch.is_empty() {
+                        return Ok(());
+                    }
+                    let firsts: Vec<Ingest> =
+                        batch.iter_mut().map(|(b, _)| std::mem::take(b)).collect();
+                    store.ingest_many(&firsts)?;
+                    for ((_, p), first) in batch.iter().zip(&firsts) {
+                        let mut from = first.file.offset;
+                        // The rest of a big file, segment by segment.
+                        while from < p.file.size {
+                            let before = from;
+                            let Segment {
+                                ingest: b, next, ..
+                            } = self.read_segment(p, from, false)?;
+                            store.ingest(&b)?;
+                            done.fetch_add(next - from, std::sync::atomic::Ordering::Relaxed);
+                            from = next;
+                            if from == before {
+                                break; // a torn last line: read it when it is complete
+                            }
+                        }
+                        report.bytes_read += p.file.size - p.from;
+                        report.read_files.push(p.file.path.clone());
+                        if p.parent.is_some() {
+                            report.subagent_files += 1;
+                            continue;
+                        }
+                        match p.kind {
+                            Kind::New => report.new += 1,
+                            Kind::Appended => report.appended += 1,
+                            Kind::Rewritten => report.rewritten += 1,
+                        }
+                        if first.archive_key.is_some() {
+                            report.archived += 1;
                         }
                     }
-                    report.bytes_read += p.file.size - p.from;
-                    report.read_files.push(p.file.path.clone());
-                    if p.parent.is_some() {
-                        report.subagent_files += 1;
-                        continue;
-                    }
-                    match p.kind {
-                        Kind::New => report.new += 1,
-                        Kind::Appended => report.appended += 1,
-                        Kind::Rewritten => report.rewritten += 1,
-                    }
-                    if let Some(key) = archived {
-                        store.set_archive(&p.file.id, &key)?;
-                        report.archived += 1;
-                    }
+                    batch.clear();
                     progress(done.load(std::sync::atomic::Ordering::Relaxed), total);
+                    Ok(())
+                };
+            for (i, parsed) in rx {
+                for (p, item) in chunks[i].iter().zip(parsed) {
+                    let (mut first, archived) = item?;
+                    first.archive_key = archived;
+                    batch_bytes += first.file.offset - p.from;
+                    let more = first.file.offset < p.file.size;
+                    batch.push((first, p));
+                    // A big file's other segments follow its first at once.
+                    if more || batch_bytes >= TX_BYTES {
+                        commit(&mut batch, &mut report)?;
+                        batch_bytes = 0;
+                    }
                 }
             }
+            commit(&mut batch, &mut report)?;
             let _ = producer.join();
             Ok(())
         });
@@ -601,23 +652,36 @@ impl Indexer {
         Ok(report)
     }
 
+    /// Where a session version's bundle goes: one dir per first two characters of
+    /// the id (a dir per session cost an inode per session on the first build).
+    fn archive_path(root: &Path, id: &str, key: &str) -> PathBuf {
+        root.join(shard(id)).join(format!("{key}.ccsm"))
+    }
+
     /// Archives one session version unless this version is archived already;
-    /// returns the new archive key.
-    fn archive_one(&self, root: &Path, f: &SessionFile) -> Result<Option<String>> {
+    /// returns the new archive key. `read`: the transcript's bytes and info as the
+    /// indexer read them (the whole file), to not read it again.
+    fn archive_one(
+        &self,
+        root: &Path,
+        f: &SessionFile,
+        read: Option<(&[u8], Option<ccsm_transcripts::SessionInfo>)>,
+    ) -> Result<Option<String>> {
         let key = format!("{}-{}-{}", f.id, f.size, f.mtime_ms);
-        let dir = root.join(&f.id);
-        let dest = dir.join(format!("{key}.ccsm"));
+        let dest = Self::archive_path(root, &f.id, &key);
         if dest.exists() {
             return Ok(None);
         }
+        let dir = root.join(shard(&f.id));
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         // Another process may archive the same version at once: temp names differ,
         // and whoever renames last wins with identical content.
         let tmp = dir.join(format!(".{key}.{}.partial", std::process::id()));
-        let out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        let written =
-            self.dir
-                .export_files(std::slice::from_ref(f), false, std::io::BufWriter::new(out));
+        let out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io(&tmp))?);
+        let written = match read {
+            Some((bytes, info)) => self.dir.archive_read(f, info, bytes, out),
+            None => self.dir.export_files(std::slice::from_ref(f), false, out),
+        };
         if let Err(e) = written {
             let _ = std::fs::remove_file(&tmp);
             return Err(e.into());
@@ -629,14 +693,47 @@ impl Indexer {
             }
         }
         // Only the newest version of a session is kept.
+        let prefix = format!("{}-", f.id);
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
-                if e.path() != dest && e.path().extension().is_some_and(|x| x == "ccsm") {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(&prefix) && name.ends_with(".ccsm") && e.path() != dest {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
         }
+        // The first layout: a dir per session.
+        let legacy = root.join(&f.id);
+        if legacy.is_dir() {
+            let _ = std::fs::remove_dir_all(&legacy);
+        }
         Ok(Some(key))
+    }
+
+    /// Removes every archived version of a session (both layouts).
+    pub fn forget_archive(&self, id: &str) -> Result<()> {
+        let Some(root) = &self.archive else {
+            return Ok(());
+        };
+        if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+            return Err(Error::NotArchived(id.to_owned()));
+        }
+        let prefix = format!("{id}-");
+        let dir = root.join(shard(id));
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name();
+                if name.to_string_lossy().starts_with(&prefix) {
+                    std::fs::remove_file(e.path()).map_err(io(&e.path()))?;
+                }
+            }
+        }
+        let legacy = root.join(id);
+        if legacy.is_dir() {
+            std::fs::remove_dir_all(&legacy).map_err(io(&legacy))?;
+        }
+        Ok(())
     }
 
     /// Writes an archived session back where the CLI looks for it.
@@ -652,8 +749,10 @@ impl Indexer {
             .archive_key
             .clone()
             .ok_or_else(|| Error::NotArchived(id.to_owned()))?;
-        let bundle = root.join(&s.id).join(format!("{key}.ccsm"));
-        let f = std::fs::File::open(&bundle).map_err(|_| Error::NotArchived(id.to_owned()))?;
+        // This layout, else the first one (a dir per session).
+        let f = std::fs::File::open(Self::archive_path(&root, &s.id, &key))
+            .or_else(|_| std::fs::File::open(root.join(&s.id).join(format!("{key}.ccsm"))))
+            .map_err(|_| Error::NotArchived(id.to_owned()))?;
         if self.dir.find(id).is_ok() && !force {
             return Err(Error::Exists(id.to_owned()));
         }
@@ -668,6 +767,11 @@ impl Indexer {
         store.mark_gone(id, false)?;
         Ok(done.into_iter().next().map(|d| d.path).unwrap_or_default())
     }
+}
+
+/// The archive's dir for a session id: its first two characters.
+fn shard(id: &str) -> &str {
+    id.get(..2).unwrap_or("_")
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

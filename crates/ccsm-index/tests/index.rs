@@ -183,4 +183,40 @@ fn a_session_cleaned_up_by_claude_stays_searchable_and_restores_for_the_cli() {
     assert_eq!(req.user_prompts()[0], "BASH echo zebra-in-a-tool-input");
     idx.sync(&store, &nothing).unwrap();
     assert!(!store.session(&id).unwrap().unwrap().gone);
+
+    // One version is kept: the resumed transcript's bundle replaced the first.
+    let root = env.root().join("archive");
+    let bundles = bundles_of(&root, &id);
+    assert_eq!(bundles.len(), 1, "{bundles:?}");
+    // A bundle in the first layout (a dir per session) still restores.
+    let key = store.session(&id).unwrap().unwrap().archive_key.unwrap();
+    let legacy = root.join(&id);
+    std::fs::create_dir_all(&legacy).unwrap();
+    std::fs::rename(&bundles[0], legacy.join(format!("{key}.ccsm"))).unwrap();
+    dir.delete(&id).unwrap();
+    idx.sync(&store, &nothing).unwrap();
+    assert!(idx.restore(&store, &id, false).unwrap().exists());
+    // Forgetting a session's archive removes it, whichever layout.
+    idx.forget_archive(&id).unwrap();
+    assert!(bundles_of(&root, &id).is_empty());
+}
+
+/// The archive's bundles of a session, in any layout.
+fn bundles_of(root: &std::path::Path, id: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with(id) && n.ends_with(".ccsm")
+            }) {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
