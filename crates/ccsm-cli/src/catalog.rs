@@ -144,6 +144,38 @@ pub fn list(
     Ok(rows.into_iter().map(listed).collect())
 }
 
+/// A project as `projects list` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedProject {
+    #[serde(flatten)]
+    pub info: ccsm_transcripts::ProjectInfo,
+    /// With `--include-gone`: sessions of the project whose transcript is gone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gone_sessions: Option<u64>,
+}
+
+/// Projects from the catalog (synced first): the listing the files give, without
+/// reading a transcript per project; with `include_gone`, also the sessions (and
+/// projects) only ccsm still has.
+pub fn projects(dir: &ClaudeDir, include_gone: bool) -> Result<Vec<ListedProject>> {
+    let c = Catalog::fresh(dir)?;
+    Ok(c.store
+        .projects(include_gone)?
+        .into_iter()
+        .map(|p| ListedProject {
+            info: ccsm_transcripts::ProjectInfo {
+                path: p.project_path,
+                dir_name: p.project_dir,
+                sessions: (p.sessions + p.gone) as usize,
+                size: p.size,
+                last_modified: p.last_modified,
+            },
+            gone_sessions: include_gone.then_some(p.gone),
+        })
+        .collect())
+}
+
 #[derive(Subcommand, Debug)]
 pub enum NamesCmd {
     /// Every name with its conversation's sessions.

@@ -105,7 +105,7 @@ fn main() -> ExitCode {
                 })
                 .map(|()| 0),
             Command::Names(c) => catalog::names(&dir, c, json).map(|()| 0),
-            Command::Projects(c) => sessions::projects(&dir, c, json).map(|()| 0),
+            Command::Projects(c) => sessions::projects(&dir, c, json, direct).map(|()| 0),
             Command::Sessions(c) => sessions::sessions(&dir, c, json, direct).map(|()| 0),
             Command::Usage { args, cmd } => {
                 sessions::usage(&dir, args, cmd, json, direct).map(|()| 0)

@@ -15,7 +15,12 @@ use serde::Serialize;
 #[derive(Subcommand, Debug)]
 pub enum ProjectsCmd {
     /// Every project with its real path, sessions, size and last activity.
-    List,
+    List {
+        /// Also count sessions whose transcript is gone from Claude Code's dir (kept
+        /// in ccsm's catalog after the CLI's cleanup).
+        #[arg(long)]
+        include_gone: bool,
+    },
     /// Point a moved or renamed project folder's sessions at its new place.
     Move {
         /// The folder's old path (it need not exist any more).
@@ -302,7 +307,7 @@ fn absolute(p: &std::path::Path) -> Result<PathBuf> {
     })
 }
 
-pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool) -> Result<()> {
+pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool, direct: bool) -> Result<()> {
     match cmd {
         ProjectsCmd::Move {
             old,
@@ -368,21 +373,43 @@ pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool) -> Result<()> {
             }
             return Ok(());
         }
-        ProjectsCmd::List => {
-            let ps = dir.projects()?;
+        ProjectsCmd::List { include_gone } => {
+            if direct && include_gone {
+                bail!("--include-gone needs the catalog (drop --direct)");
+            }
+            let ps: Vec<crate::catalog::ListedProject> = if direct {
+                dir.projects()?
+                    .into_iter()
+                    .map(|info| crate::catalog::ListedProject {
+                        info,
+                        gone_sessions: None,
+                    })
+                    .collect()
+            } else {
+                crate::catalog::projects(dir, include_gone)?
+            };
             if json {
                 return print_json(&ps);
             }
-            let mut t = table(&["project", "sessions", "size", "last activity"]);
+            let mut head = vec!["project", "sessions", "size", "last activity"];
+            if include_gone {
+                head.insert(2, "gone");
+            }
+            let mut t = table(&head);
             for p in &ps {
-                t.add_row(vec![
-                    p.path
+                let mut row = vec![
+                    p.info
+                        .path
                         .clone()
-                        .unwrap_or_else(|| format!("({})", p.dir_name)),
-                    p.sessions.to_string(),
-                    size(p.size),
-                    when(p.last_modified),
-                ]);
+                        .unwrap_or_else(|| format!("({})", p.info.dir_name)),
+                    p.info.sessions.to_string(),
+                    size(p.info.size),
+                    when(p.info.last_modified),
+                ];
+                if include_gone {
+                    row.insert(2, p.gone_sessions.unwrap_or(0).to_string());
+                }
+                t.add_row(row);
             }
             println!("{t}");
         }

@@ -219,7 +219,7 @@ fn ccsm_at(config: &std::path::Path, args: &[&str]) -> CliRun {
 }
 
 #[test]
-fn usage_from_the_catalog_equals_the_files_report_as_files_change() {
+fn usage_and_projects_from_the_catalog_equal_the_files_reports_as_files_change() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("cfg");
     ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
@@ -237,6 +237,10 @@ fn usage_from_the_catalog_equals_the_files_report_as_files_change() {
             // Not assert_eq: the reports are long.
             assert!(catalog.stdout == files.stdout, "{when}: usage {r} differs");
         }
+        let catalog = ccsm_at(&cfg, &["projects", "list", "--json"]);
+        let files = ccsm_at(&cfg, &["--direct", "projects", "list", "--json"]);
+        assert!(catalog.status.success(), "{catalog:?}");
+        assert_eq!(catalog.stdout, files.stdout, "{when}: projects differ");
     };
     same("first index");
     let total = |args: &[&str]| {
@@ -280,6 +284,35 @@ fn usage_from_the_catalog_equals_the_files_report_as_files_change() {
     let r = ccsm_at(&cfg, &["--direct", "usage", "session", "--include-gone"]);
     assert_eq!(r.status.code(), Some(1));
     assert!(r.stderr.contains("needs the catalog"), "{}", r.stderr);
+    // Projects count the deleted session only on request, as gone.
+    let projects = json_of(&ccsm_at(
+        &cfg,
+        &["projects", "list", "--json", "--include-gone"],
+    ));
+    let dir = gone
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let p = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["dirName"] == dir.as_str())
+        .expect("the project is listed");
+    assert_eq!(p["goneSessions"], 1, "{p}");
+    let present = json_of(&ccsm_at(&cfg, &["projects", "list", "--json"]));
+    let q = present
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["dirName"] == dir.as_str());
+    assert_eq!(
+        q.map_or(0, |q| q["sessions"].as_u64().unwrap()) + 1,
+        p["sessions"].as_u64().unwrap()
+    );
 }
 
 fn json_of(r: &CliRun) -> serde_json::Value {

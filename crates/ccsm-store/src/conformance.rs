@@ -254,6 +254,29 @@ pub fn run(store: &dyn Store) {
     assert_eq!(all.len(), 2);
     assert_eq!(store.count_present().unwrap(), 1);
     assert_eq!(ids(&search(store, "is:gone refactor")), vec!["s-b"]);
+    // Projects: present sessions, and gone ones on request.
+    let present = store.projects(false).unwrap();
+    assert_eq!(present.len(), 1, "{present:?}");
+    assert_eq!(
+        (
+            present[0].project_dir.as_str(),
+            present[0].project_path.as_deref(),
+            present[0].sessions,
+            present[0].gone,
+            present[0].size,
+            present[0].last_modified
+        ),
+        ("-src-a", Some("/src/a"), 1, 0, 100, 3_000)
+    );
+    let with_gone = store.projects(true).unwrap();
+    assert_eq!(
+        with_gone
+            .iter()
+            .map(|p| (p.project_dir.as_str(), p.sessions, p.gone))
+            .collect::<Vec<_>>(),
+        vec![("-src-a", 1, 0), ("-src-b", 0, 1)],
+        "newest first"
+    );
     assert!(
         store
             .file_state("/cfg/projects/x/s-b.jsonl")

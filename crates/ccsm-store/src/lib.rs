@@ -253,9 +253,28 @@ pub trait Store: Send + Sync {
         project_dirs: Option<&[String]>,
         include_gone: bool,
     ) -> Result<Vec<UsageRow>>;
+    /// Sessions per project dir, newest activity first: those whose transcript is
+    /// present, and with `include_gone` those Claude Code deleted too.
+    fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>>;
     /// The plan SQLite (or another engine) would use for a search; for tests that
     /// check a filter uses an index.
     fn explain_search(&self, q: &SearchQuery) -> Result<String>;
+}
+
+/// A project dir as the catalog knows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProjectRow {
+    pub project_dir: String,
+    /// The real path its sessions ran in (the newest present session's, else any).
+    pub project_path: Option<String>,
+    /// Sessions whose transcript is present.
+    pub sessions: u64,
+    /// Sessions whose transcript is gone (counted only when asked for).
+    pub gone: u64,
+    /// Transcript bytes of the sessions counted.
+    pub size: u64,
+    /// The newest modification time of the sessions counted (ms).
+    pub last_modified: i64,
 }
 
 /// The seeds' names for the same operations.
@@ -1759,6 +1778,33 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM usage_dirty", [])?;
         tx.commit()?;
         Ok(ids.len())
+    }
+
+    fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>> {
+        let conn = self.lock()?;
+        let mut st = conn.prepare_cached(
+            "SELECT s.project_dir,
+                (SELECT p.project_path FROM sessions p
+                  WHERE p.project_dir = s.project_dir AND p.project_path IS NOT NULL
+                  ORDER BY p.gone, p.last_modified DESC, p.id LIMIT 1),
+                SUM(s.gone = 0), SUM(s.gone <> 0), SUM(s.file_size), MAX(s.last_modified)
+             FROM sessions s WHERE s.gone = 0 OR ?1
+             GROUP BY s.project_dir
+             ORDER BY MAX(s.last_modified) DESC, s.project_dir",
+        )?;
+        let rows = st
+            .query_map([include_gone], |r| {
+                Ok(ProjectRow {
+                    project_dir: r.get(0)?,
+                    project_path: r.get(1)?,
+                    sessions: r.get::<_, i64>(2)? as u64,
+                    gone: r.get::<_, i64>(3)? as u64,
+                    size: r.get::<_, i64>(4)? as u64,
+                    last_modified: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
     }
 
     fn usage_rows(
