@@ -411,7 +411,7 @@ impl Indexer {
                     ..Default::default()
                 },
                 full: p.full && first,
-                text: Vec::new(),
+                text: found.text,
                 calls: found.calls,
                 files_touched: found.touched,
                 file,

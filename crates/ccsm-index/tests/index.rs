@@ -220,3 +220,52 @@ fn bundles_of(root: &std::path::Path, id: &str) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_subagents_text_is_found_as_its_sessions_and_survives_re_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&fixture_dir(), tmp.path()).unwrap();
+    let session = "98f8a6d7-dacb-4768-bdcb-2fe7e05b1a48";
+    let alpha = tmp.path().join("projects/-home-dev-src-alpha");
+    let sub = alpha.join(format!("{session}/subagents/agent-a5bbca28db8f36e17.jsonl"));
+    let original = std::fs::read_to_string(&sub).unwrap();
+    // A reply said only in the subagent's transcript.
+    let line = original
+        .lines()
+        .find(|l| l.contains("\"type\":\"assistant\""))
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    v["uuid"] = "0b8f4f8e-1111-4222-8333-944455556666".into();
+    v["message"]["content"] =
+        serde_json::json!([{"type": "text", "text": "the quokka module owns retries"}]);
+    std::fs::write(&sub, format!("{original}{v}\n")).unwrap();
+
+    let dir = ClaudeDir::new(tmp.path());
+    let store = SqliteStore::memory().unwrap();
+    let idx = Indexer::new(dir);
+    idx.sync(&store, &nothing).unwrap();
+    assert_eq!(search(&store, "quokka"), vec![session.to_owned()]);
+    assert_eq!(
+        search(&store, "\"quokka module\" project:/home/dev/src/alpha"),
+        vec![session.to_owned()]
+    );
+
+    // The session's own transcript re-read from the start: the subagent's text stays.
+    let main = alpha.join(format!("{session}.jsonl"));
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(&main, text.replacen("survey", "Survey", 1)).unwrap();
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!((r.rewritten, r.subagent_files), (1, 0), "{r:?}");
+    assert_eq!(search(&store, "quokka"), vec![session.to_owned()]);
+
+    // The subagent's transcript rewritten: its old text goes, its new text is found.
+    std::fs::write(
+        &sub,
+        original.replace("survey the code base", "survey the wombat"),
+    )
+    .unwrap();
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!(r.subagent_files, 1, "{r:?}");
+    assert!(search(&store, "quokka").is_empty());
+    assert_eq!(search(&store, "wombat"), vec![session.to_owned()]);
+}

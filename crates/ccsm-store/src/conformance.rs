@@ -320,6 +320,28 @@ pub fn run(store: &dyn Store) {
     let mut sub = call("m7:r7", 100, 1.0);
     sub.ts += 86_400_000; // the next day
     ingest_subagent(store, "s-a", true, vec![sub]);
+    // A subagent's text is found as its session's.
+    store
+        .ingest(&Ingest {
+            session: SessionRecord {
+                id: "s-a".into(),
+                ..Default::default()
+            },
+            full: false,
+            text: vec![chunk("sub-1", "assistant", "the platypus cache is warm")],
+            file: FileState {
+                path: "/cfg/projects/x/s-a/subagents/agent-1.jsonl".into(),
+                session_id: "s-a".into(),
+                size: 20,
+                mtime: 2,
+                offset: 20,
+                head_hash: "4:abcd".into(),
+            },
+            subagent: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&search(store, "platypus")), vec!["s-a"]);
     assert_eq!(store.session("s-a").unwrap().unwrap().output_tokens, 132);
     assert!(store.refresh_usage("tz-1", &day_of).unwrap() >= 1);
     assert_eq!(
@@ -381,6 +403,11 @@ pub fn run(store: &dyn Store) {
     );
     assert!(search(store, "zebra").is_empty());
     assert_eq!(ids(&search(store, "rewritten")), vec!["s-a"]);
+    assert_eq!(
+        ids(&search(store, "platypus")),
+        vec!["s-a"],
+        "a re-read of the session's transcript keeps its subagents' text"
+    );
     let a = store.session("s-a").unwrap().unwrap();
     assert_eq!(a.output_tokens, 100, "the subagent's calls stay");
     assert_eq!(a.description, None);

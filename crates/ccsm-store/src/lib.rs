@@ -137,9 +137,9 @@ pub struct Ingest {
     pub calls: Vec<CallRecord>,
     pub files_touched: Vec<String>,
     pub file: FileState,
-    /// The file is one of the session's subagent transcripts: only its calls, files
-    /// touched and file state are written (they count to `session.id`), the session's
-    /// own fields are left as they are.
+    /// The file is one of the session's subagent transcripts: its calls, text, files
+    /// touched and file state are written (they count to `session.id`, its text is
+    /// found as the session's), the session's own fields are left as they are.
     pub subagent: bool,
     /// The transcript as read was archived under this key (see `set_archive`).
     pub archive_key: Option<String>,
@@ -483,6 +483,14 @@ const MIGRATIONS: &[&str] = &[
             cost_usd = (SELECT COALESCE(SUM(cost),0) FROM calls WHERE session_id = old.session_id)
         WHERE id = old.session_id;
     END;
+    "#,
+    // 3: subagent transcripts' text is searchable as their session's. Each text row
+    // knows the subagent transcript it came from (NULL: the session's own), so a
+    // re-read of one file replaces only its rows. Subagent transcripts indexed before
+    // (calls only) are read again by the next sync.
+    r#"
+    ALTER TABLE texts ADD COLUMN file TEXT;
+    DELETE FROM files WHERE path LIKE '%/subagents/%';
     "#,
 ];
 
@@ -1143,13 +1151,37 @@ impl SqliteStore {
                 .execute([&b.file.path])?;
         }
         if b.subagent {
+            if b.full {
+                tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1 AND file = ?2")?
+                    .execute([&s.id, &b.file.path])?;
+                Self::drop_dead_runs(tx, &s.id)?;
+            }
+            if let Some(first) = b.text.first() {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO texts (session_id, uuid, kind, ts, title, body, file)
+                     VALUES (?1,?2,?3,?4,'',?5,?6)",
+                )?;
+                ins.execute(params![
+                    s.id,
+                    first.uuid,
+                    first.kind,
+                    first.ts,
+                    first.text,
+                    b.file.path
+                ])?;
+                let first_id = tx.last_insert_rowid();
+                for c in &b.text[1..] {
+                    ins.execute(params![s.id, c.uuid, c.kind, c.ts, c.text, b.file.path])?;
+                }
+                Self::add_run(tx, pending, &s.id, first_id)?;
+            }
             return Self::ingest_calls_tx(tx, b);
         }
         if b.full {
-            tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1")?
+            // The session's own rows; its subagents' stay.
+            tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1 AND file IS NULL")?
                 .execute([&s.id])?;
-            tx.prepare_cached("DELETE FROM text_runs WHERE session_id = ?1")?
-                .execute([&s.id])?;
+            Self::drop_dead_runs(tx, &s.id)?;
             tx.prepare_cached("DELETE FROM touched WHERE session_id = ?1")?
                 .execute([&s.id])?;
         }
@@ -1253,6 +1285,18 @@ impl SqliteStore {
         for c in &b.text {
             ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
         }
+        Self::add_run(tx, pending, &s.id, first_id)?;
+        Self::ingest_calls_tx(tx, b)
+    }
+
+    /// Records the rows from `first_id` to the last one inserted as a run of
+    /// `session`, waiting for the full-text index.
+    fn add_run(
+        tx: &rusqlite::Transaction<'_>,
+        pending: &mut PendingFts,
+        session: &str,
+        first_id: i64,
+    ) -> Result<()> {
         let last_id = tx.last_insert_rowid();
         // Rows of a transaction go into the index together (see flush_fts): every id
         // above the first one written in this transaction is a row written in it.
@@ -1261,13 +1305,25 @@ impl SqliteStore {
                 .range
                 .map_or((first_id, last_id), |(lo, _)| (lo, last_id)),
         );
-        pending.sessions.insert(s.id.clone());
+        pending.sessions.insert(session.to_owned());
         // REPLACE: a run whose first row (a title row) was deleted and its id reused.
         tx.prepare_cached(
             "INSERT OR REPLACE INTO text_runs (first_id, last_id, session_id) VALUES (?1, ?2, ?3)",
         )?
-        .execute(params![first_id, last_id, s.id])?;
-        Self::ingest_calls_tx(tx, b)
+        .execute(params![first_id, last_id, session])?;
+        Ok(())
+    }
+
+    /// Forgets a session's runs none of whose rows is left (a run is rows of one
+    /// file; a re-read file's rows are deleted, the other files' stay).
+    fn drop_dead_runs(tx: &rusqlite::Transaction<'_>, session: &str) -> Result<()> {
+        tx.prepare_cached(
+            "DELETE FROM text_runs WHERE session_id = ?1 AND NOT EXISTS (
+                SELECT 1 FROM texts t WHERE t.id BETWEEN text_runs.first_id AND text_runs.last_id
+                AND t.session_id = ?1)",
+        )?
+        .execute([session])?;
+        Ok(())
     }
 }
 

@@ -56,3 +56,28 @@ fn a_catalog_of_the_first_schema_is_migrated_and_its_usage_rolled_up() {
     let s = store.session("s1").expect("read").expect("s1");
     assert_eq!((s.notes, s.cli_cost_usd), (None, None));
 }
+
+#[test]
+fn subagent_transcripts_indexed_before_migration_3_are_read_again() {
+    use ccsm_store::Store as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("catalog.db");
+    let main = "/cfg/projects/-p/s1.jsonl";
+    let sub = "/cfg/projects/-p/s1/subagents/agent-a1.jsonl";
+    {
+        drop(ccsm_store::SqliteStore::open_at_version(&path, 2).expect("open v2"));
+        let conn = rusqlite::Connection::open(&path).expect("raw");
+        conn.execute_batch(&format!(
+            "INSERT INTO files (path, session_id, size, mtime, offset, head_hash)
+                 VALUES ('{main}', 's1', 10, 5, 10, '4:ab'), ('{sub}', 's1', 10, 5, 10, '4:ab');"
+        ))
+        .expect("v2 rows");
+    }
+    let store = ccsm_store::SqliteStore::open(&path).expect("migrate");
+    assert!(store.file_state(main).expect("read").is_some());
+    assert!(
+        store.file_state(sub).expect("read").is_none(),
+        "its text was never indexed: the next sync reads it"
+    );
+    assert_eq!(store.integrity_check().expect("check"), "ok");
+}
