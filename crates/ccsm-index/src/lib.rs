@@ -536,6 +536,8 @@ impl Indexer {
         type Parsed = Vec<Result<(Ingest, Option<String>)>>;
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Parsed)>(1);
         let chunks: Vec<&[Plan]> = plans.chunks(16).collect();
+        // Sessions whose transcript was archived by this sync.
+        let mut archived_now = std::collections::HashSet::new();
         let result: Result<()> = std::thread::scope(|scope| {
             let producer = scope.spawn(|| {
                 // Owned here: when the producer ends, the channel closes.
@@ -554,7 +556,7 @@ impl Indexer {
                                     let whole =
                                         p.from == 0 && seg.bytes.len() as u64 == p.file.size;
                                     let read = whole.then(|| (&seg.bytes[..], seg.info.clone()));
-                                    self.archive_one(a, &p.file, read)?
+                                    self.archive_one(a, &p.file, read, None)?
                                 }
                                 _ => None,
                             };
@@ -571,7 +573,7 @@ impl Indexer {
             // checkpoint copies them again.
             let mut batch: Vec<(Ingest, &Plan)> = Vec::new();
             let mut batch_bytes = 0u64;
-            let commit =
+            let mut commit =
                 |batch: &mut Vec<(Ingest, &Plan)>, report: &mut SyncReport| -> Result<()> {
                     if batch.is_empty() {
                         return Ok(());
@@ -607,6 +609,7 @@ impl Indexer {
                         }
                         if first.archive_key.is_some() {
                             report.archived += 1;
+                            archived_now.insert(p.file.id.clone());
                         }
                     }
                     batch.clear();
@@ -632,6 +635,30 @@ impl Indexer {
             Ok(())
         });
         result?;
+        // A session whose subagent transcripts changed while its own did not: its
+        // archive must hold them too (a bundle carries the session's sidecar dir).
+        if let Some(root) = &self.archive {
+            let mut newest: std::collections::HashMap<&str, i64> = Default::default();
+            for p in &plans {
+                if let Some(parent) = &p.parent {
+                    let m = newest.entry(parent.as_str()).or_insert(p.file.mtime_ms);
+                    *m = (*m).max(p.file.mtime_ms);
+                }
+            }
+            newest.retain(|id, _| !archived_now.contains(*id));
+            if !newest.is_empty() {
+                for f in files.iter().filter(|f| f.size > 0) {
+                    let Some(sub_mtime) = newest.remove(f.id.as_str()) else {
+                        continue;
+                    };
+                    let key = format!("{}-{}-{}-{sub_mtime}", f.id, f.size, f.mtime_ms);
+                    if let Some(key) = self.archive_one(root, f, None, Some(key))? {
+                        store.set_archive(&f.id, &key)?;
+                        report.archived += 1;
+                    }
+                }
+            }
+        }
         // After bulk work, one merge of the full-text index keeps searches fast
         // (about 0.8 s per GiB of transcripts; small syncs leave it to automerge).
         if report.bytes_read >= OPTIMIZE_AFTER {
@@ -660,14 +687,16 @@ impl Indexer {
 
     /// Archives one session version unless this version is archived already;
     /// returns the new archive key. `read`: the transcript's bytes and info as the
-    /// indexer read them (the whole file), to not read it again.
+    /// indexer read them (the whole file), to not read it again; `key`: the
+    /// version's name (default: id, size and mtime of the transcript).
     fn archive_one(
         &self,
         root: &Path,
         f: &SessionFile,
         read: Option<(&[u8], Option<ccsm_transcripts::SessionInfo>)>,
+        key: Option<String>,
     ) -> Result<Option<String>> {
-        let key = format!("{}-{}-{}", f.id, f.size, f.mtime_ms);
+        let key = key.unwrap_or_else(|| format!("{}-{}-{}", f.id, f.size, f.mtime_ms));
         let dest = Self::archive_path(root, &f.id, &key);
         if dest.exists() {
             return Ok(None);

@@ -242,7 +242,9 @@ fn a_subagents_text_is_found_as_its_sessions_and_survives_re_reads() {
 
     let dir = ClaudeDir::new(tmp.path());
     let store = SqliteStore::memory().unwrap();
-    let idx = Indexer::new(dir);
+    let mut idx = Indexer::new(dir.clone());
+    let archive = tempfile::tempdir().unwrap();
+    idx.archive = Some(archive.path().to_path_buf());
     idx.sync(&store, &nothing).unwrap();
     assert_eq!(search(&store, "quokka"), vec![session.to_owned()]);
     assert_eq!(
@@ -259,13 +261,18 @@ fn a_subagents_text_is_found_as_its_sessions_and_survives_re_reads() {
     assert_eq!(search(&store, "quokka"), vec![session.to_owned()]);
 
     // The subagent's transcript rewritten: its old text goes, its new text is found.
-    std::fs::write(
-        &sub,
-        original.replace("survey the code base", "survey the wombat"),
-    )
-    .unwrap();
+    let wombat = original.replace("survey the code base", "survey the wombat");
+    std::fs::write(&sub, &wombat).unwrap();
     let r = idx.sync(&store, &nothing).unwrap();
     assert_eq!(r.subagent_files, 1, "{r:?}");
     assert!(search(&store, "quokka").is_empty());
     assert_eq!(search(&store, "wombat"), vec![session.to_owned()]);
+    // The session's own transcript did not change, its archive did: restored after
+    // Claude Code deletes the session, the subagent's transcript is the new one.
+    assert_eq!(r.archived, 1, "{r:?}");
+    assert_eq!(idx.sync(&store, &nothing).unwrap().archived, 0);
+    dir.delete(session).unwrap();
+    idx.sync(&store, &nothing).unwrap();
+    idx.restore(&store, session, false).unwrap();
+    assert_eq!(std::fs::read_to_string(&sub).unwrap(), wombat);
 }
