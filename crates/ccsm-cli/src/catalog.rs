@@ -290,3 +290,119 @@ pub fn search(dir: &ClaudeDir, query: &str, rank: bool, limit: usize, json: bool
     }
     Ok(())
 }
+
+/// What a bundle carries of ccsm's metadata for session `id` (`null` if none):
+/// description, notes, tags and the names whose chain holds it. `redact` masks
+/// secrets in the free text as the transcripts are masked.
+pub fn bundle_meta(
+    store: &dyn Store,
+    names: &[ccsm_store::NameRecord],
+    id: &str,
+    redact: bool,
+) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let Ok(Some(s)) = store.session(id) else {
+        return Value::Null;
+    };
+    let clean = |t: &str| {
+        if redact {
+            ccsm_transcripts::portable::redact(t)
+        } else {
+            t.to_owned()
+        }
+    };
+    let mut m = serde_json::Map::new();
+    if let Some(d) = &s.description {
+        m.insert("description".into(), clean(d).into());
+    }
+    if let Some(n) = &s.notes {
+        m.insert("notes".into(), clean(n).into());
+    }
+    if !s.tags.is_empty() {
+        m.insert("tags".into(), json!(s.tags));
+    }
+    let in_names: Vec<Value> = names
+        .iter()
+        .filter_map(|n| {
+            let seq = n.sessions.iter().position(|x| x == id)?;
+            Some(json!({"name": n.name, "seq": seq}))
+        })
+        .collect();
+    if !in_names.is_empty() {
+        m.insert("names".into(), in_names.into());
+    }
+    if m.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(m)
+    }
+}
+
+/// Gives imported sessions the metadata their bundle carried: tags are added,
+/// a description or notes only where the session has none here, and a name only
+/// if this catalog has no such name (its chain in the bundle's order). Returns
+/// what was left as it was, to tell the user.
+pub fn apply_bundle_meta(
+    store: &dyn Store,
+    imported: &[ccsm_transcripts::portable::Imported],
+) -> Result<Vec<String>> {
+    let mut kept = Vec::new();
+    let mut chains: std::collections::BTreeMap<String, Vec<(u64, String)>> = Default::default();
+    for i in imported {
+        let m = &i.ccsm;
+        if m.is_null() {
+            continue;
+        }
+        let Some(s) = store.session(&i.session_id)? else {
+            continue;
+        };
+        let text = |k: &str| m.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        if let Some(d) = text("description") {
+            if s.description.is_none() {
+                store.set_description(&i.session_id, Some(&d))?;
+            }
+        }
+        if let Some(n) = text("notes") {
+            if s.notes.is_none() {
+                store.set_notes(&i.session_id, Some(&n))?;
+            }
+        }
+        let tags: Vec<String> = m
+            .get("tags")
+            .and_then(|t| t.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !tags.is_empty() {
+            store.add_tags(&i.session_id, &tags)?;
+        }
+        for n in m
+            .get("names")
+            .and_then(|n| n.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let (Some(name), Some(seq)) = (n["name"].as_str(), n["seq"].as_u64()) else {
+                continue;
+            };
+            chains
+                .entry(name.to_owned())
+                .or_default()
+                .push((seq, i.session_id.clone()));
+        }
+    }
+    for (name, mut chain) in chains {
+        if store.name(&name)?.is_some() {
+            kept.push(format!("the name {name:?} exists here: left as it is"));
+            continue;
+        }
+        chain.sort();
+        for (_, id) in chain {
+            store.save_name(&name, &id)?;
+        }
+    }
+    Ok(kept)
+}

@@ -724,10 +724,25 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             let tmp = out.with_extension("ccsm.partial");
             let file = std::fs::File::create(&tmp)
                 .with_context(|| format!("creating {}", tmp.display()))?;
-            let m = match dir.export(
+            // ccsm's metadata travels with the sessions (not with --direct).
+            let catalog = if direct {
+                None
+            } else {
+                Some(crate::catalog::Catalog::fresh(dir)?)
+            };
+            let names = match &catalog {
+                Some(c) => c.store.names()?,
+                None => Vec::new(),
+            };
+            let meta = |id: &str| match &catalog {
+                Some(c) => crate::catalog::bundle_meta(&c.store, &names, id, redact),
+                None => serde_json::Value::Null,
+            };
+            let m = match dir.export_with(
                 &ids,
                 project.as_deref(),
                 redact,
+                &meta,
                 std::io::BufWriter::new(file),
             ) {
                 Ok(m) => m,
@@ -763,6 +778,13 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                 std::io::BufReader::new(f),
                 &ccsm_transcripts::portable::ImportOptions { to, new_ids, force },
             )?;
+            // Into the catalog at once, with the metadata the bundle carried.
+            if !direct {
+                let c = crate::catalog::Catalog::fresh(dir)?;
+                for note in crate::catalog::apply_bundle_meta(&c.store, &done)? {
+                    eprintln!("note: {note}");
+                }
+            }
             if json {
                 return print_json(&done);
             }

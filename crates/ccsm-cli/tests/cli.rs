@@ -652,6 +652,56 @@ fn export_then_import_elsewhere_and_the_cli_resumes_there() {
 }
 
 #[test]
+fn a_bundle_carries_tags_description_notes_and_names_to_another_catalog() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let ok = |args: &[&str]| {
+        let r = run(&env, &model, args);
+        assert!(r.status.success(), "{args:?}: {r:?}");
+        r
+    };
+    ok(&["run", "--session", "tea", "I like tea"]);
+    let chain: serde_json::Value =
+        serde_json::from_str(&ok(&["names", "show", "tea", "--json"]).stdout).unwrap();
+    let id = chain["sessions"][0].as_str().unwrap().to_owned();
+    ok(&["sessions", "describe", &id, "tea talk"]);
+    ok(&["sessions", "tags", "add", &id, "personal", "drinks"]);
+    ok(&[
+        "sessions",
+        "note",
+        &id,
+        "the api_key=sk1234567890 is in the vault",
+    ]);
+    let bundle = env.root().join("tea.ccsm");
+    ok(&[
+        "sessions",
+        "export",
+        &id,
+        "--redact",
+        "-o",
+        bundle.to_str().unwrap(),
+    ]);
+
+    // Another machine, another catalog.
+    let other_cfg = env.mkdir("machine-b/config");
+    let imported = json_of(&ccsm_at(
+        &other_cfg,
+        &["sessions", "import", bundle.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(imported[0]["ccsm"]["description"], "tea talk", "{imported}");
+    let info = json_of(&ccsm_at(&other_cfg, &["sessions", "info", &id, "--json"]));
+    assert_eq!(info["description"], "tea talk");
+    assert_eq!(info["tags"], serde_json::json!(["drinks", "personal"]));
+    let notes = info["notes"].as_str().unwrap();
+    assert!(
+        notes.contains("in the vault") && !notes.contains("sk1234567890"),
+        "redacted like the transcript: {notes}"
+    );
+    let names = json_of(&ccsm_at(&other_cfg, &["names", "show", "tea", "--json"]));
+    assert_eq!(names["sessions"], serde_json::json!([id]));
+}
+
+#[test]
 fn damaged_or_hostile_bundles_are_refused_and_nothing_is_written() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");

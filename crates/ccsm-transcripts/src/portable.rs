@@ -45,7 +45,9 @@ pub struct BundleSession {
     pub title: Option<String>,
     pub tag: Option<String>,
     pub files: Vec<BundleFile>,
-    /// ccsm's own metadata (names, tags, description) when a catalog had some.
+    /// ccsm's own metadata when a catalog had some: `{"description", "notes",
+    /// "tags": [..], "names": [{"name", "seq"}]}` (`seq`: the session's place in
+    /// the name's chain).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub ccsm: serde_json::Value,
 }
@@ -135,6 +137,19 @@ impl ClaudeDir {
         redacted: bool,
         out: impl Write,
     ) -> Result<Manifest> {
+        self.export_with(ids, project, redacted, &|_| serde_json::Value::Null, out)
+    }
+
+    /// [`ClaudeDir::export`], with what `meta(session id)` gives as each session's
+    /// `ccsm` metadata (a catalog's tags, description, notes, names).
+    pub fn export_with(
+        &self,
+        ids: &[String],
+        project: Option<&Path>,
+        redacted: bool,
+        meta: &dyn Fn(&str) -> serde_json::Value,
+        out: impl Write,
+    ) -> Result<Manifest> {
         let ids: Vec<String> = if ids.is_empty() {
             let dirs = self.project_dirs(project)?;
             let mut files = self.session_files(&dirs);
@@ -147,7 +162,19 @@ impl ClaudeDir {
             .iter()
             .map(|id| self.find(id))
             .collect::<Result<Vec<_>>>()?;
-        self.export_files(&files, redacted, out)
+        if files.is_empty() {
+            return Err(bad("nothing to export"));
+        }
+        let sources = files
+            .iter()
+            .map(|f| Source {
+                file: f,
+                info: self.info_of(f),
+                bytes: None,
+                ccsm: meta(&f.id),
+            })
+            .collect();
+        self.write_bundle(sources, redacted, 3, out)
     }
 
     /// [`ClaudeDir::export`] of sessions already located (the indexer archives
@@ -167,6 +194,7 @@ impl ClaudeDir {
                 file: f,
                 info: self.info_of(f),
                 bytes: None,
+                ccsm: serde_json::Value::Null,
             })
             .collect();
         self.write_bundle(sources, redacted, 3, out)
@@ -187,6 +215,7 @@ impl ClaudeDir {
             file: f,
             info,
             bytes: Some(bytes),
+            ccsm: serde_json::Value::Null,
         };
         self.write_bundle(vec![source], false, 1, out)
     }
@@ -219,6 +248,7 @@ impl ClaudeDir {
             file: f,
             info,
             bytes,
+            ccsm,
         } in sources
         {
             let read = |p: &Path| -> Result<Vec<u8>> {
@@ -271,7 +301,7 @@ impl ClaudeDir {
                 title: info.as_ref().and_then(|i| i.custom_title.clone()),
                 tag: info.as_ref().and_then(|i| i.tag.clone()),
                 files,
-                ccsm: serde_json::Value::Null,
+                ccsm,
             });
         }
         let manifest = Manifest {
@@ -297,6 +327,7 @@ struct Source<'a> {
     info: Option<crate::SessionInfo>,
     /// The transcript as the caller read it; `None`: read here.
     bytes: Option<&'a [u8]>,
+    ccsm: serde_json::Value,
 }
 
 /// Options of [`ClaudeDir::import`].
@@ -318,6 +349,9 @@ pub struct Imported {
     pub session_id: String,
     pub project_path: Option<String>,
     pub path: PathBuf,
+    /// ccsm's metadata the bundle carried for the session (see [`BundleSession`]).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub ccsm: serde_json::Value,
 }
 
 /// A path inside a bundle: relative, no `..`, no root, no prefix.
@@ -560,6 +594,7 @@ impl ClaudeDir {
                 session_id: new_id,
                 project_path: new_path,
                 path: transcript,
+                ccsm: s.ccsm.clone(),
             });
         }
         for (path, bytes) in &plan {
