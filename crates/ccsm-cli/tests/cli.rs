@@ -284,6 +284,14 @@ fn usage_and_projects_from_the_catalog_equal_the_files_reports_as_files_change()
     let r = ccsm_at(&cfg, &["--direct", "usage", "session", "--include-gone"]);
     assert_eq!(r.status.code(), Some(1));
     assert!(r.stderr.contains("needs the catalog"), "{}", r.stderr);
+    // An original whose fork repeats its calls is deleted (the fixture's pair: equal
+    // copies count to the smaller path while both are there): the fork's copies
+    // count now, as in the files' report.
+    std::fs::remove_file(
+        cfg.join("projects/-home-dev-src-alpha/781747e8-b0e0-40d8-9bb1-39f1bd4475b1.jsonl"),
+    )
+    .unwrap();
+    same("after an original with a fork was deleted");
     // Projects count the deleted session only on request, as gone.
     let projects = json_of(&ccsm_at(
         &cfg,

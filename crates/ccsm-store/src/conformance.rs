@@ -436,6 +436,65 @@ pub fn run(store: &dyn Store) {
     assert_eq!((rows[0].session_id.as_str(), rows[0].output), ("s-c", 150));
     assert!(store.delete("s-c").unwrap());
 
+    // A fork repeats its original's calls: they count to the original (it started
+    // first) until the original is gone, then to the fork, as the files' report
+    // counts them; the original back, they are its own again.
+    let mut early = call("fk:0", 1, 0.01);
+    early.ts -= 60_000;
+    let shared = call("fk:1", 40, 0.4);
+    let original = |calls: Vec<CallRecord>| {
+        ingest(
+            store,
+            session("s-orig", "/src/o", 9_100),
+            true,
+            vec![],
+            calls,
+        )
+    };
+    original(vec![early.clone(), shared.clone()]);
+    ingest(
+        store,
+        session("s-fork", "/src/o", 9_200),
+        true,
+        vec![],
+        vec![shared.clone()],
+    );
+    let out = |id: &str| store.session(id).unwrap().unwrap().output_tokens;
+    assert_eq!((out("s-orig"), out("s-fork")), (41, 0));
+    store.mark_gone("s-orig", true).unwrap();
+    assert_eq!(
+        out("s-fork"),
+        40,
+        "the original is gone: the fork's copy counts"
+    );
+    store.refresh_usage("tz-1", &day_of).unwrap();
+    let fork_rows = |store: &dyn Store| {
+        store
+            .usage_rows(None, false)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.session_id == "s-fork")
+            .map(|r| r.output)
+            .sum::<u64>()
+    };
+    assert_eq!(fork_rows(store), 40);
+    store.mark_gone("s-orig", false).unwrap();
+    original(vec![early.clone(), shared.clone()]);
+    assert_eq!(
+        (out("s-orig"), out("s-fork")),
+        (41, 0),
+        "back: the original's"
+    );
+    // The original rewritten without the call: the fork's copy counts.
+    original(vec![early.clone()]);
+    assert_eq!((out("s-orig"), out("s-fork")), (1, 40));
+    store.refresh_usage("tz-1", &day_of).unwrap();
+    assert_eq!(fork_rows(store), 40);
+    // The fork forgotten: nothing else has the call.
+    assert!(store.delete("s-fork").unwrap());
+    assert_eq!(out("s-orig"), 1);
+    assert!(store.delete("s-orig").unwrap());
+
     // Runs of text interleave (a session appended to after another was indexed):
     // newest-first search still finds every session, once, and honours limits.
     ingest(

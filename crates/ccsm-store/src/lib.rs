@@ -491,6 +491,26 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE texts ADD COLUMN file TEXT;
     DELETE FROM files WHERE path LIKE '%/subagents/%';
+    -- Copies of a call in files other than the one it counts to (a fork repeats its
+    -- original's history): when that file is gone, or re-read without the call, the
+    -- best copy left takes its place, as the files' own report would count it.
+    CREATE TABLE call_copies (
+        key TEXT NOT NULL,
+        file TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        input INTEGER NOT NULL,
+        output INTEGER NOT NULL,
+        cache_5m INTEGER NOT NULL,
+        cache_1h INTEGER NOT NULL,
+        cache_read INTEGER NOT NULL,
+        cost REAL,
+        rank_ts INTEGER,
+        PRIMARY KEY (key, file)
+    ) WITHOUT ROWID;
+    CREATE INDEX call_copies_file ON call_copies(file);
+    CREATE INDEX call_copies_session ON call_copies(session_id);
     "#,
 ];
 
@@ -628,6 +648,82 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         notes: r.get(30)?,
         cli_cost_usd: r.get(31)?,
     })
+}
+
+/// The columns of a stored call, as [`StoredCall::from_row`] reads them.
+const CALL_COLS: &str =
+    "key, file, session_id, ts, model, input, output, cache_5m, cache_1h, cache_read, cost, rank_ts";
+
+/// A call as stored (in `calls`, or aside in `call_copies`).
+struct StoredCall {
+    key: String,
+    file: String,
+    session_id: String,
+    ts: i64,
+    model: String,
+    /// input, output, cache 5m, cache 1h, cache read
+    tokens: [i64; 5],
+    cost: Option<f64>,
+    rank_ts: Option<i64>,
+}
+
+impl StoredCall {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            key: r.get(0)?,
+            file: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            session_id: r.get(2)?,
+            ts: r.get(3)?,
+            model: r.get(4)?,
+            tokens: [r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?],
+            cost: r.get(10)?,
+            rank_ts: r.get(11)?,
+        })
+    }
+
+    fn total(&self) -> i64 {
+        self.tokens.iter().sum()
+    }
+
+    /// Keeps this copy aside (the larger of two from one file).
+    fn put_aside(&self, tx: &rusqlite::Transaction<'_>) -> Result<()> {
+        let [i, o, c5, c1, cr] = self.tokens;
+        tx.prepare_cached(
+            "INSERT INTO call_copies (key, file, session_id, ts, model, input, output, cache_5m, cache_1h, cache_read, cost, rank_ts)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
+             ON CONFLICT(key, file) DO UPDATE SET session_id=excluded.session_id, ts=excluded.ts,
+                model=excluded.model, input=excluded.input, output=excluded.output,
+                cache_5m=excluded.cache_5m, cache_1h=excluded.cache_1h, cache_read=excluded.cache_read,
+                cost=excluded.cost, rank_ts=excluded.rank_ts
+             WHERE excluded.input + excluded.output + excluded.cache_5m + excluded.cache_1h + excluded.cache_read
+                 > call_copies.input + call_copies.output + call_copies.cache_5m + call_copies.cache_1h + call_copies.cache_read",
+        )?
+        .execute(params![
+            self.key, self.file, self.session_id, self.ts, self.model, i, o, c5, c1, cr, self.cost,
+            self.rank_ts
+        ])?;
+        Ok(())
+    }
+
+    /// Makes this copy the one that counts, in place of any other (a move to
+    /// another session marks that session's usage for a new rollup: trigger
+    /// `calls_moved`).
+    fn replace(&self, tx: &rusqlite::Transaction<'_>) -> Result<()> {
+        let [i, o, c5, c1, cr] = self.tokens;
+        tx.prepare_cached(
+            "INSERT INTO calls (key, session_id, ts, model, input, output, cache_5m, cache_1h, cache_read, cost, file, rank_ts)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
+             ON CONFLICT(key) DO UPDATE SET session_id=excluded.session_id, ts=excluded.ts,
+                model=excluded.model, input=excluded.input, output=excluded.output,
+                cache_5m=excluded.cache_5m, cache_1h=excluded.cache_1h, cache_read=excluded.cache_read,
+                cost=excluded.cost, file=excluded.file, rank_ts=excluded.rank_ts",
+        )?
+        .execute(params![
+            self.key, self.session_id, self.ts, self.model, i, o, c5, c1, cr, self.cost, self.file,
+            self.rank_ts
+        ])?;
+        Ok(())
+    }
 }
 
 /// Text rows written in a transaction and not yet in the full-text index.
@@ -1050,55 +1146,74 @@ impl SqliteStore {
                 .flatten()
         };
         let first_call_ts = b.calls.iter().map(|c| c.ts).chain(before).min();
-        // The largest copy of a call wins; of equal copies, the file that started
-        // first (then the smaller path).
         let mut call = tx.prepare_cached(
             "INSERT INTO calls (session_id, key, ts, model, input, output, cache_5m, cache_1h, cache_read, cost, file, rank_ts)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
-             ON CONFLICT(key) DO UPDATE SET session_id=excluded.session_id, ts=excluded.ts,
-                model=excluded.model, input=excluded.input, output=excluded.output,
-                cache_5m=excluded.cache_5m, cache_1h=excluded.cache_1h,
-                cache_read=excluded.cache_read, cost=excluded.cost, file=excluded.file,
-                rank_ts=excluded.rank_ts
-             WHERE excluded.input + excluded.output + excluded.cache_5m + excluded.cache_1h + excluded.cache_read
-                 > calls.input + calls.output + calls.cache_5m + calls.cache_1h + calls.cache_read
-               OR (excluded.input + excluded.output + excluded.cache_5m + excluded.cache_1h + excluded.cache_read
-                 = calls.input + calls.output + calls.cache_5m + calls.cache_1h + calls.cache_read
-                 AND (excluded.rank_ts, excluded.file) < (calls.rank_ts, calls.file))",
+             ON CONFLICT(key) DO NOTHING",
         )?;
-        for c in &b.calls {
-            call.execute(params![
+        // One line per content block repeats a call in its file: the largest of a
+        // file's copies (the first of equal ones) is all that needs writing.
+        let mut largest: std::collections::HashMap<&str, usize> = Default::default();
+        let total = |c: &CallRecord| c.input + c.output + c.cache_5m + c.cache_1h + c.cache_read;
+        let mut keep = vec![true; b.calls.len()];
+        for (i, c) in b.calls.iter().enumerate() {
+            let Some(k) = c.key.as_deref() else { continue };
+            match largest.entry(k) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(i);
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    if total(c) > total(&b.calls[*e.get()]) {
+                        keep[*e.get()] = false;
+                        e.insert(i);
+                    } else {
+                        keep[i] = false;
+                    }
+                }
+            }
+        }
+        for c in b
+            .calls
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+        {
+            let row = StoredCall {
+                key: c.key.clone().unwrap_or_default(),
+                file: b.file.path.clone(),
+                session_id: s.id.clone(),
+                ts: c.ts,
+                model: c.model.clone(),
+                tokens: [c.input, c.output, c.cache_5m, c.cache_1h, c.cache_read].map(|t| t as i64),
+                cost: c.cost,
+                rank_ts: first_call_ts,
+            };
+            let [input, output, cache_5m, cache_1h, cache_read] = row.tokens;
+            let added = call.execute(params![
                 s.id,
                 c.key,
                 c.ts,
                 c.model,
-                c.input as i64,
-                c.output as i64,
-                c.cache_5m as i64,
-                c.cache_1h as i64,
-                c.cache_read as i64,
+                input,
+                output,
+                cache_5m,
+                cache_1h,
+                cache_read,
                 c.cost,
                 b.file.path,
                 first_call_ts
             ])?;
+            if added == 0 {
+                Self::call_conflict(tx, row)?;
+            }
         }
         let mut t =
             tx.prepare_cached("INSERT OR IGNORE INTO touched (session_id, path) VALUES (?1, ?2)")?;
         for f in &b.files_touched {
             t.execute(params![s.id, f])?;
         }
-        tx.prepare_cached(
-            "UPDATE sessions SET
-               input_tokens = (SELECT COALESCE(SUM(input),0) FROM calls WHERE session_id = ?1),
-               output_tokens = (SELECT COALESCE(SUM(output),0) FROM calls WHERE session_id = ?1),
-               cache_creation_tokens = (SELECT COALESCE(SUM(cache_5m + cache_1h),0) FROM calls WHERE session_id = ?1),
-               cache_read_tokens = (SELECT COALESCE(SUM(cache_read),0) FROM calls WHERE session_id = ?1),
-               cost_usd = (SELECT COALESCE(SUM(cost),0) FROM calls WHERE session_id = ?1)
-             WHERE id = ?1",
-        )?
-        .execute([&s.id])?;
-        tx.prepare_cached("INSERT OR IGNORE INTO usage_dirty (session_id) VALUES (?1)")?
-            .execute([&s.id])?;
+        Self::resum(tx, &s.id)?;
         let f = &b.file;
         tx.prepare_cached(
             "INSERT INTO files (path, session_id, size, mtime, offset, head_hash, first_call_ts)
@@ -1116,6 +1231,73 @@ impl SqliteStore {
             f.head_hash,
             first_call_ts
         ])?;
+        Ok(())
+    }
+
+    /// A call whose key is stored already: the largest copy counts; of equal ones,
+    /// the file that started first (then the smaller path). The other copy, if in
+    /// another file, is kept aside (`call_copies`).
+    fn call_conflict(tx: &rusqlite::Transaction<'_>, new: StoredCall) -> Result<()> {
+        let old = tx
+            .prepare_cached(&format!("SELECT {CALL_COLS} FROM calls WHERE key = ?1"))?
+            .query_row([&new.key], StoredCall::from_row)?;
+        let wins = new.total() > old.total()
+            || (new.total() == old.total()
+                && match (new.rank_ts, old.rank_ts) {
+                    (Some(a), Some(b)) => (a, &new.file) < (b, &old.file),
+                    _ => false,
+                });
+        let (winner, loser) = if wins { (new, old) } else { (old, new) };
+        if winner.file != loser.file {
+            loser.put_aside(tx)?;
+        }
+        if wins {
+            winner.replace(tx)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `keys` lost the file they counted to: each goes to its best copy in a
+    /// file still present, if there is one.
+    fn promote_copies(tx: &rusqlite::Transaction<'_>, keys: &[String]) -> Result<()> {
+        let mut best = tx.prepare_cached(&format!(
+            "SELECT {CALL_COLS} FROM call_copies c
+             WHERE c.key = ?1 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = c.session_id AND s.gone = 1)
+             ORDER BY c.input + c.output + c.cache_5m + c.cache_1h + c.cache_read DESC, c.rank_ts, c.file
+             LIMIT 1"
+        ))?;
+        let mut current =
+            tx.prepare_cached(&format!("SELECT {CALL_COLS} FROM calls WHERE key = ?1"))?;
+        for key in keys {
+            let Some(copy) = best.query_row([key], StoredCall::from_row).optional()? else {
+                continue;
+            };
+            if let Some(now) = current.query_row([key], StoredCall::from_row).optional()? {
+                now.put_aside(tx)?;
+            }
+            tx.prepare_cached("DELETE FROM call_copies WHERE key = ?1 AND file = ?2")?
+                .execute([&copy.key, &copy.file])?;
+            copy.replace(tx)?;
+            Self::resum(tx, &copy.session_id)?;
+        }
+        Ok(())
+    }
+
+    /// A session's token and cost totals from its calls; its usage is rolled up
+    /// again at the next report.
+    fn resum(tx: &rusqlite::Transaction<'_>, id: &str) -> Result<()> {
+        tx.prepare_cached(
+            "UPDATE sessions SET
+               input_tokens = (SELECT COALESCE(SUM(input),0) FROM calls WHERE session_id = ?1),
+               output_tokens = (SELECT COALESCE(SUM(output),0) FROM calls WHERE session_id = ?1),
+               cache_creation_tokens = (SELECT COALESCE(SUM(cache_5m + cache_1h),0) FROM calls WHERE session_id = ?1),
+               cache_read_tokens = (SELECT COALESCE(SUM(cache_read),0) FROM calls WHERE session_id = ?1),
+               cost_usd = (SELECT COALESCE(SUM(cost),0) FROM calls WHERE session_id = ?1)
+             WHERE id = ?1",
+        )?
+        .execute([id])?;
+        tx.prepare_cached("INSERT OR IGNORE INTO usage_dirty (session_id) VALUES (?1)")?
+            .execute([id])?;
         Ok(())
     }
 
@@ -1146,9 +1328,18 @@ impl SqliteStore {
             Self::flush_fts(tx, pending)?;
         }
         if b.full {
-            // Calls by file: a session's subagent files keep theirs.
+            // Calls by file: a session's subagent files keep theirs. A call that
+            // counted to this file goes to its best copy elsewhere, if any (the file,
+            // read again, takes it back if it still has it).
+            tx.prepare_cached("DELETE FROM call_copies WHERE file = ?1")?
+                .execute([&b.file.path])?;
+            let keys: Vec<String> = tx
+                .prepare_cached("SELECT key FROM calls WHERE file = ?1 AND key IS NOT NULL")?
+                .query_map([&b.file.path], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
             tx.prepare_cached("DELETE FROM calls WHERE file = ?1")?
                 .execute([&b.file.path])?;
+            Self::promote_copies(tx, &keys)?;
         }
         if b.subagent {
             if b.full {
@@ -1517,15 +1708,24 @@ impl Store for SqliteStore {
     }
 
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()> {
-        let conn = self.lock()?;
-        conn.execute(
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        tx.execute(
             "UPDATE sessions SET gone = ?2 WHERE id = ?1",
             params![id, i64::from(gone)],
         )?;
         if gone {
             // A file that comes back is read from the start.
-            conn.execute("DELETE FROM files WHERE session_id = ?1", [id])?;
+            tx.execute("DELETE FROM files WHERE session_id = ?1", [id])?;
+            // Its calls count to their copies in files still present, as a report
+            // over the files counts them now.
+            let keys: Vec<String> = tx
+                .prepare("SELECT key FROM calls WHERE session_id = ?1 AND key IS NOT NULL")?
+                .query_map([id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Self::promote_copies(&tx, &keys)?;
         }
+        tx.commit()?;
         Ok(())
     }
 
@@ -1601,6 +1801,10 @@ impl Store for SqliteStore {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+        let keys: Vec<String> = tx
+            .prepare("SELECT key FROM calls WHERE session_id = ?1 AND key IS NOT NULL")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         for t in [
             "texts",
             "text_runs",
@@ -1610,9 +1814,11 @@ impl Store for SqliteStore {
             "files",
             "usage_rollup",
             "usage_dirty",
+            "call_copies",
         ] {
             tx.execute(&format!("DELETE FROM {t} WHERE session_id = ?1"), [id])?;
         }
+        Self::promote_copies(&tx, &keys)?;
         tx.commit()?;
         Ok(n > 0)
     }
