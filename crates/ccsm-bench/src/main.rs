@@ -609,7 +609,12 @@ fn main() -> Result<()> {
             let ccsm = ccsm_bin().display().to_string();
             let d = dir.display().to_string();
             println!("P6 one big transcript ({} MB):", claude.1 / 1_000_000);
+            // ccsm's own data in a temp dir: the first command indexes the file.
+            let home = tempfile_dir("single-home")?;
+            let env = [("CCSM_HOME", home.as_path())];
             for args in [
+                vec!["index"],
+                vec!["--direct", "usage", "session", "--json"],
                 vec!["usage", "session", "--json"],
                 vec!["sessions", "info", claude.0.as_str(), "--json"],
                 vec![
@@ -624,7 +629,7 @@ fn main() -> Result<()> {
             ] {
                 let mut cmd = vec![ccsm.clone(), "--config-dir".into(), d.clone()];
                 cmd.extend(args.iter().map(|s| s.to_string()));
-                let (t, r, _) = measure(&cmd, &[])?;
+                let (t, r, _) = measure(&cmd, &env)?;
                 println!(
                     "  ccsm {:<40} {:8.1} ms  peak RSS {:6.1} MiB",
                     args.join(" "),
@@ -632,6 +637,7 @@ fn main() -> Result<()> {
                     r as f64 / 1024.0
                 );
             }
+            let _ = std::fs::remove_dir_all(&home);
         }
         Cmd::Spawn { runs, fake } => {
             let rt = tokio::runtime::Runtime::new()?;

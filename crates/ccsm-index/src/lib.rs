@@ -23,7 +23,7 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 /// Bytes of lines read and written per step.
-pub const SEGMENT: u64 = 32 << 20;
+pub const SEGMENT: u64 = 8 << 20;
 /// Searchable text kept per message.
 const MAX_TEXT: usize = 16 * 1024;
 const HEAD: usize = 4096;

@@ -276,3 +276,71 @@ fn a_subagents_text_is_found_as_its_sessions_and_survives_re_reads() {
     idx.restore(&store, session, false).unwrap();
     assert_eq!(std::fs::read_to_string(&sub).unwrap(), wombat);
 }
+
+#[test]
+fn a_transcript_larger_than_a_segment_reads_as_a_whole_and_resumes_after_a_torn_line() {
+    use ccsm_transcripts::pricing::PricingTable;
+    use ccsm_transcripts::usage::UsageFilter;
+    let tmp = tempfile::tempdir().unwrap();
+    let size = ccsm_index::SEGMENT * 5 / 2;
+    let path = ccsm_testkit::corpus::generate_single(tmp.path(), size, 11).unwrap();
+    // A word said only at the end, in the last segment.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"{\"type\":\"user\",\"uuid\":\"end-1\",\"message\":{\"content\":\"the capybara protocol\"}}\n")
+        .unwrap();
+    drop(f);
+    let dir = ClaudeDir::new(tmp.path());
+    let store = SqliteStore::memory().unwrap();
+    let idx = Indexer::new(dir.clone());
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!(
+        (r.new, r.bytes_read),
+        (1, std::fs::metadata(&path).unwrap().len())
+    );
+
+    // Every message counted once, across segments.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let messages = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| matches!(v["type"].as_str(), Some("user" | "assistant")))
+        .count() as u64;
+    let id = path.file_stem().unwrap().to_string_lossy().into_owned();
+    let s = store.session(&id).unwrap().unwrap();
+    assert_eq!(s.messages, messages);
+    // The usage, as the files' own report (deduplicated across segments) has it.
+    let report =
+        |d: ccsm_transcripts::usage::UsageData| serde_json::to_string(&d.sessions()).unwrap();
+    let files = dir
+        .usage(&UsageFilter::default(), PricingTable::builtin())
+        .unwrap();
+    let catalog = ccsm_index::usage_report(
+        &store,
+        &dir,
+        &UsageFilter::default(),
+        PricingTable::builtin(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(report(catalog), report(files));
+    // Text from the last segment is found.
+    assert_eq!(search(&store, "capybara"), vec![id.clone()]);
+
+    // A torn last line, then its end: read once, whole.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"{\"type\":\"user\",\"uuid\":\"torn-1\",\"message\":{\"content\":\"pangolin")
+        .unwrap();
+    idx.sync(&store, &nothing).unwrap();
+    assert!(search(&store, "pangolin").is_empty());
+    f.write_all(b" arrives\"}}\n").unwrap();
+    let r = idx.sync(&store, &nothing).unwrap();
+    assert_eq!(r.appended, 1);
+    assert_eq!(search(&store, "pangolin"), vec![id.clone()]);
+    assert_eq!(store.session(&id).unwrap().unwrap().messages, messages + 1);
+}

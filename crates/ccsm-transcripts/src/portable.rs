@@ -15,7 +15,7 @@
 //! `..`, or anything but regular files and directories.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::{Read, Seek as _, Write};
 use std::path::{Component, Path, PathBuf};
 
 use ccsm_core::SessionId;
@@ -67,7 +67,10 @@ pub struct Manifest {
 }
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let d = sha2::Sha256::digest(bytes);
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -262,21 +265,41 @@ impl ClaudeDir {
                     b
                 })
             };
-            let bytes = match bytes {
-                Some(b) if !redacted => std::borrow::Cow::Borrowed(b),
-                _ => std::borrow::Cow::Owned(read(&f.path)?),
-            };
-            if cli_version.is_none() {
-                cli_version = crate::scan::first_string(
-                    &crate::lossy(&bytes[..bytes.len().min(1 << 16)]),
+            let name = format!("sessions/{}/{}.jsonl", f.id, f.id);
+            let version_in = |head: &[u8]| {
+                crate::scan::first_string(
+                    &crate::lossy(&head[..head.len().min(1 << 16)]),
                     "version",
-                );
-            }
-            let mut files = vec![add(
-                &mut tar,
-                &format!("sessions/{}/{}.jsonl", f.id, f.id),
-                &bytes,
-            )?];
+                )
+            };
+            let entry = match bytes {
+                Some(b) if !redacted => {
+                    cli_version = cli_version.or_else(|| version_in(b));
+                    add(&mut tar, &name, b)?
+                }
+                _ if redacted => {
+                    let b = read(&f.path)?;
+                    cli_version = cli_version.or_else(|| version_in(&b));
+                    add(&mut tar, &name, &b)?
+                }
+                // Streamed: a transcript can be hundreds of megabytes.
+                _ => {
+                    let io = |source| Error::Io {
+                        path: f.path.clone(),
+                        source,
+                    };
+                    let file = std::fs::File::open(&f.path).map_err(io)?;
+                    let size = file.metadata().map_err(io)?.len();
+                    if cli_version.is_none() {
+                        let mut head = Vec::new();
+                        (&file).take(1 << 16).read_to_end(&mut head).map_err(io)?;
+                        (&file).seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+                        cli_version = version_in(&head);
+                    }
+                    add_stream(&mut tar, &name, file.take(size), size)?
+                }
+            };
+            let mut files = vec![entry];
             let side = f.sidecar_dir();
             let mut extra = Vec::new();
             files_under(&side, &side, &mut extra)?;
@@ -318,6 +341,54 @@ impl ClaudeDir {
         let enc = tar.into_inner().map_err(|e| bad(e.to_string()))?;
         enc.finish().map_err(|e| bad(e.to_string()))?;
         Ok(manifest)
+    }
+}
+
+/// Appends `size` bytes from `data` as `path`, hashing them on the way.
+fn add_stream<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    data: impl Read,
+    size: u64,
+) -> Result<BundleFile> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(size);
+    h.set_mode(0o600);
+    h.set_cksum();
+    let mut hashed = Hashing {
+        inner: data,
+        hash: sha2::Sha256::new(),
+        n: 0,
+    };
+    tar.append_data(&mut h, path, &mut hashed)
+        .map_err(|e| bad(format!("writing the bundle: {e}")))?;
+    if hashed.n != size {
+        // The file shrank while it was read: the entry would not match its header.
+        return Err(bad(format!(
+            "{path} changed while it was read ({} of {size} bytes); try again",
+            hashed.n
+        )));
+    }
+    Ok(BundleFile {
+        path: path.to_owned(),
+        sha256: hex(&hashed.hash.finalize()),
+        size,
+    })
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: sha2::Sha256,
+    n: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.hash.update(&buf[..k]);
+        self.n += k as u64;
+        Ok(k)
     }
 }
 
