@@ -511,6 +511,9 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX call_copies_file ON call_copies(file);
     CREATE INDEX call_copies_session ON call_copies(session_id);
+    -- The index's terms one instance at a time: prefix* expands by seeking from one
+    -- word to the next (the 'row' view counts every entry of each word it passes).
+    CREATE VIRTUAL TABLE text_vocab_i USING fts5vocab('text_fts', 'instance');
     "#,
 ];
 
@@ -857,17 +860,29 @@ impl SqliteStore {
         }
         let quote = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
         let mut parts = Vec::new();
+        // The first word at or after ?1 that starts with ?2; `word || char(0)` is the
+        // least string after `word`, so each step seeks straight to the next word.
         let mut vocab = conn.prepare_cached(
-            "SELECT term FROM text_vocab WHERE term >= ?1 AND term < ?1 || char(1114111) LIMIT 65",
+            "SELECT term FROM text_vocab_i WHERE term >= ?1 AND term < ?2 || char(1114111) LIMIT 1",
         )?;
         for t in &q.terms {
             if !t.prefix {
                 parts.push(quote(&t.text));
                 continue;
             }
-            let words: Vec<String> = vocab
-                .query_map([t.text.to_lowercase()], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let prefix = t.text.to_lowercase();
+            let mut words: Vec<String> = Vec::new();
+            let mut from = prefix.clone();
+            while words.len() <= 64 {
+                let Some(w) = vocab
+                    .query_row([&from, &prefix], |r| r.get::<_, String>(0))
+                    .optional()?
+                else {
+                    break;
+                };
+                from = format!("{w}\0");
+                words.push(w);
+            }
             if words.is_empty() || words.len() > 64 || t.phrase {
                 parts.push(format!("{}*", quote(&t.text)));
             } else {
