@@ -165,19 +165,7 @@ impl ClaudeDir {
             .iter()
             .map(|id| self.find(id))
             .collect::<Result<Vec<_>>>()?;
-        if files.is_empty() {
-            return Err(bad("nothing to export"));
-        }
-        let sources = files
-            .iter()
-            .map(|f| Source {
-                file: f,
-                info: self.info_of(f),
-                bytes: None,
-                ccsm: meta(&f.id),
-            })
-            .collect();
-        self.write_bundle(sources, redacted, 3, out)
+        self.export_located(&files, redacted, meta, out)
     }
 
     /// [`ClaudeDir::export`] of sessions already located (the indexer archives
@@ -186,6 +174,16 @@ impl ClaudeDir {
         &self,
         files: &[crate::SessionFile],
         redacted: bool,
+        out: impl Write,
+    ) -> Result<Manifest> {
+        self.export_located(files, redacted, &|_| serde_json::Value::Null, out)
+    }
+
+    fn export_located(
+        &self,
+        files: &[crate::SessionFile],
+        redacted: bool,
+        meta: &dyn Fn(&str) -> serde_json::Value,
         out: impl Write,
     ) -> Result<Manifest> {
         if files.is_empty() {
@@ -197,7 +195,7 @@ impl ClaudeDir {
                 file: f,
                 info: self.info_of(f),
                 bytes: None,
-                ccsm: serde_json::Value::Null,
+                ccsm: meta(&f.id),
             })
             .collect();
         self.write_bundle(sources, redacted, 3, out)
