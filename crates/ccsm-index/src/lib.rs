@@ -485,11 +485,22 @@ impl Indexer {
     ) -> Result<SyncReport> {
         self.dir.check()?;
         let dirs = self.dir.project_dirs(None)?;
-        // The dir walk (stat calls) and reading the catalog's file states overlap.
-        let ((files, subagents), states) =
-            rayon::join(|| self.dir.transcript_files(&dirs), || store.file_states());
+        // The dir walk (stat calls) and reading what the last sync saw overlap.
+        let ((files, subagents), known) =
+            rayon::join(|| self.dir.transcript_files(&dirs), || store.sync_digest());
+        // Nothing changed since a complete sync (every command syncs first): done
+        // without reading the catalog's state of each file.
+        let digest = self.digest(&files, &subagents);
+        if known?.as_deref() == Some(digest.as_str()) {
+            return Ok(SyncReport {
+                files: files.len(),
+                unchanged: files.iter().filter(|f| f.size > 0).count(),
+                ..Default::default()
+            });
+        }
         // Keyed by the path moved out of the state (10k fewer copies).
-        let states: std::collections::HashMap<String, FileState> = states?
+        let states: std::collections::HashMap<String, FileState> = store
+            .file_states()?
             .into_iter()
             .map(|mut s| (std::mem::take(&mut s.path), s))
             .collect();
@@ -676,6 +687,8 @@ impl Indexer {
                 }
             }
         }
+        // All of it is in: until something changes, the next sync has nothing to do.
+        store.set_sync_digest(&digest)?;
         Ok(report)
     }
 
@@ -683,6 +696,35 @@ impl Indexer {
     /// the id (a dir per session cost an inode per session on the first build).
     fn archive_path(root: &Path, id: &str, key: &str) -> PathBuf {
         root.join(shard(id)).join(format!("{key}.ccsm"))
+    }
+
+    /// What a sync depends on, in one string: every transcript's path, size and
+    /// mtime (subagents' with their session), and the settings that change what is
+    /// indexed. Equal digests: nothing to read.
+    fn digest(&self, files: &[SessionFile], subagents: &[(String, SessionFile)]) -> String {
+        use std::hash::{Hash as _, Hasher as _};
+        // Order-free: a sum of per-file hashes (SipHash with fixed keys), 128 bits.
+        let (mut a, mut b) = (0u64, 0u64);
+        let mut add = |f: &SessionFile, parent: Option<&str>| {
+            for (seed, acc) in [(1u8, &mut a), (2u8, &mut b)] {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                (seed, &f.path, f.size, f.mtime_ms, parent).hash(&mut h);
+                *acc = acc.wrapping_add(h.finish());
+            }
+        };
+        for f in files {
+            add(f, None);
+        }
+        for (parent, f) in subagents {
+            add(f, Some(parent));
+        }
+        format!(
+            "v1 {} {} {:?} {} {a:016x}{b:016x}",
+            files.len(),
+            subagents.len(),
+            self.archive,
+            self.tool_output
+        )
     }
 
     /// Archives one session version unless this version is archived already;

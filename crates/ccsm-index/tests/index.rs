@@ -56,9 +56,15 @@ fn indexing_the_fixture_lists_what_the_transcripts_reader_lists() {
         assert_eq!(d.created_at, c.created_at);
     }
     // A second run reads nothing.
-    let again = Indexer::new(dir).sync(&store, &nothing).unwrap();
+    let again = Indexer::new(dir.clone()).sync(&store, &nothing).unwrap();
     assert_eq!(again.unchanged, 13);
     assert!(again.read_files.is_empty());
+    // A session forgotten by the catalog (its file still there) comes back.
+    let first = catalog[0].id.clone();
+    assert!(store.delete(&first).unwrap());
+    let back = Indexer::new(dir).sync(&store, &nothing).unwrap();
+    assert_eq!((back.new, back.unchanged), (1, 12));
+    assert!(store.session(&first).unwrap().is_some());
 }
 
 #[test]

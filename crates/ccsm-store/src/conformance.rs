@@ -242,6 +242,28 @@ pub fn run(store: &dyn Store) {
     assert_eq!(search(store, "before:2100-01-01").len(), 2);
     assert!(search(store, "is:archived").is_empty());
 
+    // The sync digest: kept until sessions are written.
+    store.set_sync_digest("d-1").unwrap();
+    assert_eq!(store.sync_digest().unwrap().as_deref(), Some("d-1"));
+    store.mark_gone("s-b", false).unwrap();
+    assert_eq!(
+        store.sync_digest().unwrap(),
+        None,
+        "marking gone forgets it"
+    );
+    store.set_sync_digest("d-2").unwrap();
+    ingest(
+        store,
+        session("s-tmp", "/src/t", 1_500),
+        true,
+        vec![],
+        vec![],
+    );
+    assert_eq!(store.sync_digest().unwrap(), None, "an ingest forgets it");
+    store.set_sync_digest("d-3").unwrap();
+    assert!(store.delete("s-tmp").unwrap());
+    assert_eq!(store.sync_digest().unwrap(), None, "a delete forgets it");
+
     // Gone from the CLI's dir: kept, searchable, listed on request.
     store.mark_gone("s-b", true).unwrap();
     assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 1);

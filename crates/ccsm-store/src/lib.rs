@@ -253,6 +253,11 @@ pub trait Store: Send + Sync {
         project_dirs: Option<&[String]>,
         include_gone: bool,
     ) -> Result<Vec<UsageRow>>;
+    /// What the last complete sync saw of the config dir (the indexer's digest of
+    /// every file's path, size and mtime), if nothing was written to the sessions
+    /// since: ingesting, deleting or marking a session gone forgets it.
+    fn sync_digest(&self) -> Result<Option<String>>;
+    fn set_sync_digest(&self, digest: &str) -> Result<()>;
     /// Sessions per project dir, newest activity first: those whose transcript is
     /// present, and with `include_gone` those Claude Code deleted too.
     fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>>;
@@ -651,6 +656,13 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         notes: r.get(30)?,
         cli_cost_usd: r.get(31)?,
     })
+}
+
+/// A write to the sessions: the next sync compares every file again.
+fn forget_sync_digest(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.prepare_cached("DELETE FROM meta WHERE key = 'sync_digest'")?
+        .execute([])?;
+    Ok(())
 }
 
 /// The columns of a stored call, as [`StoredCall::from_row`] reads them.
@@ -1541,6 +1553,7 @@ impl Store for SqliteStore {
     fn ingest_many(&self, batches: &[Ingest]) -> Result<()> {
         let mut conn = self.lock()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        forget_sync_digest(&tx)?;
         let mut pending = PendingFts::default();
         for b in batches {
             Self::ingest_tx(&tx, b, &mut pending)?;
@@ -1725,6 +1738,7 @@ impl Store for SqliteStore {
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
+        forget_sync_digest(&tx)?;
         tx.execute(
             "UPDATE sessions SET gone = ?2 WHERE id = ?1",
             params![id, i64::from(gone)],
@@ -1815,6 +1829,7 @@ impl Store for SqliteStore {
     fn delete(&self, id: &str) -> Result<bool> {
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
+        forget_sync_digest(&tx)?;
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
         let keys: Vec<String> = tx
             .prepare("SELECT key FROM calls WHERE session_id = ?1 AND key IS NOT NULL")?
@@ -2055,6 +2070,25 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM usage_dirty", [])?;
         tx.commit()?;
         Ok(ids.len())
+    }
+
+    fn sync_digest(&self) -> Result<Option<String>> {
+        let conn = self.lock()?;
+        let digest = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'sync_digest'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(digest)
+    }
+
+    fn set_sync_digest(&self, digest: &str) -> Result<()> {
+        let conn = self.lock()?;
+        conn.prepare_cached(
+            "INSERT INTO meta (key, value) VALUES ('sync_digest', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )?
+        .execute([digest])?;
+        Ok(())
     }
 
     fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>> {
