@@ -754,6 +754,9 @@ impl SqliteStore {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
+        if !path.exists() {
+            Self::create(path)?;
+        }
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -770,6 +773,40 @@ impl SqliteStore {
         };
         store.migrate(&path.display().to_string())?;
         Ok(store)
+    }
+
+    /// Makes a new catalog under a name of its own and links it into place, unless
+    /// another process did first. Two processes switching one new, empty file to
+    /// WAL at once can deadlock (one gets "database is locked" without waiting).
+    fn create(path: &Path) -> Result<()> {
+        let tmp = path.with_extension(format!("new-{}", std::process::id()));
+        let io = |e: std::io::Error| Error::Invalid(format!("creating {}: {e}", path.display()));
+        let remove = |p: &Path| {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = p.as_os_str().to_owned();
+                name.push(suffix);
+                let _ = std::fs::remove_file(name);
+            }
+        };
+        remove(&tmp);
+        {
+            let conn = Connection::open(&tmp)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            let store = Self {
+                conn: Mutex::new(conn),
+                _checkpointer: None,
+            };
+            store.migrate(&path.display().to_string())?;
+        }
+        // Closed: the log is folded into the file. A link fails if the name is
+        // taken (the other process won: its catalog is the same).
+        let linked = std::fs::hard_link(&tmp, path);
+        remove(&tmp);
+        match linked {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// An in-memory catalog (tests).
