@@ -674,6 +674,8 @@ impl Indexer {
         // (about 0.8 s per GiB of transcripts; small syncs leave it to automerge).
         if report.bytes_read >= OPTIMIZE_AFTER {
             store.optimize()?;
+        } else if report.bytes_read > 0 {
+            store.tidy()?;
         }
         // Every present file is in the catalog now. If as many sessions are present
         // in the catalog as files on disk, none went missing: skip the full scan.

@@ -543,6 +543,12 @@ pub fn run(store: &dyn Store) {
         vec![],
     );
     assert_eq!(ids(&search(store, "needle")), vec!["s-x", "s-y"]);
+    store.tidy().unwrap();
+    assert_eq!(
+        ids(&search(store, "needle")),
+        vec!["s-x", "s-y"],
+        "a merge step keeps what it merges"
+    );
     assert_eq!(ids(&search(store, "needl*")), vec!["s-x", "s-y"]);
     assert_eq!(ids(&search(store, "needle in")), vec!["s-x", "s-y"]);
     assert_eq!(ids(&search(store, "needle project:/src/y")), vec!["s-y"]);
