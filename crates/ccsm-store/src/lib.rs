@@ -1404,10 +1404,7 @@ impl SqliteStore {
             // read again, takes it back if it still has it).
             tx.prepare_cached("DELETE FROM call_copies WHERE file = ?1")?
                 .execute([&b.file.path])?;
-            let keys: Vec<String> = tx
-                .prepare_cached("SELECT key FROM calls WHERE file = ?1 AND key IS NOT NULL")?
-                .query_map([&b.file.path], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let keys = Self::call_keys(tx, true, &b.file.path)?;
             tx.prepare_cached("DELETE FROM calls WHERE file = ?1")?
                 .execute([&b.file.path])?;
             Self::promote_copies(tx, &keys)?;
@@ -1418,23 +1415,8 @@ impl SqliteStore {
                     .execute([&s.id, &b.file.path])?;
                 Self::drop_dead_runs(tx, &s.id)?;
             }
-            if let Some(first) = b.text.first() {
-                let mut ins = tx.prepare_cached(
-                    "INSERT INTO texts (session_id, uuid, kind, ts, title, body, file)
-                     VALUES (?1,?2,?3,?4,'',?5,?6)",
-                )?;
-                ins.execute(params![
-                    s.id,
-                    first.uuid,
-                    first.kind,
-                    first.ts,
-                    first.text,
-                    b.file.path
-                ])?;
-                let first_id = tx.last_insert_rowid();
-                for c in &b.text[1..] {
-                    ins.execute(params![s.id, c.uuid, c.kind, c.ts, c.text, b.file.path])?;
-                }
+            if !b.text.is_empty() {
+                let first_id = Self::insert_texts(tx, &s.id, Some(&b.file.path), None, &b.text)?;
                 Self::add_run(tx, pending, &s.id, first_id)?;
             }
             return Self::ingest_calls_tx(tx, b);
@@ -1518,9 +1500,6 @@ impl SqliteStore {
             s.file_size as i64, s.archived.map(i64::from), messages, turns, tool_calls,
             opt_join(&models), opt_join(&tools), first, last, cli_cost, b.archive_key
         ])?;
-        let mut ins = tx.prepare_cached(
-            "INSERT INTO texts (session_id, uuid, kind, ts, title, body) VALUES (?1,?2,?3,?4,?5,?6)",
-        )?;
         // The title row, replaced each time (a rename changes it): what people
         // remember a session by weighs more in ranking.
         tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1 AND kind = 'title'")?
@@ -1535,20 +1514,53 @@ impl SqliteStore {
         .copied()
         .collect::<Vec<_>>()
         .join("\n");
-        ins.execute(params![
-            s.id,
-            "",
-            "title",
-            s.created_at.unwrap_or(0),
-            title,
-            ""
-        ])?;
-        let first_id = tx.last_insert_rowid();
-        for c in &b.text {
-            ins.execute(params![s.id, c.uuid, c.kind, c.ts, "", c.text])?;
-        }
+        let title = (title, s.created_at.unwrap_or(0));
+        let first_id = Self::insert_texts(tx, &s.id, None, Some(title), &b.text)?;
         Self::add_run(tx, pending, &s.id, first_id)?;
         Self::ingest_calls_tx(tx, b)
+    }
+
+    /// Writes a session's text rows (a title row first, if given) from `file` (`None`:
+    /// the session's own transcript); returns the first row's id.
+    fn insert_texts(
+        tx: &rusqlite::Transaction<'_>,
+        session: &str,
+        file: Option<&str>,
+        title: Option<(String, i64)>,
+        text: &[TextChunk],
+    ) -> Result<i64> {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO texts (session_id, uuid, kind, ts, title, body, file)
+             VALUES (?1,?2,?3,?4,?5,?6,?7)",
+        )?;
+        let mut first = None;
+        if let Some((title, ts)) = title {
+            ins.execute(params![session, "", "title", ts, title, "", file])?;
+            first = Some(tx.last_insert_rowid());
+        }
+        for c in text {
+            ins.execute(params![session, c.uuid, c.kind, c.ts, "", c.text, file])?;
+            first = first.or(Some(tx.last_insert_rowid()));
+        }
+        Ok(first.unwrap_or_else(|| tx.last_insert_rowid()))
+    }
+
+    /// Keys of the calls that count to a file (`by_file`) or to a session.
+    fn call_keys(
+        tx: &rusqlite::Transaction<'_>,
+        by_file: bool,
+        value: &str,
+    ) -> Result<Vec<String>> {
+        let sql = if by_file {
+            "SELECT key FROM calls WHERE file = ?1 AND key IS NOT NULL"
+        } else {
+            "SELECT key FROM calls WHERE session_id = ?1 AND key IS NOT NULL"
+        };
+        let keys = tx
+            .prepare_cached(sql)?
+            .query_map([value], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
     }
 
     /// Records the rows from `first_id` to the last one inserted as a run of
@@ -1792,10 +1804,7 @@ impl Store for SqliteStore {
             tx.execute("DELETE FROM files WHERE session_id = ?1", [id])?;
             // Its calls count to their copies in files still present, as a report
             // over the files counts them now.
-            let keys: Vec<String> = tx
-                .prepare("SELECT key FROM calls WHERE session_id = ?1 AND key IS NOT NULL")?
-                .query_map([id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+            let keys = Self::call_keys(&tx, false, id)?;
             Self::promote_copies(&tx, &keys)?;
         }
         tx.commit()?;
@@ -1875,10 +1884,7 @@ impl Store for SqliteStore {
         let tx = conn.transaction()?;
         forget_sync_digest(&tx)?;
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
-        let keys: Vec<String> = tx
-            .prepare("SELECT key FROM calls WHERE session_id = ?1 AND key IS NOT NULL")?
-            .query_map([id], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let keys = Self::call_keys(&tx, false, id)?;
         for t in [
             "texts",
             "text_runs",
