@@ -1,10 +1,10 @@
 //! A Claude-Code-shaped config dir of a chosen size, deterministic from a seed.
 //!
-//! Line shapes are those the real CLI 2.1.330 writes (see `shared/fixtures`):
+//! Line shapes are those the real CLI 2.1.330 writes (see `crates/ccsm-testkit/fixtures`):
 //! `queue-operation`, `user` prompts, `attachment`, `assistant` lines (one per content
 //! block, repeating `message.id` + `requestId`, with `message.usage`), `user` tool
 //! results, `last-prompt`, `custom-title`, `tag`, `cost-state`. Sizes follow real
-//! histories (`shared/docs/benchmarks.md`): a log-normal with median ~105 KB and p90
+//! histories (`docs/benchmarks.md`): a log-normal with median ~105 KB and p90
 //! ~650 KB, capped at 87 MB; text payloads 0.8 to 4 KB, some tool outputs 8 to 64 KB;
 //! about 41% of lines are assistant lines with usage, a third of which repeat the
 //! previous message id.

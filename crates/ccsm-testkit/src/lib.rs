@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use mock_model::{MockModel, RecordedRequest};
-pub use scenario::{Reply, Rule, Scenario, Step, Usage};
+pub use scenario::{Reply, Rule, Scenario, Step, ToolCall, Usage};
 
 /// The environment variable that names the pinned Claude Code CLI for tests.
 pub const CLAUDE_ENV: &str = "CCSM_TEST_CLAUDE";
@@ -325,9 +325,10 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The recorded config dir in `shared/fixtures` (read-only; copy it first).
+/// The config dir recorded with the real CLI 2.1.330, kept in the repository at
+/// `crates/ccsm-testkit/fixtures/` (read-only; copy it first).
 pub fn fixture_dir() -> PathBuf {
-    let p = workspace_root().join("../shared/fixtures/claude-code-2.1.330");
+    let p = workspace_root().join("crates/ccsm-testkit/fixtures/claude-code-2.1.330");
     assert!(
         p.is_dir(),
         "the recorded fixture is missing at {}",
