@@ -1,5 +1,5 @@
 //! The scripted model: a stand-in for the Anthropic Messages API, good enough for
-//! the real Claude Code CLI (see `shared/docs/claude-code-facts.md`).
+//! the real Claude Code CLI (see `docs/claude-code-facts.md`).
 //!
 //! Endpoints: `POST /v1/messages` (streaming SSE and plain JSON),
 //! `POST /v1/messages/count_tokens`, and for people and scripts
@@ -517,6 +517,23 @@ fn respond(reply: Reply, ctx: ReplyCtx, stream: bool) -> Response {
                 name,
                 input,
             });
+            b
+        }
+        Reply::ToolUses { calls, text } => {
+            let mut b = Vec::new();
+            if let Some(t) = text {
+                b.push(Block::Text {
+                    pieces: vec![t],
+                    delay: Duration::ZERO,
+                });
+            }
+            for (i, c) in calls.into_iter().enumerate() {
+                b.push(Block::Tool {
+                    id: format!("{}{i}", ctx.tool_id),
+                    name: c.name,
+                    input: c.input,
+                });
+            }
             b
         }
     };

@@ -41,7 +41,7 @@ pub struct Usage {
 
 impl Default for Usage {
     fn default() -> Self {
-        // The numbers the fixture in shared/fixtures was recorded with.
+        // The numbers the fixture in crates/ccsm-testkit/fixtures was recorded with.
         Self {
             input_tokens: 100,
             output_tokens: 20,
@@ -88,6 +88,14 @@ pub enum Reply {
         #[serde(default)]
         text: Option<String>,
     },
+    /// Several tool calls in one message (the CLI runs them, writes each call as its
+    /// own transcript line and hangs each result off its own call).
+    ToolUses {
+        calls: Vec<ToolCall>,
+        /// Text said before the calls, in its own block.
+        #[serde(default)]
+        text: Option<String>,
+    },
     /// `Done: <tool result text>`: what the fixture's model said after a tool ran.
     EchoToolResult,
     /// `text` streamed in `chunks` pieces with `delay_ms` between them (for interrupts).
@@ -105,6 +113,13 @@ pub enum Reply {
         #[serde(default)]
         message: Option<String>,
     },
+}
+
+/// One call of [`Reply::ToolUses`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub name: String,
+    pub input: Value,
 }
 
 fn default_echo_prefix() -> String {
@@ -243,7 +258,7 @@ impl Scenario {
 }
 
 /// Prompt directives: a word in capitals anywhere in the prompt, followed by its
-/// arguments, as the fixture in `shared/fixtures` was recorded with.
+/// arguments, as the fixture in `crates/ccsm-testkit/fixtures` was recorded with.
 ///
 /// | prompt | reply |
 /// |---|---|

@@ -10,6 +10,7 @@
 //! - Changes the CLI accepts: rename, tag, archive, delete, fork.
 //! - [`usage`]: tokens and cost, deduplicated as ccusage does.
 
+mod chain;
 pub mod portable;
 pub mod pricing;
 pub mod relocate;
@@ -17,7 +18,7 @@ pub mod scan;
 pub mod usage;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -314,36 +315,6 @@ fn info_from(file: &SessionFile, head: &str, tail: &str) -> Option<SessionInfo> 
 
 fn is_uuid_name(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
-}
-
-/// One entry of a conversation, as the first pass of [`ClaudeDir::messages`] keeps it.
-struct EntryRef {
-    uuid: String,
-    parent: Option<String>,
-    kind: u8,
-    meta: bool,
-    sidechain: bool,
-    offset: u64,
-    len: u32,
-}
-
-const KIND_USER: u8 = 1;
-const KIND_ASSISTANT: u8 = 2;
-const KIND_SYSTEM: u8 = 3;
-const KIND_OTHER: u8 = 4;
-
-#[derive(Deserialize)]
-struct EntryHead<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    uuid: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "parentUuid", borrow)]
-    parent: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "isMeta")]
-    meta: Option<bool>,
-    #[serde(rename = "isSidechain")]
-    sidechain: Option<bool>,
 }
 
 /// A Claude Code config dir.
@@ -679,18 +650,18 @@ fn read_chain_messages_any(
     opts: MessageOptions,
     sidechain_ok: bool,
 ) -> Result<Vec<SessionMessage>> {
-    let entries = index_entries(path)?;
-    let chain = leaf_chain(&entries, sidechain_ok);
-    let wanted: Vec<&EntryRef> = chain
+    let entries = chain::index_entries(path)?;
+    let wanted: Vec<&chain::EntryRef> = chain::conversation(&entries)
         .into_iter()
         .filter(|e| {
             !e.meta
-                && (e.kind == KIND_USER
-                    || e.kind == KIND_ASSISTANT
-                    || (opts.include_system && e.kind == KIND_SYSTEM))
+                && (sidechain_ok || (!e.sidechain && !e.team))
+                && (e.kind == chain::KIND_USER
+                    || e.kind == chain::KIND_ASSISTANT
+                    || (opts.include_system && e.kind == chain::KIND_SYSTEM))
         })
         .collect();
-    let page: Vec<&EntryRef> = match opts.limit.filter(|l| *l > 0) {
+    let page: Vec<&chain::EntryRef> = match opts.limit.filter(|l| *l > 0) {
         Some(l) => wanted.into_iter().skip(opts.offset).take(l).collect(),
         None => wanted.into_iter().skip(opts.offset).collect(),
     };
@@ -712,157 +683,6 @@ fn read_chain_messages_any(
         });
     }
     Ok(out)
-}
-
-/// What a compaction boundary says about the messages it kept.
-#[derive(Deserialize)]
-struct BoundaryLine {
-    #[serde(rename = "compactMetadata")]
-    meta: Option<CompactMeta>,
-}
-
-#[derive(Deserialize)]
-struct CompactMeta {
-    #[serde(rename = "preservedMessages")]
-    messages: Option<PreservedMessages>,
-    #[serde(rename = "preservedSegment")]
-    segment: Option<PreservedSegment>,
-}
-
-#[derive(Deserialize)]
-struct PreservedMessages {
-    #[serde(rename = "anchorUuid")]
-    anchor: String,
-    uuids: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct PreservedSegment {
-    #[serde(rename = "headUuid")]
-    head: String,
-    #[serde(rename = "anchorUuid")]
-    anchor: String,
-    #[serde(rename = "tailUuid")]
-    tail: String,
-}
-
-/// Re-parents the messages a compaction kept so they follow its summary, as the SDK
-/// does: kept messages chain from the anchor (the summary), and what hung from the
-/// anchor before now hangs from the last kept message.
-fn relink_compactions(entries: &mut [EntryRef], boundaries: Vec<CompactMeta>) {
-    use std::collections::HashMap;
-    for meta in boundaries {
-        let index: HashMap<String, usize> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.uuid.clone(), i))
-            .collect();
-        if let Some(pm) = meta.messages {
-            if pm.uuids.is_empty() || pm.uuids.iter().any(|u| !index.contains_key(u)) {
-                continue;
-            }
-            let mut prev = pm.anchor.clone();
-            for u in &pm.uuids {
-                entries[index[u]].parent = Some(prev.clone());
-                prev = u.clone();
-            }
-            let (first, last) = (&pm.uuids[0], prev);
-            for e in entries.iter_mut() {
-                if e.parent.as_deref() == Some(pm.anchor.as_str()) && e.uuid != *first {
-                    e.parent = Some(last.clone());
-                }
-            }
-        } else if let Some(seg) = meta.segment {
-            if let Some(&h) = index.get(&seg.head) {
-                entries[h].parent = Some(seg.anchor.clone());
-            }
-            for e in entries.iter_mut() {
-                if e.parent.as_deref() == Some(seg.anchor.as_str()) && e.uuid != seg.head {
-                    e.parent = Some(seg.tail.clone());
-                }
-            }
-        }
-    }
-}
-
-fn index_entries(path: &Path) -> Result<Vec<EntryRef>> {
-    let f = File::open(path).map_err(io(path))?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
-    let mut out = Vec::new();
-    let mut boundaries = Vec::new();
-    let mut offset = 0u64;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = r.read_until(b'\n', &mut line).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        let start = offset;
-        offset += n as u64;
-        let body = line.strip_suffix(b"\n").unwrap_or(&line);
-        // Cheap check first: only lines of conversation entries carry a uuid.
-        if memchr::memmem::find(body, b"\"uuid\"").is_none() {
-            continue;
-        }
-        let Ok(h) = serde_json::from_slice::<EntryHead<'_>>(body) else {
-            continue;
-        };
-        if memchr::memmem::find(body, b"\"compactMetadata\"").is_some() {
-            if let Ok(BoundaryLine { meta: Some(m) }) = serde_json::from_slice(body) {
-                boundaries.push(m);
-            }
-        }
-        let (Some(kind), Some(uuid)) = (h.kind, h.uuid) else {
-            continue;
-        };
-        let kind = match kind.as_ref() {
-            "user" => KIND_USER,
-            "assistant" => KIND_ASSISTANT,
-            "system" => KIND_SYSTEM,
-            "progress" | "attachment" => KIND_OTHER,
-            _ => continue,
-        };
-        let Ok(len) = u32::try_from(body.len()) else {
-            continue;
-        };
-        out.push(EntryRef {
-            uuid: uuid.into_owned(),
-            parent: h.parent.map(|p| p.into_owned()),
-            kind,
-            meta: h.meta.unwrap_or(false),
-            sidechain: h.sidechain.unwrap_or(false),
-            offset: start,
-            len,
-        });
-    }
-    relink_compactions(&mut out, boundaries);
-    Ok(out)
-}
-
-/// The chain ending at the last user or assistant entry (in file order): trailing
-/// system lines such as API errors and retries are not part of the conversation, as
-/// the SDK reads it.
-fn leaf_chain(entries: &[EntryRef], sidechain_ok: bool) -> Vec<&EntryRef> {
-    use std::collections::{HashMap, HashSet};
-    let by: HashMap<&str, &EntryRef> = entries.iter().map(|e| (e.uuid.as_str(), e)).collect();
-    let Some(leaf) = entries.iter().rev().find(|e| {
-        (e.kind == KIND_USER || e.kind == KIND_ASSISTANT) && (sidechain_ok || !e.sidechain)
-    }) else {
-        return Vec::new();
-    };
-    let mut chain = Vec::new();
-    let mut seen = HashSet::new();
-    let mut cur = Some(leaf);
-    while let Some(e) = cur {
-        if !seen.insert(e.uuid.as_str()) {
-            break; // a cycle in damaged data
-        }
-        chain.push(e);
-        cur = e.parent.as_deref().and_then(|p| by.get(p).copied());
-    }
-    chain.reverse();
-    chain
 }
 
 // ------------------------------------------------------------------ changes
@@ -968,8 +788,8 @@ impl ClaudeDir {
     /// Written with create-new semantics and mode 0600. Returns the new id.
     pub fn fork(&self, id: &str, up_to: Option<&str>, title: Option<&str>) -> Result<String> {
         let f = self.find(id)?;
-        let entries = index_entries(&f.path)?;
-        let mut chain = leaf_chain(&entries, false);
+        let entries = chain::index_entries(&f.path)?;
+        let mut chain = chain::conversation(&entries);
         if let Some(cut) = up_to {
             let i = chain
                 .iter()

@@ -6,7 +6,9 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use ccsm_testkit::{copy_tree, fixture_dir, sdk_view, MockModel, Scenario, TestEnv};
+use ccsm_testkit::{
+    copy_tree, fixture_dir, sdk_view, MockModel, Reply, Rule, Scenario, TestEnv, ToolCall,
+};
 use ccsm_transcripts::{ClaudeDir, MessageOptions};
 use serde_json::{json, Value};
 
@@ -201,6 +203,82 @@ fn a_live_directory_and_ccsm_changes_read_as_the_sdk_reads_them() {
         dir.info(&ccsm_fork).unwrap().custom_title.as_deref(),
         Some("Alice's session (fork)")
     );
+}
+
+/// The model calls three tools in one message: the CLI writes each call as its own
+/// line and hangs each result off its own call, so two results sit on side
+/// branches. The SDK puts them back; so must ccsm (and a fork must keep them).
+#[test]
+fn parallel_tool_calls_recorded_with_the_real_cli_read_as_the_sdk_reads_them() {
+    let env = TestEnv::new();
+    std::fs::write(env.project.join("notes.txt"), "remember the milk\n").unwrap();
+    let calls = vec![
+        ToolCall {
+            name: "Bash".into(),
+            input: json!({"command": "echo first-call", "description": "first"}),
+        },
+        ToolCall {
+            name: "Read".into(),
+            input: json!({"file_path": env.project.join("notes.txt")}),
+        },
+        ToolCall {
+            name: "Bash".into(),
+            input: json!({"command": "echo third-call", "description": "third"}),
+        },
+    ];
+    let model = MockModel::start(
+        Scenario::echo().rule(
+            Rule::when_contains("three at once")
+                .then(Reply::ToolUses {
+                    calls,
+                    text: Some("Running three tools.".into()),
+                })
+                .then(Reply::EchoToolResult),
+        ),
+    );
+    let id = run(
+        &env,
+        &model,
+        &env.project,
+        &["-p", "three at once", "--allowed-tools", "Bash Read"],
+    );
+    run(
+        &env,
+        &model,
+        &env.project,
+        &["-p", "and then?", "--resume", &id],
+    );
+    let dir = ClaudeDir::new(&env.config_dir);
+    let msgs = dir.messages(&id, MessageOptions::default()).unwrap();
+    let results: Vec<String> = msgs
+        .iter()
+        .flat_map(|m| m.message["content"].as_array().cloned().unwrap_or_default())
+        .filter(|b| b["type"] == "tool_result")
+        .map(|b| b["tool_use_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        results.len(),
+        3,
+        "every tool result is a message: {msgs:#?}"
+    );
+    let sdk = sdk_view(&env.config_dir, &[]);
+    assert_same(&sdk, &ours(&dir, &ids_of(&sdk)));
+    assert!(
+        sdk["texts"][&id].to_string().contains("first-call"),
+        "the SDK shows the side branch's result"
+    );
+
+    // A fork keeps every call with its result (the API refuses a tool_use without one).
+    let fork = dir.fork(&id, None, None).unwrap();
+    let forked = dir.messages(&fork, MessageOptions::default()).unwrap();
+    assert_eq!(forked.len(), msgs.len());
+    let out = run(
+        &env,
+        &model,
+        &env.project,
+        &["-p", "after the fork", "--resume", &fork],
+    );
+    assert_eq!(out, fork);
 }
 
 #[test]
