@@ -1633,7 +1633,9 @@ impl Store for SqliteStore {
 
     fn list(&self, f: &ListFilter) -> Result<Vec<SessionRecord>> {
         let conn = self.lock()?;
-        let mut sql = format!("SELECT {SESSION_COLS} FROM sessions s WHERE 1=1");
+        // A file without a summary (only `file-history-snapshot` lines, say) is no
+        // session for the SDK: kept in the catalog for its file state, never listed.
+        let mut sql = format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.summary <> ''");
         let mut p: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(pp) = &f.project_path {
             p.push(pp.clone().into());

@@ -6,6 +6,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod trust;
+
 use ccsm_testkit::{claude_cli, run_with_deadline, wait_for, CliRun, MockModel, Scenario, TestEnv};
 
 fn ccsm(env: &TestEnv, model: &MockModel, args: &[&str]) -> Command {
