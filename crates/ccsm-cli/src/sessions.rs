@@ -227,10 +227,17 @@ pub enum UsageCmd {
     Session,
     /// Tokens and cost per model.
     Models,
-    /// Show the pricing table, or replace it from a JSON file.
+    /// Show the pricing table; replace it from a file, or refresh it from LiteLLM's.
     Pricing {
-        #[arg(long, value_name = "FILE")]
+        /// Replace the table with this JSON file (ccsm's shape or LiteLLM's).
+        #[arg(long, value_name = "FILE", conflicts_with = "update")]
         import: Option<PathBuf>,
+        /// Fetch LiteLLM's current model price table (needs the network).
+        #[arg(long)]
+        update: bool,
+        /// Where --update reads the table from.
+        #[arg(long, value_name = "URL", requires = "update", default_value = ccsm_transcripts::pricing::LITELLM_URL)]
+        url: String,
     },
 }
 
@@ -244,6 +251,20 @@ pub fn data_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
     home.join(".local/share/ccsm")
+}
+
+/// LiteLLM's model price table from `url`, checked before anything is saved.
+fn fetch_pricing(url: &str) -> Result<PricingTable> {
+    let mut resp = ureq::get(url)
+        .call()
+        .with_context(|| format!("fetching the pricing table from {url}"))?;
+    let text = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .with_context(|| format!("reading the pricing table from {url}"))?;
+    PricingTable::parse(&text).with_context(|| format!("the table at {url}"))
 }
 
 pub fn pricing() -> Result<PricingTable> {
@@ -272,14 +293,28 @@ pub fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
     Ok(())
 }
 
+/// A moment in local time, with its zone (`2026-11-20 10:00 +01:00`).
 fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
             t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
+                .format("%Y-%m-%d %H:%M %:z")
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+/// `1234567` → `1,234,567`.
+pub fn fmt_int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn size(b: u64) -> String {
@@ -402,12 +437,12 @@ pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool, direct: bool) -> 
                         .path
                         .clone()
                         .unwrap_or_else(|| format!("({})", p.info.dir_name)),
-                    p.info.sessions.to_string(),
+                    fmt_int(p.info.sessions as u64),
                     size(p.info.size),
                     when(p.info.last_modified),
                 ];
                 if include_gone {
-                    row.insert(2, p.gone_sessions.unwrap_or(0).to_string());
+                    row.insert(2, fmt_int(p.gone_sessions.unwrap_or(0)));
                 }
                 t.add_row(row);
             }
@@ -595,10 +630,23 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                 "tokens",
                 Some(format!(
                     "in {} · out {} · cache write {} · cache read {}",
-                    s.input_tokens, s.output_tokens, s.cache_creation_tokens, s.cache_read_tokens
+                    fmt_int(s.input_tokens),
+                    fmt_int(s.output_tokens),
+                    fmt_int(s.cache_creation_tokens),
+                    fmt_int(s.cache_read_tokens)
                 )),
             );
-            row(&mut t, "cost", Some(format!("${:.4}", s.cost_usd)));
+            let unpriced = pricing()?.unpriced(s.models.iter().map(String::as_str));
+            let cost = if unpriced.is_empty() {
+                format!("${:.4}", s.cost_usd)
+            } else {
+                format!(
+                    "${:.4} + unpriced: {} (not in the pricing table; `ccsm usage pricing --update`)",
+                    s.cost_usd,
+                    unpriced.join(", ")
+                )
+            };
+            row(&mut t, "cost", Some(cost));
             row(
                 &mut t,
                 "models",
@@ -609,7 +657,7 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                 "tools",
                 (!s.tools.is_empty()).then(|| s.tools.join(", ")),
             );
-            row(&mut t, "files touched", Some(s.files_touched.to_string()));
+            row(&mut t, "files touched", Some(fmt_int(s.files_touched)));
             row(
                 &mut t,
                 "archived (Claude Code)",
@@ -863,11 +911,11 @@ fn usage_row(t: &mut Table, label: String, r: &Row) {
     t.add_row(vec![
         label,
         r.models_used.join(", "),
-        r.tokens.input_tokens.to_string(),
-        r.tokens.output_tokens.to_string(),
-        r.tokens.cache_creation_tokens.to_string(),
-        r.tokens.cache_read_tokens.to_string(),
-        r.total_tokens.to_string(),
+        fmt_int(r.tokens.input_tokens),
+        fmt_int(r.tokens.output_tokens),
+        fmt_int(r.tokens.cache_creation_tokens),
+        fmt_int(r.tokens.cache_read_tokens),
+        fmt_int(r.total_tokens),
         cost,
     ]);
 }
@@ -887,15 +935,32 @@ pub fn usage(
     json: bool,
     direct: bool,
 ) -> Result<()> {
-    if let UsageCmd::Pricing { import } = &cmd {
+    if let UsageCmd::Pricing {
+        import,
+        update,
+        url,
+    } = &cmd
+    {
         let dest = data_dir().join("pricing.json");
-        if let Some(file) = import {
-            let t = PricingTable::from_file(file)?;
+        let fresh = if let Some(file) = import {
+            Some(PricingTable::from_file(file)?)
+        } else if *update {
+            // LiteLLM's table over the shipped one: models it dropped keep a price.
+            Some(fetch_pricing(url)?.over(PricingTable::builtin()))
+        } else {
+            None
+        };
+        if let Some(t) = fresh {
             let bytes = serde_json::to_vec_pretty(&t)?;
+            std::fs::create_dir_all(data_dir())
+                .with_context(|| format!("creating {}", data_dir().display()))?;
             ccsm_transcripts::write_atomic(&dest, &bytes)?;
+            if json {
+                return print_json(&t);
+            }
             eprintln!(
-                "pricing for {} models saved to {}",
-                t.models.len(),
+                "pricing for {} models saved to {} (every view uses it from now on)",
+                fmt_int(t.models.len() as u64),
                 dest.display()
             );
             return Ok(());
@@ -1026,10 +1091,10 @@ pub fn usage(
             for m in &rows {
                 t.add_row(vec![
                     m.model_name.clone(),
-                    m.tokens.input_tokens.to_string(),
-                    m.tokens.output_tokens.to_string(),
-                    m.tokens.cache_creation_tokens.to_string(),
-                    m.tokens.cache_read_tokens.to_string(),
+                    fmt_int(m.tokens.input_tokens),
+                    fmt_int(m.tokens.output_tokens),
+                    fmt_int(m.tokens.cache_creation_tokens),
+                    fmt_int(m.tokens.cache_read_tokens),
                     format!("${:.2}", m.cost),
                 ]);
             }

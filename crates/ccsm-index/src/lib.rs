@@ -405,9 +405,22 @@ impl Indexer {
             head_hash: p.head_hash.clone(),
         };
         if let Some(parent) = &p.parent {
+            // The project dir holding the subagent transcript, in either layout
+            // (`<project>/<id>/subagents/` or `<project>/agent-*.jsonl`): a session
+            // whose own transcript is gone gets its row from it.
+            let projects = self.dir.projects_dir();
+            let project_dir = p
+                .file
+                .path
+                .ancestors()
+                .find(|a| a.parent() == Some(projects.as_path()))
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let batch = Ingest {
                 session: SessionRecord {
                     id: parent.clone(),
+                    project_dir,
                     ..Default::default()
                 },
                 full: p.full && first,
@@ -484,6 +497,23 @@ impl Indexer {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<SyncReport> {
         self.dir.check()?;
+        // Calls already in were priced with the table of their time: a new table
+        // (imported, updated) applies to every view at once.
+        if store.pricing_fingerprint()?.as_deref() != Some(self.pricing.fingerprint().as_str()) {
+            let table = &self.pricing;
+            let price = |m: &str| {
+                table.price(m).map(|p| {
+                    [
+                        p.input,
+                        p.output,
+                        p.cache_write_5m,
+                        p.cache_write_1h,
+                        p.cache_read,
+                    ]
+                })
+            };
+            store.reprice(&price, &self.pricing.fingerprint())?;
+        }
         let dirs = self.dir.project_dirs(None)?;
         // The dir walk (stat calls) and reading what the last sync saw overlap.
         let ((files, subagents), known) =
@@ -508,12 +538,20 @@ impl Indexer {
             files: files.len(),
             ..Default::default()
         };
-        let present_nonempty = files
+        // A session is present while any transcript of it is: its own, or a
+        // subagent's whose folder outlived it (its calls still count).
+        let present: std::collections::HashSet<String> = files
             .iter()
             .filter(|f| f.size > 0)
-            .map(|f| f.id.as_str())
-            .collect::<std::collections::HashSet<_>>()
-            .len();
+            .map(|f| f.id.clone())
+            .chain(
+                subagents
+                    .iter()
+                    .filter(|(_, f)| f.size > 0)
+                    .map(|(p, _)| p.clone()),
+            )
+            .collect();
+        let present_nonempty = present.len();
         let mut plans = Vec::new();
         for f in &files {
             if f.size == 0 {
@@ -680,8 +718,6 @@ impl Indexer {
         // Every present file is in the catalog now. If as many sessions are present
         // in the catalog as files on disk, none went missing: skip the full scan.
         if store.count_present()? != present_nonempty {
-            let present: std::collections::HashSet<&str> =
-                files.iter().map(|f| f.id.as_str()).collect();
             for (id, _, gone) in store.known_files()? {
                 if !gone && !present.contains(id.as_str()) {
                     store.mark_gone(&id, true)?;

@@ -262,6 +262,12 @@ pub trait Store: Send + Sync {
     /// since: ingesting, deleting or marking a session gone forgets it.
     fn sync_digest(&self) -> Result<Option<String>>;
     fn set_sync_digest(&self, digest: &str) -> Result<()>;
+    /// The fingerprint of the pricing table the calls were priced with, if any.
+    fn pricing_fingerprint(&self) -> Result<Option<String>>;
+    /// Prices every call again (`price` gives USD for a model's input, output,
+    /// 5-minute and 1-hour cache writes and cache reads, per million tokens; `None`:
+    /// unpriced, cost 0), sums each session's cost again and records `fingerprint`.
+    fn reprice(&self, price: &dyn Fn(&str) -> Option<[f64; 5]>, fingerprint: &str) -> Result<()>;
     /// Sessions per project dir, newest activity first: those whose transcript is
     /// present, and with `include_gone` those Claude Code deleted too.
     fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>>;
@@ -1410,6 +1416,12 @@ impl SqliteStore {
             Self::promote_copies(tx, &keys)?;
         }
         if b.subagent {
+            // A subagent transcript whose session's own is gone (or not read yet)
+            // still counts: its session gets a row (no summary: never listed).
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO sessions (id, project_dir, file_path) VALUES (?1, ?2, '')",
+            )?
+            .execute([&s.id, &s.project_dir])?;
             if b.full {
                 tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1 AND file = ?2")?
                     .execute([&s.id, &b.file.path])?;
@@ -2147,6 +2159,46 @@ impl Store for SqliteStore {
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         )?
         .execute([digest])?;
+        Ok(())
+    }
+
+    fn pricing_fingerprint(&self) -> Result<Option<String>> {
+        let conn = self.lock()?;
+        let v = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'pricing'")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(v)
+    }
+
+    fn reprice(&self, price: &dyn Fn(&str) -> Option<[f64; 5]>, fingerprint: &str) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let models: Vec<String> = tx
+            .prepare("SELECT DISTINCT model FROM calls")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        {
+            let mut up = tx.prepare(
+                "UPDATE calls SET cost = (input * ?2 + output * ?3 + cache_5m * ?4
+                   + cache_1h * ?5 + cache_read * ?6) / 1e6 WHERE model = ?1",
+            )?;
+            for m in &models {
+                let p = price(m).unwrap_or([0.0; 5]);
+                up.execute(params![m, p[0], p[1], p[2], p[3], p[4]])?;
+            }
+        }
+        tx.execute(
+            "UPDATE sessions SET cost_usd =
+               (SELECT COALESCE(SUM(cost), 0) FROM calls WHERE session_id = sessions.id)",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('pricing', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [fingerprint],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 

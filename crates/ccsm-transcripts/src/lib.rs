@@ -313,6 +313,26 @@ fn info_from(file: &SessionFile, head: &str, tail: &str) -> Option<SessionInfo> 
     })
 }
 
+/// A subagent transcript of the old layout (`<project>/agent-<id>.jsonl`, CLI 2.0
+/// and before) and the session it belongs to: the first `sessionId` inside.
+fn legacy_agent(stem: &str, path: &Path) -> Option<SubagentFile> {
+    stem.strip_prefix("agent-")?;
+    let meta = std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)?;
+    let (head, _, _, _) = head_tail(path).ok()??;
+    let parent = scan::first_string(&head, "sessionId").filter(|s| is_uuid_name(s))?;
+    Some((
+        parent,
+        SessionFile {
+            id: stem.to_owned(),
+            path: path.to_owned(),
+            mtime_ms: mtime_ms(&meta),
+            size: meta.len(),
+        },
+    ))
+}
+
 fn is_uuid_name(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
 }
@@ -459,6 +479,12 @@ impl ClaudeDir {
                     continue;
                 };
                 if !is_uuid_name(stem) {
+                    // CLIs before 2.1 wrote subagent transcripts beside the sessions.
+                    if let (Some(subs), Some(agent)) =
+                        (subs.as_deref_mut(), legacy_agent(stem, &e.path()))
+                    {
+                        subs.push(agent);
+                    }
                     continue;
                 }
                 let Ok(meta) = e.metadata() else { continue };
@@ -594,10 +620,9 @@ impl ClaudeDir {
     pub fn subagents(&self, id: &str) -> Result<Vec<String>> {
         let f = self.find(id)?;
         let dir = f.sidecar_dir().join("subagents");
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            return Ok(Vec::new());
-        };
-        let mut ids: Vec<String> = rd
+        let mut ids: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
             .flatten()
             .filter_map(|e| {
                 let n = e.file_name().to_string_lossy().into_owned();
@@ -606,8 +631,33 @@ impl ClaudeDir {
                     .map(str::to_owned)
             })
             .collect();
+        // The old layout's subagents of this session (beside it, `sessionId` inside).
+        ids.extend(
+            self.legacy_agents_of(&f)
+                .into_iter()
+                .filter_map(|a| a.id.strip_prefix("agent-").map(str::to_owned)),
+        );
         ids.sort();
+        ids.dedup();
         Ok(ids)
+    }
+
+    /// `agent-*.jsonl` files beside a session that belong to it (CLI 2.0 layout).
+    fn legacy_agents_of(&self, f: &SessionFile) -> Vec<SessionFile> {
+        let Some(project) = f.path.parent() else {
+            return Vec::new();
+        };
+        std::fs::read_dir(project)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let stem = name.to_str()?.strip_suffix(".jsonl")?.to_owned();
+                let (parent, file) = legacy_agent(&stem, &e.path())?;
+                (parent == f.id).then_some(file)
+            })
+            .collect()
     }
 
     /// A subagent's messages, read as a conversation of its own.
@@ -625,12 +675,16 @@ impl ClaudeDir {
             return Err(Error::Invalid(format!("not an agent id: {agent:?}")));
         }
         let f = self.find(id)?;
-        let p = f
+        let mut p = f
             .sidecar_dir()
             .join("subagents")
             .join(format!("agent-{agent}.jsonl"));
         if !p.is_file() {
-            return Err(Error::NotFound(format!("{id}/agent-{agent}")));
+            let stem = format!("agent-{agent}");
+            match self.legacy_agents_of(&f).into_iter().find(|a| a.id == stem) {
+                Some(a) => p = a.path,
+                None => return Err(Error::NotFound(format!("{id}/agent-{agent}"))),
+            }
         }
         let mut msgs = read_chain_messages_any(&p, opts, true)?;
         for m in &mut msgs {

@@ -304,16 +304,14 @@ impl ClaudeDir {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            for f in self.session_files(std::slice::from_ref(d)) {
-                let side = f.sidecar_dir().join("subagents");
-                files.push((f.id.clone(), project.clone(), f.path));
-                if let Ok(rd) = std::fs::read_dir(&side) {
-                    for e in rd.flatten() {
-                        if e.path().extension().is_some_and(|x| x == "jsonl") {
-                            files.push((f.id.clone(), project.clone(), e.path()));
-                        }
-                    }
-                }
+            // Subagent transcripts count to their session, in either layout, and
+            // also when the session's own transcript is gone.
+            let (sessions, subagents) = self.transcript_files(std::slice::from_ref(d));
+            for f in sessions {
+                files.push((f.id, project.clone(), f.path));
+            }
+            for (parent, f) in subagents {
+                files.push((parent, project.clone(), f.path));
             }
         }
         let scans: Vec<FileScan> = files.par_iter().map(|(_, _, p)| scan_file(p)).collect();

@@ -31,3 +31,228 @@ fn a_snapshot_only_file_is_no_session_in_the_catalog_or_the_files() {
     assert!(!files.contains(&id.to_owned()));
     assert_eq!(catalog, files);
 }
+
+/// An assistant line with usage, as every CLI version writes it.
+fn usage_line(session: &str, uuid: &str, sidechain: bool, ts: &str, input: u64) -> String {
+    usage_line_of(
+        "claude-sonnet-4-5-20250929",
+        session,
+        uuid,
+        sidechain,
+        ts,
+        input,
+    )
+}
+
+fn usage_line_of(
+    model: &str,
+    session: &str,
+    uuid: &str,
+    sidechain: bool,
+    ts: &str,
+    input: u64,
+) -> String {
+    serde_json::json!({"type": "assistant", "sessionId": session, "uuid": uuid,
+        "parentUuid": null, "isSidechain": sidechain, "timestamp": ts,
+        "requestId": format!("req_{uuid}"), "cwd": "/home/dev/p",
+        "message": {"id": format!("msg_{uuid}"), "type": "message", "role": "assistant",
+            "model": model, "content": [{"type": "text", "text": "hi"}],
+            "usage": {"input_tokens": input, "output_tokens": 10,
+                "cache_read_input_tokens": 5, "cache_creation_input_tokens": 7}}})
+    .to_string()
+        + "\n"
+}
+
+/// CLI 2.0 wrote subagent transcripts beside the sessions (`agent-<id>.jsonl`), and
+/// a session's folder can outlive its transcript: their model calls cost money.
+#[test]
+fn old_layout_subagents_and_orphaned_subagent_folders_count_as_ccusage_counts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let p = cfg.join("projects/-home-dev-p");
+    let (s, gone) = (
+        "11111111-1111-4111-8111-111111111111",
+        "22222222-2222-4222-8222-222222222222",
+    );
+    std::fs::create_dir_all(p.join(gone).join("subagents")).unwrap();
+    let prompt = serde_json::json!({"type": "user", "sessionId": s, "uuid": "u0",
+        "parentUuid": null, "timestamp": "2026-11-20T10:00:00.000Z", "cwd": "/home/dev/p",
+        "message": {"role": "user", "content": "hello"}});
+    std::fs::write(
+        p.join(format!("{s}.jsonl")),
+        format!("{prompt}\n") + &usage_line(s, "a1", false, "2026-11-20T10:00:01.000Z", 100),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("agent-abc123.jsonl"),
+        usage_line(s, "a2", true, "2026-11-20T10:00:02.000Z", 1000),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join(gone).join("subagents/agent-def456.jsonl"),
+        usage_line(gone, "a3", true, "2026-11-20T10:00:03.000Z", 10000),
+    )
+    .unwrap();
+
+    let theirs = ccsm_testkit::ccusage(&cfg, "session");
+    let files = json_of(&ok_at(&cfg, &["--direct", "usage", "session", "--json"]));
+    let catalog = json_of(&ok_at(&cfg, &["usage", "session", "--json"]));
+    for k in [
+        "inputTokens",
+        "outputTokens",
+        "cacheReadTokens",
+        "totalTokens",
+    ] {
+        assert_eq!(files["totals"][k], theirs["totals"][k], "files: totals.{k}");
+        assert_eq!(
+            catalog["totals"][k], theirs["totals"][k],
+            "catalog: totals.{k}"
+        );
+    }
+    // The old-layout subagent counts to its session (the `sessionId` inside)...
+    let input_of = |v: &serde_json::Value, id: &str| {
+        v["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["sessionId"] == id)
+            .map(|r| r["inputTokens"].clone())
+    };
+    assert_eq!(input_of(&files, s), Some(serde_json::json!(1100)));
+    assert_eq!(input_of(&catalog, s), Some(serde_json::json!(1100)));
+    // ...and the session whose transcript is gone still has its usage.
+    assert_eq!(input_of(&files, gone), Some(serde_json::json!(10000)));
+    assert_eq!(input_of(&catalog, gone), Some(serde_json::json!(10000)));
+    // It is listed as the session's subagent.
+    let subs = ok_at(&cfg, &["sessions", "subagents", s]);
+    assert!(subs.stdout.contains("abc123"), "{}", subs.stdout);
+}
+
+/// A config dir with one session per model, each a prompt and one call of
+/// 1,000,000 input tokens.
+fn one_session_per_model(cfg: &std::path::Path, models: &[&str]) -> Vec<String> {
+    let p = cfg.join("projects/-home-dev-p");
+    std::fs::create_dir_all(&p).unwrap();
+    models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let id = format!("{i:08}-1111-4111-8111-111111111111");
+            let prompt = serde_json::json!({"type": "user", "sessionId": id, "uuid": format!("u{i}"),
+                "parentUuid": null, "timestamp": "2026-11-20T10:00:00.000Z", "cwd": "/home/dev/p",
+                "message": {"role": "user", "content": format!("work with {m}")}});
+            std::fs::write(
+                p.join(format!("{id}.jsonl")),
+                format!("{prompt}\n")
+                    + &usage_line_of(m, &id, &format!("c{i}"), false, "2026-11-20T10:00:01.000Z", 1_000_000),
+            )
+            .unwrap();
+            id
+        })
+        .collect()
+}
+
+fn cost_of(report: &serde_json::Value, id: &str) -> f64 {
+    report["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["sessionId"] == id)
+        .unwrap()["totalCost"]
+        .as_f64()
+        .unwrap()
+}
+
+/// Opus 4.6/4.7 were priced as Opus 4 (3x too high) by nearest-name matching; a
+/// model the table does not know is unpriced, and info and usage say so.
+#[test]
+fn prices_are_never_guessed_and_unpriced_models_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let ids = one_session_per_model(&cfg, &["claude-opus-4-7", "claude-opus-4-9"]);
+    for direct in [false, true] {
+        let mut args = vec!["usage", "session", "--json"];
+        if direct {
+            args.insert(0, "--direct");
+        }
+        let r = json_of(&ok_at(&cfg, &args));
+        assert!((cost_of(&r, &ids[0]) - 5.0003).abs() < 1e-3, "{r}");
+        assert_eq!(cost_of(&r, &ids[1]), 0.0);
+        assert_eq!(
+            r["totals"]["unpricedModels"],
+            serde_json::json!(["claude-opus-4-9"]),
+            "{r}"
+        );
+        let table = ok_at(&cfg, &args[..args.len() - 1]);
+        assert!(table.stdout.contains("unpriced"), "{}", table.stdout);
+    }
+    let info = ok_at(&cfg, &["sessions", "info", &ids[1]]);
+    assert!(
+        info.stdout.contains("unpriced: claude-opus-4-9"),
+        "{}",
+        info.stdout
+    );
+    let info = ok_at(&cfg, &["sessions", "info", &ids[0]]);
+    assert!(!info.stdout.contains("unpriced"), "{}", info.stdout);
+}
+
+/// Serves one HTTP response on loopback, for `usage pricing --update --url`.
+fn serve_once(body: String) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/prices.json", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf).unwrap();
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    });
+    (url, h)
+}
+
+/// A refreshed table (LiteLLM's shape) applies to every view at once: the
+/// catalog's per-session cost, the search filter `cost>` and the usage report.
+#[test]
+fn an_updated_pricing_table_applies_to_every_view_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let ids = one_session_per_model(&cfg, &["claude-opus-4-9"]);
+    assert!(ok_at(&cfg, &["sessions", "search", "cost>1", "--json"])
+        .stdout
+        .trim()
+        .eq("[]"));
+    let litellm = serde_json::json!({"claude-opus-4-9": {"litellm_provider": "anthropic",
+        "input_cost_per_token": 2e-6, "output_cost_per_token": 1e-5}});
+    let (url, server) = serve_once(litellm.to_string());
+    let r = ok_at(&cfg, &["usage", "pricing", "--update", "--url", &url]);
+    server.join().unwrap();
+    assert!(r.stderr.contains("saved"), "{}", r.stderr);
+    let report = json_of(&ok_at(&cfg, &["usage", "session", "--json"]));
+    assert!((cost_of(&report, &ids[0]) - 2.0).abs() < 0.01, "{report}");
+    let hits = json_of(&ok_at(&cfg, &["sessions", "search", "cost>1", "--json"]));
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+    let info = ok_at(&cfg, &["sessions", "info", &ids[0]]);
+    assert!(info.stdout.contains("$2.0"), "{}", info.stdout);
+    // Models the update does not list keep the shipped price.
+    let t = json_of(&ok_at(&cfg, &["usage", "pricing", "--json"]));
+    assert!(t["models"]["claude-sonnet-4-5"].is_object());
+    // An unreachable table changes nothing.
+    let bad = ccsm_at(
+        &cfg,
+        &[
+            "usage",
+            "pricing",
+            "--update",
+            "--url",
+            "http://127.0.0.1:9/x",
+        ],
+    );
+    assert!(!bad.status.success());
+    let t2 = json_of(&ok_at(&cfg, &["usage", "pricing", "--json"]));
+    assert_eq!(t, t2);
+}
