@@ -84,6 +84,10 @@ fn main() -> ExitCode {
         }
     };
     let claude = cli.claude.clone();
+    let config_dir = cli
+        .config_dir
+        .clone()
+        .map(|d| std::path::absolute(&d).unwrap_or(d));
     let dir = cli.config_dir.clone().map_or_else(
         ccsm_transcripts::ClaudeDir::from_env,
         ccsm_transcripts::ClaudeDir::new,
@@ -92,8 +96,10 @@ fn main() -> ExitCode {
     let direct = cli.direct || std::env::var_os("CCSM_DIRECT").is_some();
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Run(a) => run::run(a, claude.as_ref(), json, &dir).await,
-            Command::Chat(a) => run::chat(a, claude.as_ref(), &dir).await,
+            Command::Run(a) => {
+                run::run(a, claude.as_ref(), json, &dir, config_dir.as_deref()).await
+            }
+            Command::Chat(a) => run::chat(a, claude.as_ref(), &dir, config_dir.as_deref()).await,
             Command::Index => catalog::Catalog::open(&dir)
                 .and_then(|c| c.sync(true))
                 .and_then(|r| {

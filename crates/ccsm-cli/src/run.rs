@@ -28,9 +28,9 @@ pub struct SessionArgs {
     /// With --resume or --continue: a new session with the same history.
     #[arg(long)]
     pub fork: bool,
-    /// Permission mode: default, acceptEdits, plan, bypassPermissions, ...
-    #[arg(long, value_name = "MODE")]
-    pub permission_mode: Option<String>,
+    /// Permission mode: default, acceptEdits, auto, bypassPermissions, manual, dontAsk, plan.
+    #[arg(long, value_name = "MODE", value_parser = PermissionMode::parse_known)]
+    pub permission_mode: Option<PermissionMode>,
     /// Tools allowed without asking (repeatable or comma-separated).
     #[arg(long = "allowed-tools", value_delimiter = ',')]
     pub allowed_tools: Vec<String>,
@@ -90,8 +90,17 @@ pub struct ChatArgs {
     pub session: SessionArgs,
 }
 
-fn options(a: &SessionArgs, claude: Option<&PathBuf>, partial: bool) -> Options {
+fn options(
+    a: &SessionArgs,
+    claude: Option<&PathBuf>,
+    config_dir: Option<&std::path::Path>,
+    partial: bool,
+) -> Options {
     let mut o = Options::new().include_partial_messages(partial);
+    // The CLI writes where ccsm reads: `--config-dir` reaches it too.
+    if let Some(d) = config_dir {
+        o = o.env("CLAUDE_CONFIG_DIR", d.as_os_str());
+    }
     if let Some(c) = claude {
         o = o.cli_path(c.clone());
     }
@@ -105,10 +114,7 @@ fn options(a: &SessionArgs, claude: Option<&PathBuf>, partial: bool) -> Options 
         o = o.resume(r.clone());
     }
     if let Some(m) = &a.permission_mode {
-        o = o.permission_mode(
-            m.parse::<PermissionMode>()
-                .unwrap_or(PermissionMode::Default),
-        );
+        o = o.permission_mode(m.clone());
     }
     if !a.allowed_tools.is_empty() {
         o = o.allowed_tools(a.allowed_tools.clone());
@@ -193,11 +199,12 @@ pub async fn run(
     claude: Option<&PathBuf>,
     json: bool,
     dir: &ccsm_transcripts::ClaudeDir,
+    config_dir: Option<&std::path::Path>,
 ) -> Result<u8> {
     let name = a.session.resolve_name(dir)?;
     let mut r = Renderer::new(json);
     r.start_spinner("starting Claude Code…");
-    let session = Session::start(options(&a.session, claude, !json))
+    let session = Session::start(options(&a.session, claude, config_dir, !json))
         .await
         .context("starting Claude Code")?;
     let turn = session.send(&a.prompt).await?;
@@ -224,10 +231,11 @@ pub async fn chat(
     mut a: ChatArgs,
     claude: Option<&PathBuf>,
     dir: &ccsm_transcripts::ClaudeDir,
+    config_dir: Option<&std::path::Path>,
 ) -> Result<u8> {
     let name = a.session.resolve_name(dir)?;
     let mut r = Renderer::new(false);
-    let session = Session::start(options(&a.session, claude, true))
+    let session = Session::start(options(&a.session, claude, config_dir, true))
         .await
         .context("starting Claude Code")?;
     save_name(dir, name.as_deref(), session.session_id())?;
@@ -263,7 +271,13 @@ pub async fn chat(
             continue;
         }
         if let Some(m) = line.strip_prefix("/permissions") {
-            let mode: PermissionMode = m.trim().parse().unwrap_or(PermissionMode::Default);
+            let mode = match PermissionMode::parse_known(m.trim()) {
+                Ok(mode) => mode,
+                Err(e) => {
+                    eprintln!("{e}");
+                    continue;
+                }
+            };
             session
                 .set_permission_mode(&mode)
                 .await

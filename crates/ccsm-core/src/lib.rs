@@ -120,6 +120,32 @@ impl FromStr for PermissionMode {
     }
 }
 
+impl PermissionMode {
+    /// The modes this build knows, as the CLI spells them.
+    pub const KNOWN: [&'static str; 7] = [
+        "default",
+        "acceptEdits",
+        "auto",
+        "bypassPermissions",
+        "manual",
+        "dontAsk",
+        "plan",
+    ];
+
+    /// A mode a person typed: only a known one (an unknown word is refused, never
+    /// silently the default mode).
+    pub fn parse_known(s: &str) -> Result<Self, String> {
+        match s.parse::<Self>() {
+            Ok(Self::Other(o)) => Err(format!(
+                "unknown permission mode {o:?}: one of {}",
+                Self::KNOWN.join(", ")
+            )),
+            Ok(m) => Ok(m),
+            Err(never) => match never {},
+        }
+    }
+}
+
 impl fmt::Display for PermissionMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -256,3 +256,64 @@ fn an_updated_pricing_table_applies_to_every_view_at_once() {
     let t2 = json_of(&ok_at(&cfg, &["usage", "pricing", "--json"]));
     assert_eq!(t, t2);
 }
+
+/// `run --config-dir` wrote to ~/.claude while the name went to the other catalog.
+#[test]
+fn run_with_config_dir_writes_there() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let other = env.home.join("other-config");
+    std::fs::create_dir_all(&other).unwrap();
+    let r = run(
+        &env,
+        &model,
+        &[
+            "--config-dir",
+            other.to_str().unwrap(),
+            "run",
+            "--json",
+            "--session",
+            "errands",
+            "hello",
+        ],
+    );
+    assert!(r.status.success(), "{r:?}");
+    let id = r.session_id().unwrap();
+    let ours = ccsm_transcripts_under(&other);
+    assert_eq!(ours, vec![id.clone()], "the transcript is in --config-dir");
+    assert!(
+        env.transcripts().is_empty(),
+        "nothing in $CLAUDE_CONFIG_DIR"
+    );
+    let names = run(
+        &env,
+        &model,
+        &[
+            "--config-dir",
+            other.to_str().unwrap(),
+            "names",
+            "show",
+            "errands",
+        ],
+    );
+    assert!(names.stdout.contains(&id), "{names:?}");
+}
+
+fn ccsm_transcripts_under(config: &std::path::Path) -> Vec<String> {
+    ccsm_testkit::transcripts_in(config)
+        .into_iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn an_unknown_permission_mode_is_refused_before_anything_starts() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let r = run(&env, &model, &["run", "--permission-mode", "yolo", "hi"]);
+    assert!(!r.status.success());
+    assert!(r.stderr.contains("unknown permission mode"), "{}", r.stderr);
+    assert!(r.stderr.contains("acceptEdits"), "{}", r.stderr);
+    assert!(model.message_requests().is_empty());
+    assert!(env.transcripts().is_empty());
+}
