@@ -20,11 +20,18 @@ pub struct Catalog {
     pub indexer: Indexer,
 }
 
-pub fn catalog_path(dir: &ClaudeDir) -> PathBuf {
+/// A short name for a config dir (its canonical path hashed): its catalog and its
+/// archive are named after it.
+fn config_key(dir: &ClaudeDir) -> String {
     let root = dir.root.canonicalize().unwrap_or_else(|_| dir.root.clone());
     let h = sha2::Sha256::digest(root.to_string_lossy().as_bytes());
-    let key: String = h.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    data_dir().join("catalogs").join(format!("{key}.db"))
+    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn catalog_path(dir: &ClaudeDir) -> PathBuf {
+    data_dir()
+        .join("catalogs")
+        .join(format!("{}.db", config_key(dir)))
 }
 
 impl Catalog {
@@ -35,11 +42,24 @@ impl Catalog {
         let store = SqliteStore::open(&path)
             .with_context(|| format!("opening the catalog {}", path.display()))?;
         let mut indexer = Indexer::new(dir.clone());
-        indexer.archive = Some(data_dir().join("archive"));
+        // Each config dir archives into a dir of its own: two config dirs sharing
+        // this data dir (two users, a test dir, a second profile) never replace
+        // each other's copies.
+        indexer.archive = Some(data_dir().join("archive").join(config_key(dir)));
+        indexer.shared_archive = Some(data_dir().join("archive"));
         if let Ok(p) = crate::sessions::pricing() {
             indexer.pricing = p;
         }
-        Ok(Self { store, indexer })
+        let c = Self { store, indexer };
+        if let Some(own) = c.indexer.archive.as_deref().filter(|a| !a.exists()) {
+            // First use of this config dir's own archive: bring over its copies from
+            // the archive every config dir shared before.
+            c.indexer
+                .migrate_shared_archive(&c.store)
+                .context("moving archived sessions to this config dir's archive")?;
+            std::fs::create_dir_all(own).with_context(|| format!("creating {}", own.display()))?;
+        }
+        Ok(c)
     }
 
     /// Opens and syncs; a progress bar on stderr when there is a lot to read.

@@ -75,8 +75,12 @@ pub struct SyncReport {
 #[derive(Debug, Clone)]
 pub struct Indexer {
     pub dir: ClaudeDir,
-    /// Where archived copies go (`None`: no archive).
+    /// Where archived copies go (`None`: no archive): a dir of this config dir's
+    /// own, so that config dirs sharing one data dir never replace each other's.
     pub archive: Option<PathBuf>,
+    /// The archive every config dir shared before (`<data>/archive`), read as a
+    /// fallback and migrated from (its files are linked into `archive`).
+    pub shared_archive: Option<PathBuf>,
     pub pricing: PricingTable,
     /// Also make tool outputs searchable (bigger index).
     pub tool_output: bool,
@@ -311,6 +315,7 @@ impl Indexer {
         Self {
             dir,
             archive: None,
+            shared_archive: None,
             pricing: PricingTable::builtin(),
             tool_output: false,
         }
@@ -820,6 +825,44 @@ impl Indexer {
         Ok(Some(key))
     }
 
+    /// Links the copies this catalog's sessions have in the shared archive of
+    /// earlier versions into this config dir's own archive (once: linked copies
+    /// are found there after). The shared files stay: another config dir's catalog
+    /// may name them too. Returns how many were linked.
+    pub fn migrate_shared_archive(&self, store: &dyn Store) -> Result<usize> {
+        let (Some(root), Some(shared)) = (&self.archive, &self.shared_archive) else {
+            return Ok(0);
+        };
+        if !shared.is_dir() {
+            return Ok(0);
+        }
+        let mut linked = 0;
+        for (id, key) in store.archive_keys()? {
+            if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') || key.contains('/')
+            {
+                continue;
+            }
+            let dest = Self::archive_path(root, &id, &key);
+            if dest.exists() {
+                continue;
+            }
+            let from = [
+                Self::archive_path(shared, &id, &key),
+                shared.join(&id).join(format!("{key}.ccsm")),
+            ];
+            let Some(src) = from.iter().find(|p| p.is_file()) else {
+                continue;
+            };
+            let dir = root.join(shard(&id));
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            if std::fs::hard_link(src, &dest).is_err() {
+                std::fs::copy(src, &dest).map_err(io(&dest))?;
+            }
+            linked += 1;
+        }
+        Ok(linked)
+    }
+
     /// Removes every archived version of a session (both layouts).
     pub fn forget_archive(&self, id: &str) -> Result<()> {
         let Some(root) = &self.archive else {
@@ -858,10 +901,17 @@ impl Indexer {
             .archive_key
             .clone()
             .ok_or_else(|| Error::NotArchived(id.to_owned()))?;
-        // This layout, else the first one (a dir per session).
-        let f = std::fs::File::open(Self::archive_path(&root, &s.id, &key))
-            .or_else(|_| std::fs::File::open(root.join(&s.id).join(format!("{key}.ccsm"))))
-            .map_err(|_| Error::NotArchived(id.to_owned()))?;
+        // This config dir's archive, else the shared one of earlier versions (both
+        // of its layouts).
+        let mut candidates = vec![Self::archive_path(&root, &s.id, &key)];
+        if let Some(shared) = &self.shared_archive {
+            candidates.push(Self::archive_path(shared, &s.id, &key));
+            candidates.push(shared.join(&s.id).join(format!("{key}.ccsm")));
+        }
+        let f = candidates
+            .iter()
+            .find_map(|p| std::fs::File::open(p).ok())
+            .ok_or_else(|| Error::NotArchived(id.to_owned()))?;
         if self.dir.find(id).is_ok() && !force {
             return Err(Error::Exists(id.to_owned()));
         }

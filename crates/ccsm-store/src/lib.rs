@@ -219,6 +219,8 @@ pub trait Store: Send + Sync {
     fn count_present(&self) -> Result<usize>;
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()>;
     fn set_archive(&self, id: &str, key: &str) -> Result<()>;
+    /// Every session's archive key: `(id, key)`.
+    fn archive_keys(&self) -> Result<Vec<(String, String)>>;
     fn set_description(&self, id: &str, text: Option<&str>) -> Result<()>;
     fn set_notes(&self, id: &str, text: Option<&str>) -> Result<()>;
     fn add_tags(&self, id: &str, tags: &[String]) -> Result<()>;
@@ -1823,6 +1825,15 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    fn archive_keys(&self) -> Result<Vec<(String, String)>> {
+        let conn = self.lock()?;
+        let keys = conn
+            .prepare("SELECT id, archive_key FROM sessions WHERE archive_key IS NOT NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
     }
 
     fn set_archive(&self, id: &str, key: &str) -> Result<()> {

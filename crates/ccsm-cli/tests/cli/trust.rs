@@ -317,3 +317,101 @@ fn an_unknown_permission_mode_is_refused_before_anything_starts() {
     assert!(model.message_requests().is_empty());
     assert!(env.transcripts().is_empty());
 }
+
+/// The archive was keyed by session id only: two config dirs sharing one data dir
+/// replaced each other's copy, and a restore then failed or brought back the other's.
+#[test]
+fn two_config_dirs_sharing_one_data_dir_each_restore_their_own_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("ccsm-home");
+    let id = "33333333-3333-4333-8333-333333333333";
+    let mut cfgs = Vec::new();
+    for who in ["alice", "bob"] {
+        let cfg = tmp.path().join(who);
+        let p = cfg.join("projects/-home-dev-p");
+        std::fs::create_dir_all(&p).unwrap();
+        let prompt = serde_json::json!({"type": "user", "sessionId": id, "uuid": "u1",
+            "parentUuid": null, "timestamp": "2026-11-20T10:00:00.000Z", "cwd": "/home/dev/p",
+            "message": {"role": "user", "content": format!("{who} was here")}});
+        std::fs::write(p.join(format!("{id}.jsonl")), format!("{prompt}\n")).unwrap();
+        cfgs.push(cfg);
+    }
+    let at = |cfg: &std::path::Path, args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.arg("--config-dir")
+            .arg(cfg)
+            .args(args)
+            .stdin(Stdio::null());
+        for k in TestEnv::leaky_vars() {
+            c.env_remove(k);
+        }
+        c.env("CCSM_HOME", &home);
+        let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
+        assert!(r.status.success(), "{args:?}: {r:?}");
+        r
+    };
+    for cfg in &cfgs {
+        at(cfg, &["index"]);
+    }
+    // Alice's copy as earlier versions left it (the shared archive): migrated.
+    let archive = home.join("archive");
+    let own: Vec<_> = std::fs::read_dir(&archive)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().len() == 12)
+        .collect();
+    assert_eq!(own.len(), 2, "one archive per config dir: {own:?}");
+    let alice_own = own
+        .iter()
+        .find(|d| {
+            walk(d).iter().any(|f| {
+                let mut z = zstd::Decoder::new(std::fs::File::open(f).unwrap()).unwrap();
+                let mut s = Vec::new();
+                std::io::Read::read_to_end(&mut z, &mut s).unwrap();
+                String::from_utf8_lossy(&s).contains("alice was here")
+            })
+        })
+        .unwrap()
+        .clone();
+    for f in walk(&alice_own) {
+        let shard = f.parent().unwrap().file_name().unwrap().to_owned();
+        std::fs::create_dir_all(archive.join(&shard)).unwrap();
+        std::fs::rename(&f, archive.join(&shard).join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::remove_dir_all(&alice_own).unwrap();
+    at(&cfgs[0], &["index"]);
+    assert!(!walk(&alice_own).is_empty(), "the shared copy is linked in");
+    // A new version of Bob's session is archived (the old one is replaced).
+    let bob = cfgs[1].join(format!("projects/-home-dev-p/{id}.jsonl"));
+    let mut f = std::fs::OpenOptions::new().append(true).open(&bob).unwrap();
+    writeln!(
+        f,
+        "{}",
+        serde_json::json!({"type": "custom-title", "customTitle": "Bob's", "sessionId": id})
+    )
+    .unwrap();
+    drop(f);
+    at(&cfgs[1], &["index"]);
+    for (cfg, who) in cfgs.iter().zip(["alice", "bob"]) {
+        let t = cfg.join(format!("projects/-home-dev-p/{id}.jsonl"));
+        std::fs::remove_file(&t).unwrap();
+        at(cfg, &["index"]);
+        at(cfg, &["sessions", "restore", id]);
+        let back = std::fs::read_to_string(&t).unwrap();
+        assert!(back.contains(&format!("{who} was here")), "{who}: {back}");
+    }
+}
+
+fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
