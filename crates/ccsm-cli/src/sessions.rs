@@ -165,12 +165,20 @@ pub enum SessionsCmd {
         /// Overwrite sessions that exist.
         #[arg(long)]
         force: bool,
+        /// Make the --to folder, or the config dir, if it does not exist.
+        #[arg(long)]
+        create: bool,
     },
     /// Fork a session into this or another project folder.
     Clone {
+        /// The session (its id).
         id: String,
+        /// The project folder the clone belongs to (default: the session's own).
         #[arg(long, value_name = "DIR")]
         to: Option<PathBuf>,
+        /// Make the --to folder if it does not exist.
+        #[arg(long, requires = "to")]
+        create: bool,
         /// Title of the clone.
         #[arg(long)]
         name: Option<String>,
@@ -334,6 +342,31 @@ fn cut(s: &str, n: usize) -> String {
     }
 }
 
+/// A folder the user named that must exist (made when `create` says so): a
+/// literal `~` (quoted, so the shell did not expand it) and a file are refused.
+fn existing_folder(p: &std::path::Path, create: bool, what: &str) -> Result<PathBuf> {
+    let text = p.to_string_lossy();
+    if text == "~" || text.starts_with("~/") {
+        bail!(
+            "{what} {text:?} starts with a literal ~ (the shell did not expand it): write the full path, or $HOME/{}",
+            text.trim_start_matches('~').trim_start_matches('/')
+        );
+    }
+    let abs = absolute(p)?;
+    match std::fs::metadata(&abs) {
+        Ok(m) if m.is_dir() => Ok(abs),
+        Ok(_) => bail!("{what} {} is not a folder", abs.display()),
+        Err(_) if create => {
+            std::fs::create_dir_all(&abs).with_context(|| format!("creating {}", abs.display()))?;
+            Ok(abs)
+        }
+        Err(_) => bail!(
+            "{what} {} does not exist (--create makes it)",
+            abs.display()
+        ),
+    }
+}
+
 fn absolute(p: &std::path::Path) -> Result<PathBuf> {
     Ok(if p.is_absolute() {
         p.to_path_buf()
@@ -357,7 +390,10 @@ pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool, direct: bool) -> 
                 let (Some(old), Some(new)) = (old, new) else {
                     bail!("give the old and the new path");
                 };
-                dir.move_project(&absolute(&old)?, &absolute(&new)?, dry_run, &backups)?
+                let new = existing_folder(&new, false, "the new folder").map_err(|e| {
+                    e.context("move the folder first, then tell ccsm where it went")
+                })?;
+                dir.move_project(&absolute(&old)?, &new, dry_run, &backups)?
             };
             if json {
                 return print_json(&report);
@@ -815,13 +851,24 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             to,
             new_ids,
             force,
+            create,
         } => {
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
             let to = match to {
-                Some(t) => Some(absolute(&t)?),
+                Some(t) => Some(existing_folder(&t, create, "the --to folder")?),
                 None => None,
             };
+            if !dir.root.is_dir() {
+                if !create {
+                    bail!(
+                        "the config dir {} does not exist (--create makes it)",
+                        dir.root.display()
+                    );
+                }
+                std::fs::create_dir_all(dir.projects_dir())
+                    .with_context(|| format!("creating {}", dir.root.display()))?;
+            }
             let done = dir.import(
                 std::io::BufReader::new(f),
                 &ccsm_transcripts::portable::ImportOptions { to, new_ids, force },
@@ -849,9 +896,14 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                 );
             }
         }
-        SessionsCmd::Clone { id, to, name } => {
+        SessionsCmd::Clone {
+            id,
+            to,
+            create,
+            name,
+        } => {
             let to = match to {
-                Some(t) => Some(absolute(&t)?),
+                Some(t) => Some(existing_folder(&t, create, "the --to folder")?),
                 None => None,
             };
             let c = dir.clone_session(&id, to.as_deref())?;

@@ -415,3 +415,54 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A missing folder, a literal `~` and a missing config dir are refused with a
+/// clear error and nothing written; `--create` makes the folder when asked.
+#[test]
+fn missing_folders_are_refused_unless_asked_to_create_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let before = snapshot(&cfg.join("projects"));
+    let missing = tmp.path().join("nowhere");
+    let refuse = |args: &[&str], says: &str| {
+        let r = ccsm_at(&cfg, args);
+        assert!(!r.status.success(), "{args:?} must fail");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    };
+    let m = missing.to_str().unwrap();
+    refuse(
+        &["projects", "move", "/home/dev/src/alpha", m],
+        "does not exist",
+    );
+    refuse(&["sessions", "clone", id, "--to", m], "does not exist");
+    let bundle = tmp.path().join("b.ccsm");
+    ok_at(
+        &cfg,
+        &["sessions", "export", id, "-o", bundle.to_str().unwrap()],
+    );
+    let b = bundle.to_str().unwrap();
+    refuse(
+        &["sessions", "import", b, "--to", "~/x", "--new-ids"],
+        "literal ~",
+    );
+    refuse(
+        &["sessions", "import", b, "--to", m, "--new-ids"],
+        "does not exist",
+    );
+    assert_eq!(snapshot(&cfg.join("projects")), before, "nothing written");
+    assert!(!missing.exists());
+    let other = tmp.path().join("other-cfg");
+    let r = ccsm_at(&other, &["sessions", "import", b]);
+    assert!(
+        !r.status.success() && r.stderr.contains("does not exist"),
+        "{r:?}"
+    );
+    assert!(!other.exists());
+    // Asked to: made, and the session lands there.
+    ok_at(&cfg, &["sessions", "clone", id, "--to", m, "--create"]);
+    assert!(missing.is_dir());
+    ok_at(&other, &["sessions", "import", b, "--create"]);
+    assert_eq!(ccsm_transcripts_under(&other).len(), 1);
+}
