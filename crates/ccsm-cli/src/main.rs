@@ -51,6 +51,14 @@ enum Command {
     /// List, read and change sessions.
     #[command(subcommand)]
     Sessions(sessions::SessionsCmd),
+    /// Print a shell completion script: `ccsm completions bash > ~/.local/share/bash-completion/completions/ccsm`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `ccsm man > ~/.local/share/man/man1/ccsm.1`.
+    Man,
     /// Tokens and cost (ccusage-compatible JSON with --json).
     Usage {
         #[command(flatten)]
@@ -67,6 +75,20 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
+fn write_out(bytes: &[u8]) -> ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ccsm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -76,6 +98,25 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Generated from the clap definitions: always in step with the commands.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "ccsm", &mut buf);
+            return write_out(&buf);
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(cmd).render(&mut buf) {
+                eprintln!("ccsm: {e}");
+                return ExitCode::FAILURE;
+            }
+            return write_out(&buf);
+        }
+        _ => {}
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -113,6 +154,7 @@ fn main() -> ExitCode {
             Command::Names(c) => catalog::names(&dir, c, json).map(|()| 0),
             Command::Projects(c) => sessions::projects(&dir, c, json, direct).map(|()| 0),
             Command::Sessions(c) => sessions::sessions(&dir, c, json, direct).map(|()| 0),
+            Command::Completions { .. } | Command::Man => Ok(0),
             Command::Usage { args, cmd } => {
                 sessions::usage(&dir, args, cmd, json, direct).map(|()| 0)
             }

@@ -466,3 +466,37 @@ fn missing_folders_are_refused_unless_asked_to_create_them() {
     ok_at(&other, &["sessions", "import", b, "--create"]);
     assert_eq!(ccsm_transcripts_under(&other).len(), 1);
 }
+
+/// Completions and the man page come from the clap definitions; the bash script
+/// loads in bash and registers `ccsm`.
+#[test]
+fn completions_load_in_bash_and_the_man_page_is_generated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ccsm"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let script = tmp.path().join("ccsm.bash");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let bash = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p ccsm", script.display()))
+        .output()
+        .expect("bash is needed for this test");
+    let said = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.status.success(), "{bash:?}");
+    assert!(said.contains("ccsm"), "{said}");
+    assert!(said.contains("-F _ccsm ccsm"), "{said}");
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ccsm"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && out.stdout.len() > 100, "{shell}");
+    }
+    let man = Command::new(env!("CARGO_BIN_EXE_ccsm")).arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(man.status.success());
+    assert!(page.contains(".TH ccsm 1") && page.contains("sessions"), "{page}");
+}
