@@ -903,7 +903,10 @@ impl Indexer {
             .ok_or_else(|| Error::NotArchived(id.to_owned()))?;
         // This config dir's archive, else the shared one of earlier versions (both
         // of its layouts).
-        let mut candidates = vec![Self::archive_path(&root, &s.id, &key)];
+        let mut candidates = vec![
+            Self::archive_path(&root, &s.id, &key),
+            root.join(&s.id).join(format!("{key}.ccsm")),
+        ];
         if let Some(shared) = &self.shared_archive {
             candidates.push(Self::archive_path(shared, &s.id, &key));
             candidates.push(shared.join(&s.id).join(format!("{key}.ccsm")));
