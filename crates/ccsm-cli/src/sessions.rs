@@ -136,9 +136,14 @@ pub enum SessionsCmd {
     Unarchive {
         id: String,
     },
-    /// Delete a session's transcript and its sidecar files.
+    /// Delete a session's transcript and its sidecar files (archived first, so
+    /// `ccsm sessions restore` brings it back).
     Rm {
+        /// The session (its id).
         id: String,
+        /// Do not ask (on a terminal, rm asks first).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Write sessions into one portable bundle (.ccsm: tar + zstd, with checksums).
     Export {
@@ -789,9 +794,44 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             dir.set_archived(&id, false)?;
             eprintln!("unarchived {id}");
         }
-        SessionsCmd::Rm { id } => {
+        SessionsCmd::Rm { id, yes } => {
+            let info = dir.info(&id)?;
+            if !yes && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprint!(
+                    "delete session {id} ({})? [y/N] ",
+                    cut(&info.summary.replace('\n', " "), 60)
+                );
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    eprintln!("not deleted");
+                    return Ok(());
+                }
+            }
+            // Into the archive first (a sync archives what changed), so it can
+            // come back; then deleted, and the catalog marks it gone.
+            let catalog = if direct {
+                None
+            } else {
+                let c = Catalog::fresh(dir)?;
+                if c.store.session(&id)?.and_then(|s| s.archive_key).is_none() {
+                    bail!("{id} could not be archived: not deleted");
+                }
+                Some(c)
+            };
             let p = dir.delete(&id)?;
+            if let Some(c) = &catalog {
+                c.sync(false)?;
+            }
+            if json {
+                return print_json(
+                    &serde_json::json!({"sessionId": id, "deleted": p, "archived": catalog.is_some()}),
+                );
+            }
             eprintln!("deleted {id} ({})", p.display());
+            if catalog.is_some() {
+                eprintln!("an archived copy is kept: ccsm sessions restore {id}");
+            }
         }
         SessionsCmd::Export {
             ids,

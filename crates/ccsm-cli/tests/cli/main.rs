@@ -410,7 +410,8 @@ fn changes_through_the_cli_are_read_back_by_the_sdk() {
     assert!(sdk["info"][id].get("tag").is_none());
     assert_eq!(sdk["info"][id]["archived"], false);
     ok(&["sessions", "rm", &fork]);
-    let r = ccsm_at(tmp.path(), &["sessions", "info", &fork]);
+    // Gone from Claude Code's files; the catalog keeps its archived copy.
+    let r = ccsm_at(tmp.path(), &["--direct", "sessions", "info", &fork]);
     assert_eq!(r.status.code(), Some(1));
     assert!(r.stderr.contains("not found"), "{}", r.stderr);
 }
@@ -518,7 +519,10 @@ fn pricing_can_be_replaced_from_a_local_file_and_bad_tables_are_refused() {
     let v: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
     assert!(v["totals"].get("unpricedModels").is_none(), "{v}");
     let shipped = (1800.0 * 4.0 + 360.0 * 20.0 + 180.0 * 5.0 + 900.0 * 0.2) / 1e6;
-    assert!((v["totals"]["totalCost"].as_f64().unwrap() - shipped).abs() < 1e-9, "{v}");
+    assert!(
+        (v["totals"]["totalCost"].as_f64().unwrap() - shipped).abs() < 1e-9,
+        "{v}"
+    );
 
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, r#"{"models":{"claude-opus-5-5":{"input":-1,"output":1,"cache_write_5m":1,"cache_write_1h":1,"cache_read":1}}}"#).unwrap();

@@ -495,8 +495,30 @@ fn completions_load_in_bash_and_the_man_page_is_generated() {
             .unwrap();
         assert!(out.status.success() && out.stdout.len() > 100, "{shell}");
     }
-    let man = Command::new(env!("CARGO_BIN_EXE_ccsm")).arg("man").output().unwrap();
+    let man = Command::new(env!("CARGO_BIN_EXE_ccsm"))
+        .arg("man")
+        .output()
+        .unwrap();
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(man.status.success());
-    assert!(page.contains(".TH ccsm 1") && page.contains("sessions"), "{page}");
+    assert!(
+        page.contains(".TH ccsm 1") && page.contains("sessions"),
+        "{page}"
+    );
+}
+
+/// `sessions rm` archives before it deletes: the session can be restored.
+#[test]
+fn a_removed_session_is_archived_first_and_restores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let t = cfg.join(format!("projects/-home-dev-src-alpha/{id}.jsonl"));
+    let bytes = std::fs::read(&t).unwrap();
+    let r = ok_at(&cfg, &["sessions", "rm", id, "--yes"]);
+    assert!(r.stderr.contains("ccsm sessions restore"), "{}", r.stderr);
+    assert!(!t.exists());
+    ok_at(&cfg, &["sessions", "restore", id]);
+    assert_eq!(std::fs::read(&t).unwrap(), bytes);
 }
