@@ -788,10 +788,17 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
         }
         SessionsCmd::Archive { id } => {
             dir.set_archived(&id, true)?;
+            // The catalog too: `search is:archived` and `info` show it at once.
+            if !direct {
+                Catalog::fresh(dir)?.store.set_archived_flag(&id, true)?;
+            }
             eprintln!("archived {id}");
         }
         SessionsCmd::Unarchive { id } => {
             dir.set_archived(&id, false)?;
+            if !direct {
+                Catalog::fresh(dir)?.store.set_archived_flag(&id, false)?;
+            }
             eprintln!("unarchived {id}");
         }
         SessionsCmd::Rm { id, yes } => {

@@ -219,6 +219,9 @@ pub trait Store: Send + Sync {
     fn count_present(&self) -> Result<usize>;
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()>;
     fn set_archive(&self, id: &str, key: &str) -> Result<()>;
+    /// Records Claude Code's own archived flag (the sidecar `archived.json`, which
+    /// a transcript's size and mtime do not show).
+    fn set_archived_flag(&self, id: &str, archived: bool) -> Result<()>;
     /// Every session's archive key: `(id, key)`.
     fn archive_keys(&self) -> Result<Vec<(String, String)>>;
     fn set_description(&self, id: &str, text: Option<&str>) -> Result<()>;
@@ -1824,6 +1827,15 @@ impl Store for SqliteStore {
             Self::promote_copies(&tx, &keys)?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    fn set_archived_flag(&self, id: &str, archived: bool) -> Result<()> {
+        let conn = self.lock()?;
+        conn.execute(
+            "UPDATE sessions SET archived = ?2 WHERE id = ?1",
+            params![id, i64::from(archived)],
+        )?;
         Ok(())
     }
 

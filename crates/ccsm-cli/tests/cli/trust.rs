@@ -522,3 +522,26 @@ fn a_removed_session_is_archived_first_and_restores() {
     ok_at(&cfg, &["sessions", "restore", id]);
     assert_eq!(std::fs::read(&t).unwrap(), bytes);
 }
+
+/// `sessions archive` (hidden from Claude Code's picker) after the catalog was
+/// built: `search is:archived` finds it and `info` shows it.
+#[test]
+fn an_archived_session_is_found_by_is_archived_and_shown_by_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    ok_at(&cfg, &["index"]);
+    ok_at(&cfg, &["sessions", "archive", id]);
+    let hits = ok_at(&cfg, &["sessions", "search", "is:archived"]);
+    assert!(hits.stdout.contains(id), "{}", hits.stdout);
+    let info = ok_at(&cfg, &["sessions", "info", id]);
+    assert!(
+        info.stdout.contains("archived (Claude Code) ┆ true"),
+        "{}",
+        info.stdout
+    );
+    ok_at(&cfg, &["sessions", "unarchive", id]);
+    let hits = ok_at(&cfg, &["sessions", "search", "is:archived"]);
+    assert!(!hits.stdout.contains(id), "{}", hits.stdout);
+}
