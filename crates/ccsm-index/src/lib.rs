@@ -504,7 +504,8 @@ impl Indexer {
         self.dir.check()?;
         // Calls already in were priced with the table of their time: a new table
         // (imported, updated) applies to every view at once.
-        if store.pricing_fingerprint()?.as_deref() != Some(self.pricing.fingerprint().as_str()) {
+        let prices = self.pricing.fingerprint();
+        if store.pricing_fingerprint()?.as_deref() != Some(prices.as_str()) {
             let table = &self.pricing;
             let price = |m: &str| {
                 table.price(m).map(|p| {
@@ -517,7 +518,7 @@ impl Indexer {
                     ]
                 })
             };
-            store.reprice(&price, &self.pricing.fingerprint())?;
+            store.reprice(&price, &prices)?;
         }
         let dirs = self.dir.project_dirs(None)?;
         // The dir walk (stat calls) and reading what the last sync saw overlap.

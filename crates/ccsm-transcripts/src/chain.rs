@@ -78,6 +78,28 @@ impl EntryRef {
     }
 }
 
+/// The scalar `visit_*` methods of a lenient visitor: each gives `$v` (a value of
+/// an unexpected type is not an error, as the SDK's `typeof` checks are not).
+macro_rules! scalars_give {
+    ($v:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($v)
+        }
+    };
+}
+
 /// Any JSON value where a string is expected counts as absent (the SDK checks
 /// `typeof x === "string"`); a line is never refused for an odd field.
 fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
@@ -87,6 +109,7 @@ fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>,
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("any JSON value")
         }
+        scalars_give!(None);
         fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
             Ok(Some(Cow::Borrowed(v)))
         }
@@ -95,21 +118,6 @@ fn lenient_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>,
         }
         fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
             Ok(Some(Cow::Owned(v)))
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
         }
         fn visit_none<E>(self) -> Result<Self::Value, E> {
             Ok(None)
@@ -212,6 +220,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Blocks<'a> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("message content")
             }
+            scalars_give!(Blocks::default());
             fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
                 // A block that is not an object (the SDK skips it) is skipped here too.
@@ -232,21 +241,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Blocks<'a> {
             fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
                 Ok(Blocks::default())
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Blocks::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Blocks::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Blocks::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Blocks::default())
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Blocks::default())
-            }
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
@@ -263,6 +257,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeBlock<'a> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a content block")
             }
+            scalars_give!(MaybeBlock(None));
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 a: A,
@@ -275,21 +270,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeBlock<'a> {
                 Ok(MaybeBlock(None))
             }
             fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(MaybeBlock(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeBlock(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeBlock(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeBlock(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeBlock(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(MaybeBlock(None))
             }
         }

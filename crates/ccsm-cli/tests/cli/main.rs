@@ -207,6 +207,12 @@ fn chat_keeps_context_and_switches_model_at_runtime() {
 // ------------------------------------------------ sessions, projects and usage
 
 fn ccsm_at(config: &std::path::Path, args: &[&str]) -> CliRun {
+    // ccsm's own data (the catalog) inside the temp dir, never the user's.
+    ccsm_with_home(config, &config.join(".ccsm"), args)
+}
+
+/// `ccsm --config-dir CONFIG ARGS` with ccsm's data dir at `home`.
+fn ccsm_with_home(config: &std::path::Path, home: &std::path::Path, args: &[&str]) -> CliRun {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
     c.arg("--config-dir")
         .arg(config)
@@ -215,8 +221,7 @@ fn ccsm_at(config: &std::path::Path, args: &[&str]) -> CliRun {
     for k in TestEnv::leaky_vars() {
         c.env_remove(k);
     }
-    // ccsm's own data (the catalog) inside the temp dir, never the user's.
-    c.env("CCSM_HOME", config.join(".ccsm"));
+    c.env("CCSM_HOME", home);
     CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
 }
 
@@ -506,14 +511,7 @@ fn pricing_can_be_replaced_from_a_local_file_and_bad_tables_are_refused() {
     let home = tmp.path().join("ccsm-home");
     let cfg = tmp.path().join("cfg");
     ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
-    let run_with_home = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
-        c.arg("--config-dir")
-            .arg(&cfg)
-            .args(args)
-            .env("CCSM_HOME", &home);
-        CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
-    };
+    let run_with_home = |args: &[&str]| ccsm_with_home(&cfg, &home, args);
     // The shipped table (LiteLLM's snapshot) prices the fixture's model.
     let before = run_with_home(&["usage", "session", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();

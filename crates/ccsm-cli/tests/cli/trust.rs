@@ -337,16 +337,7 @@ fn two_config_dirs_sharing_one_data_dir_each_restore_their_own_session() {
         cfgs.push(cfg);
     }
     let at = |cfg: &std::path::Path, args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
-        c.arg("--config-dir")
-            .arg(cfg)
-            .args(args)
-            .stdin(Stdio::null());
-        for k in TestEnv::leaky_vars() {
-            c.env_remove(k);
-        }
-        c.env("CCSM_HOME", &home);
-        let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
+        let r = ccsm_with_home(cfg, &home, args);
         assert!(r.status.success(), "{args:?}: {r:?}");
         r
     };
