@@ -144,8 +144,7 @@ pub fn listed(s: ccsm_store::SessionRecord) -> ListedSession {
 pub fn list(
     dir: &ClaudeDir,
     project: Option<&std::path::Path>,
-    limit: usize,
-    offset: usize,
+    page: ListFilter,
 ) -> Result<Vec<ListedSession>> {
     let c = Catalog::fresh(dir)?;
     let project_path = project.map(|p| {
@@ -158,8 +157,7 @@ pub fn list(
     let rows = c.store.list(&ListFilter {
         project_path,
         include_gone: true,
-        limit: Some(limit),
-        offset,
+        ..page
     })?;
     Ok(rows.into_iter().map(listed).collect())
 }
@@ -253,7 +251,14 @@ struct Hit {
     score: f64,
 }
 
-pub fn search(dir: &ClaudeDir, query: &str, rank: bool, limit: usize, json: bool) -> Result<()> {
+pub fn search(
+    dir: &ClaudeDir,
+    query: &str,
+    rank: bool,
+    limit: usize,
+    json: bool,
+    full_ids: bool,
+) -> Result<()> {
     let mut q = SearchQuery::parse(query)?;
     q.rank = rank;
     q.limit = limit;
@@ -291,19 +296,18 @@ pub fn search(dir: &ClaudeDir, query: &str, rank: bool, limit: usize, json: bool
         eprintln!("no sessions match");
     }
     for h in hits {
-        let when = chrono::DateTime::from_timestamp_millis(h.session.last_modified)
-            .map(|t| {
-                t.with_timezone(&chrono::Local)
-                    .format("%Y-%m-%d %H:%M")
-                    .to_string()
-            })
-            .unwrap_or_default();
+        let when = crate::sessions::when(h.session.last_modified);
         let gone = if h.session.gone {
             " (gone from Claude Code; ccsm sessions restore)"
         } else {
             ""
         };
-        println!("{}  {}  {}{gone}", h.session.id, when, h.session.summary);
+        println!(
+            "{}  {}  {}{gone}",
+            crate::ids::show(&h.session.id, full_ids),
+            when,
+            crate::sessions::one_line(&h.session.summary, 100)
+        );
         if !h.snippet.is_empty() {
             println!("    {}", h.snippet.replace('\n', " "));
         }

@@ -1,6 +1,7 @@
 //! `ccsm`: the Claude Code session manager.
 
 mod catalog;
+mod ids;
 mod render;
 mod run;
 mod sessions;

@@ -50,7 +50,13 @@ impl SessionArgs {
         let (name, must_exist) = match (&self.session, &self.load_session) {
             (Some(n), _) => (n.clone(), false),
             (None, Some(n)) => (n.clone(), true),
-            (None, None) => return Ok(None),
+            (None, None) => {
+                // `--resume` takes what every command takes: a prefix, a name, any case.
+                if let Some(r) = &self.resume {
+                    self.resume = Some(crate::ids::resolve(dir, r, false)?);
+                }
+                return Ok(None);
+            }
         };
         let c = crate::catalog::Catalog::open(dir)?;
         match c.store.name(&name)? {

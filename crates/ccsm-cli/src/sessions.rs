@@ -47,10 +47,28 @@ pub enum SessionsCmd {
         /// Only the sessions of this project directory.
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
-        #[arg(long, default_value_t = 50)]
+        /// How many sessions to show.
+        #[arg(long, default_value_t = 50, conflicts_with = "all")]
         limit: usize,
+        /// Skip this many of the newest first (for paging).
         #[arg(long, default_value_t = 0)]
         offset: usize,
+        /// Every session, not a page of them.
+        #[arg(long)]
+        all: bool,
+        /// Only sessions with this tag (Claude Code's own or a ccsm tag).
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
+        /// Only sessions last active on or after this day (YYYY-MM-DD, local time).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Only sessions last active on or before this day.
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// Show whole session ids (tables show the first 8 characters, which any
+        /// command accepts).
+        #[arg(long)]
+        full_ids: bool,
     },
     /// One session's details.
     Info {
@@ -61,12 +79,17 @@ pub enum SessionsCmd {
     /// Words, "phrases", prefix*, and filters: project:DIR tag:T name:N model:M
     /// branch:B after:DATE before:DATE cost>N cost<N has:tool:NAME is:archived is:gone
     Search {
+        /// Words, "phrases", prefix* and filters (see above); quote it for the shell.
         query: String,
         /// Best match first (titles and prompts weigh more than bodies).
         #[arg(long)]
         rank: bool,
+        /// How many sessions to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Show whole session ids.
+        #[arg(long)]
+        full_ids: bool,
     },
     /// Give a session a description (ccsm's own; empty text clears it).
     Describe {
@@ -307,7 +330,7 @@ pub fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
 }
 
 /// A moment in local time, with its zone (`2026-11-20 10:00 +01:00`).
-fn when(ms: i64) -> String {
+pub fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -337,6 +360,12 @@ fn size(b: u64) -> String {
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),
     }
+}
+
+/// Text for one table cell: every run of white space (new lines included) one
+/// space, at most `n` characters.
+pub fn one_line(s: &str, n: usize) -> String {
+    cut(&s.split_whitespace().collect::<Vec<_>>().join(" "), n)
 }
 
 fn cut(s: &str, n: usize) -> String {
@@ -493,18 +522,86 @@ pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool, direct: bool) -> 
     Ok(())
 }
 
+/// Every session a command names, as the full id (prefixes, names, any case).
+fn resolve_ids(dir: &ClaudeDir, mut cmd: SessionsCmd, direct: bool) -> Result<SessionsCmd> {
+    let one = |id: &mut String| -> Result<()> {
+        *id = crate::ids::resolve(dir, id, direct)?;
+        Ok(())
+    };
+    match &mut cmd {
+        SessionsCmd::Info { id }
+        | SessionsCmd::Describe { id, .. }
+        | SessionsCmd::Note { id, .. }
+        | SessionsCmd::Tags(TagsCmd::Add { id, .. } | TagsCmd::Rm { id, .. })
+        | SessionsCmd::Restore { id, .. }
+        | SessionsCmd::Messages { id, .. }
+        | SessionsCmd::Subagents { id }
+        | SessionsCmd::Rename { id, .. }
+        | SessionsCmd::Tag { id, .. }
+        | SessionsCmd::Archive { id }
+        | SessionsCmd::Unarchive { id }
+        | SessionsCmd::Rm { id, .. }
+        | SessionsCmd::Clone { id, .. }
+        | SessionsCmd::Fork { id, .. } => one(id)?,
+        SessionsCmd::Export { ids, .. } => {
+            for id in ids {
+                one(id)?;
+            }
+        }
+        SessionsCmd::List { .. }
+        | SessionsCmd::Search { .. }
+        | SessionsCmd::Cleanup { .. }
+        | SessionsCmd::Import { .. } => {}
+    }
+    Ok(cmd)
+}
+
 pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> Result<()> {
     use crate::catalog::{self, Catalog};
     use ccsm_store::Store as _;
+    let cmd = resolve_ids(dir, cmd, direct)?;
     match cmd {
         SessionsCmd::List {
             project,
             limit,
             offset,
+            all,
+            tag,
+            since,
+            until,
+            full_ids,
         } => {
+            let day_start = |d: &str, what: &str| -> Result<i64> {
+                let day = parse_date(d)
+                    .with_context(|| format!("{what} {d:?} is not a date (YYYY-MM-DD)"))?;
+                Ok(day
+                    .and_hms_opt(0, 0, 0)
+                    .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+                    .map_or(0, |t| t.timestamp_millis()))
+            };
+            let filter = ccsm_store::ListFilter {
+                limit: (!all).then_some(limit),
+                offset,
+                tag: tag.clone(),
+                modified_from: since
+                    .as_deref()
+                    .map(|d| day_start(d, "--since"))
+                    .transpose()?,
+                // The whole of the last day.
+                modified_before: until
+                    .as_deref()
+                    .map(|d| day_start(d, "--until").map(|t| t + 86_400_000))
+                    .transpose()?,
+                ..Default::default()
+            };
             let rows: Vec<catalog::ListedSession> = if direct {
-                dir.list_sessions(project.as_deref(), Some(limit), offset)?
+                dir.list_sessions(project.as_deref(), None, 0)?
                     .into_iter()
+                    .filter(|i| tag.is_none() || i.tag == tag)
+                    .filter(|i| filter.modified_from.is_none_or(|t| i.last_modified >= t))
+                    .filter(|i| filter.modified_before.is_none_or(|t| i.last_modified < t))
+                    .skip(offset)
+                    .take(filter.limit.unwrap_or(usize::MAX))
                     .map(|info| catalog::ListedSession {
                         info,
                         gone: false,
@@ -514,45 +611,54 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
                     })
                     .collect()
             } else {
-                catalog::list(dir, project.as_deref(), limit, offset)?
+                catalog::list(dir, project.as_deref(), filter)?
             };
             if json {
                 return print_json(&rows);
             }
-            let list: Vec<ccsm_transcripts::SessionInfo> = rows
-                .iter()
-                .map(|r| {
-                    let mut i = r.info.clone();
-                    if r.gone {
-                        i.summary = format!("{} (gone)", i.summary);
-                    }
-                    i
-                })
-                .collect();
+            if rows.is_empty() {
+                eprintln!(
+                    "no sessions{}",
+                    if offset > 0 { " on this page" } else { "" }
+                );
+                return Ok(());
+            }
             let mut t = table(&[
                 "session", "summary", "project", "branch", "modified", "size",
             ]);
-            for s in &list {
-                let mut summary = cut(&s.summary, 50);
+            for r in &rows {
+                let s = &r.info;
+                let mut summary = one_line(&s.summary, 50);
+                if r.gone {
+                    summary.push_str(" (gone)");
+                }
                 if let Some(tag) = &s.tag {
                     summary = format!("{summary} #{tag}");
                 }
                 t.add_row(vec![
-                    s.session_id.clone(),
+                    crate::ids::show(&s.session_id, full_ids),
                     summary,
-                    cut(s.cwd.as_deref().unwrap_or(""), 40),
+                    one_line(s.cwd.as_deref().unwrap_or(""), 40),
                     s.git_branch.clone().unwrap_or_default(),
                     when(s.last_modified),
                     size(s.file_size),
                 ]);
             }
             println!("{t}");
-            if list.len() == limit {
-                eprintln!("(first {limit}; more with --offset {})", offset + limit);
+            if !all && rows.len() == limit {
+                eprintln!(
+                    "(first {limit}; more with --offset {}, or --all)",
+                    offset + limit
+                );
             }
         }
-        SessionsCmd::Search { query, rank, limit } => {
-            return catalog::search(dir, &query, rank, limit, json);
+        SessionsCmd::Search {
+            query,
+            rank,
+            limit,
+            full_ids,
+        } => {
+            return catalog::search(dir, &query, rank, limit, json, full_ids);
         }
         SessionsCmd::Describe { id, text } => {
             let c = Catalog::fresh(dir)?;

@@ -171,6 +171,12 @@ pub struct ListFilter {
     pub include_gone: bool,
     pub limit: Option<usize>,
     pub offset: usize,
+    /// Claude Code's own tag or one of ccsm's tags.
+    pub tag: Option<String>,
+    /// Last modified at or after this moment (epoch ms).
+    pub modified_from: Option<i64>,
+    /// Last modified before this moment (epoch ms).
+    pub modified_before: Option<i64>,
 }
 
 /// A search result: a session and its best matching snippet.
@@ -222,6 +228,9 @@ pub trait Store: Send + Sync {
     /// Records Claude Code's own archived flag (the sidecar `archived.json`, which
     /// a transcript's size and mtime do not show).
     fn set_archived_flag(&self, id: &str, archived: bool) -> Result<()>;
+    /// Ids of listed sessions (gone ones too) that start with `prefix` (lower case),
+    /// at most `limit`, in id order.
+    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>>;
     /// Every session's archive key: `(id, key)`.
     fn archive_keys(&self) -> Result<Vec<(String, String)>>;
     fn set_description(&self, id: &str, text: Option<&str>) -> Result<()>;
@@ -1661,6 +1670,21 @@ impl Store for SqliteStore {
         if !f.include_gone {
             sql.push_str(" AND s.gone = 0");
         }
+        if let Some(t) = &f.tag {
+            p.push(t.clone().into());
+            let n = p.len();
+            sql.push_str(&format!(
+                " AND (s.native_tag = ?{n} OR EXISTS (SELECT 1 FROM tags g WHERE g.session_id = s.id AND g.tag = ?{n}))"
+            ));
+        }
+        if let Some(t) = f.modified_from {
+            p.push(t.into());
+            sql.push_str(&format!(" AND s.last_modified >= ?{}", p.len()));
+        }
+        if let Some(t) = f.modified_before {
+            p.push(t.into());
+            sql.push_str(&format!(" AND s.last_modified < ?{}", p.len()));
+        }
         sql.push_str(" ORDER BY s.last_modified DESC, s.id DESC");
         p.push((f.limit.map_or(-1, |l| l as i64)).into());
         sql.push_str(&format!(" LIMIT ?{}", p.len()));
@@ -1837,6 +1861,21 @@ impl Store for SqliteStore {
             params![id, i64::from(archived)],
         )?;
         Ok(())
+    }
+
+    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let conn = self.lock()?;
+        // A range on the primary key: ids are lower-case hex and '-', all below '~'.
+        let ids = conn
+            .prepare_cached(
+                "SELECT id FROM sessions WHERE id >= ?1 AND id < ?2 AND summary <> ''
+                 ORDER BY id LIMIT ?3",
+            )?
+            .query_map(params![prefix, format!("{prefix}~"), limit as i64], |r| {
+                r.get(0)
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids)
     }
 
     fn archive_keys(&self) -> Result<Vec<(String, String)>> {

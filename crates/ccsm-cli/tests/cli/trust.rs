@@ -524,7 +524,7 @@ fn an_archived_session_is_found_by_is_archived_and_shown_by_info() {
     let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
     ok_at(&cfg, &["index"]);
     ok_at(&cfg, &["sessions", "archive", id]);
-    let hits = ok_at(&cfg, &["sessions", "search", "is:archived"]);
+    let hits = ok_at(&cfg, &["sessions", "search", "is:archived", "--full-ids"]);
     assert!(hits.stdout.contains(id), "{}", hits.stdout);
     let info = ok_at(&cfg, &["sessions", "info", id]);
     assert!(
@@ -533,6 +533,141 @@ fn an_archived_session_is_found_by_is_archived_and_shown_by_info() {
         info.stdout
     );
     ok_at(&cfg, &["sessions", "unarchive", id]);
-    let hits = ok_at(&cfg, &["sessions", "search", "is:archived"]);
+    let hits = ok_at(&cfg, &["sessions", "search", "is:archived", "--full-ids"]);
     assert!(!hits.stdout.contains(id), "{}", hits.stdout);
+}
+
+/// Any unique prefix (any case) or a conversation's name works where an id is
+/// taken; an ambiguous prefix lists its candidates; tables show short ids.
+#[test]
+fn ids_by_prefix_name_or_any_case_and_short_ids_in_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    for typed in ["8b005bc5", "8B005", &id.to_uppercase()] {
+        let info = json_of(&ok_at(&cfg, &["sessions", "info", typed, "--json"]));
+        assert_eq!(info["sessionId"], id, "{typed}");
+        let direct = json_of(&ok_at(
+            &cfg,
+            &["--direct", "sessions", "info", typed, "--json"],
+        ));
+        assert_eq!(direct["sessionId"], id, "{typed}");
+    }
+    ok_at(&cfg, &["sessions", "rename", "8b005", "Short and sweet"]);
+    let info = json_of(&ok_at(&cfg, &["sessions", "info", id, "--json"]));
+    assert_eq!(info["customTitle"], "Short and sweet");
+    // Two fixture sessions start with "8": ambiguous, both named.
+    let ids: Vec<String> = ccsm_transcripts_under(&cfg)
+        .into_iter()
+        .filter(|i| i.starts_with('8'))
+        .collect();
+    assert!(ids.len() >= 2, "{ids:?}");
+    let r = ccsm_at(&cfg, &["sessions", "info", "8"]);
+    assert!(!r.status.success());
+    assert!(r.stderr.contains("ambiguous"), "{}", r.stderr);
+    for i in &ids {
+        assert!(r.stderr.contains(i.as_str()), "{}", r.stderr);
+    }
+    let r = ccsm_at(&cfg, &["sessions", "info", "zzz"]);
+    assert!(
+        !r.status.success() && r.stderr.contains("not a session id"),
+        "{}",
+        r.stderr
+    );
+    // Tables: short ids by default, whole ones with --full-ids.
+    let t = ok_at(&cfg, &["sessions", "list"]);
+    assert!(
+        t.stdout.contains("8b005bc5") && !t.stdout.contains(id),
+        "{}",
+        t.stdout
+    );
+    let t = ok_at(&cfg, &["sessions", "list", "--full-ids"]);
+    assert!(t.stdout.contains(id), "{}", t.stdout);
+}
+
+/// `sessions list --tag/--since/--until/--all`, from the catalog and the files.
+#[test]
+fn sessions_list_filters_by_tag_and_dates_and_lists_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let ids = |args: &[&str]| -> Vec<String> {
+        json_of(&ok_at(&cfg, args))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["sessionId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = ids(&["sessions", "list", "--json", "--all"]);
+    assert_eq!(all.len(), 13);
+    assert_eq!(
+        ids(&["sessions", "list", "--json", "--limit", "3"]).len(),
+        3
+    );
+    // Claude Code's own tag: catalog and files agree.
+    let tagged = ids(&["sessions", "list", "--json", "--tag", "important"]);
+    let tagged_files = ids(&[
+        "--direct",
+        "sessions",
+        "list",
+        "--json",
+        "--tag",
+        "important",
+    ]);
+    assert_eq!(tagged, tagged_files);
+    assert!(!tagged.is_empty());
+    // A ccsm tag.
+    ok_at(&cfg, &["sessions", "tags", "add", &all[0], "mine"]);
+    assert_eq!(
+        ids(&["sessions", "list", "--json", "--tag", "mine"]),
+        vec![all[0].clone()]
+    );
+    // Dates: the files were copied today (their mtime), none is from 2001.
+    let today = chrono::Local::now().format("%Y-%m-%d").to_string();
+    assert_eq!(
+        ids(&["sessions", "list", "--json", "--all", "--since", &today]).len(),
+        13
+    );
+    assert!(ids(&["sessions", "list", "--json", "--until", "2001-01-01"]).is_empty());
+    assert!(ids(&[
+        "--direct",
+        "sessions",
+        "list",
+        "--json",
+        "--until",
+        "2001-01-01"
+    ])
+    .is_empty());
+    let r = ok_at(&cfg, &["sessions", "list", "--until", "2001-01-01"]);
+    assert!(r.stderr.contains("no sessions"), "{}", r.stderr);
+    let r = ccsm_at(&cfg, &["sessions", "list", "--since", "yesterday"]);
+    assert!(
+        !r.status.success() && r.stderr.contains("not a date"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A conversation's name stands for its latest session wherever an id is taken.
+#[test]
+fn a_conversation_name_works_where_an_id_is_taken() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let r = run(
+        &env,
+        &model,
+        &["run", "--json", "--session", "groceries", "buy milk"],
+    );
+    let id = r.session_id().unwrap();
+    let info = run(&env, &model, &["sessions", "info", "groceries", "--json"]);
+    assert!(info.status.success(), "{info:?}");
+    assert_eq!(json_of(&info)["sessionId"], id.as_str());
+    let r = run(
+        &env,
+        &model,
+        &["run", "--json", "--resume", &id[..8], "and eggs"],
+    );
+    assert_eq!(r.session_id().unwrap(), id, "a short id resumes");
 }
