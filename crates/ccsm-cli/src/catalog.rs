@@ -28,7 +28,18 @@ fn config_key(dir: &ClaudeDir) -> String {
     h.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
+/// The catalog of a config dir: one per config dir in the data dir; the config
+/// file's `catalog` names the file for the config dir it makes the default.
 pub fn catalog_path(dir: &ClaudeDir) -> PathBuf {
+    let cfg = crate::config::get();
+    if let (Some(url), Some(default)) = (&cfg.catalog, &cfg.config_dir) {
+        let same = |a: &std::path::Path| a.canonicalize().unwrap_or_else(|_| a.to_path_buf());
+        if same(default) == same(&dir.root) {
+            if let Ok(p) = crate::config::catalog_file(url) {
+                return p;
+            }
+        }
+    }
     data_dir()
         .join("catalogs")
         .join(format!("{}.db", config_key(dir)))
@@ -199,9 +210,15 @@ pub enum NamesCmd {
     /// Every name with its conversation's sessions.
     List,
     /// One name's chain of session ids, oldest first.
-    Show { name: String },
+    Show {
+        /// The conversation's name.
+        name: String,
+    },
     /// Forget a name (the sessions stay).
-    Rm { name: String },
+    Rm {
+        /// The conversation's name.
+        name: String,
+    },
 }
 
 pub fn names(dir: &ClaudeDir, cmd: NamesCmd, json: bool) -> Result<()> {

@@ -1,6 +1,7 @@
 //! `ccsm`: the Claude Code session manager.
 
 mod catalog;
+mod config;
 mod ids;
 mod render;
 mod run;
@@ -9,49 +10,106 @@ mod sessions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "ccsm",
     version,
     about = "The Claude Code session manager: run, find, keep and move Claude Code sessions",
-    long_about = None
+    long_about = None,
+    after_help = "Defaults can be set in ~/.config/ccsm/config.toml (or $CCSM_CONFIG): config_dir, claude, data_dir, catalog, pricing."
 )]
 struct Cli {
-    /// The claude binary to run (default: $CCSM_CLAUDE_PATH, then PATH and the usual places).
-    #[arg(long, global = true, env = "CCSM_CLAUDE_PATH", value_name = "PATH")]
-    claude: Option<PathBuf>,
-    /// Claude Code's config dir (default: $CLAUDE_CONFIG_DIR, else ~/.claude).
+    /// Claude Code's config dir (default: $CLAUDE_CONFIG_DIR, the config file's
+    /// config_dir, else ~/.claude).
     #[arg(long, global = true, value_name = "DIR")]
     config_dir: Option<PathBuf>,
-    /// Machine-readable output (JSON; for `run`, the CLI's raw stream-json lines).
-    #[arg(long, global = true)]
+    // Accepted before the command too, as earlier versions took them; each is
+    // shown only on the commands it applies to.
+    #[arg(long, hide = true)]
     json: bool,
-    /// Read Claude Code's files directly instead of ccsm's catalog.
-    #[arg(long, global = true)]
+    #[arg(long, hide = true)]
     direct: bool,
+    #[arg(long, hide = true, value_name = "PATH")]
+    claude: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--json`, on the commands that print something a program may read.
+#[derive(Args, Debug)]
+struct Json {
+    /// Machine-readable output: JSON (for `run`, the CLI's raw stream-json lines).
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// `--direct`, on the commands that can answer from the catalog or the files.
+#[derive(Args, Debug)]
+struct Direct {
+    /// Read Claude Code's files directly instead of ccsm's catalog (also: $CCSM_DIRECT).
+    #[arg(long, global = true)]
+    direct: bool,
+}
+
+/// `--claude`, on the commands that start the CLI.
+#[derive(Args, Debug)]
+struct Claude {
+    /// The claude binary to run (default: $CCSM_CLAUDE_PATH, the config file's
+    /// claude, then PATH and the usual places).
+    #[arg(long, env = "CCSM_CLAUDE_PATH", value_name = "PATH")]
+    claude: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run one turn: stream the reply, show tool calls, end with session, turns, tokens, cost.
-    Run(run::RunArgs),
+    Run {
+        #[command(flatten)]
+        args: run::RunArgs,
+        #[command(flatten)]
+        claude: Claude,
+        #[command(flatten)]
+        out: Json,
+    },
     /// A persistent session in the terminal, one prompt per line.
-    Chat(run::ChatArgs),
+    Chat {
+        #[command(flatten)]
+        args: run::ChatArgs,
+        #[command(flatten)]
+        claude: Claude,
+    },
     /// Bring ccsm's catalog up to date (only what changed is read).
-    Index,
+    Index {
+        #[command(flatten)]
+        out: Json,
+    },
     /// Named conversations (`ccsm run --session NAME`).
-    #[command(subcommand)]
-    Names(catalog::NamesCmd),
+    Names {
+        #[command(subcommand)]
+        cmd: catalog::NamesCmd,
+        #[command(flatten)]
+        out: Json,
+    },
     /// Projects Claude Code has sessions for.
-    #[command(subcommand)]
-    Projects(sessions::ProjectsCmd),
+    Projects {
+        #[command(subcommand)]
+        cmd: sessions::ProjectsCmd,
+        #[command(flatten)]
+        out: Json,
+        #[command(flatten)]
+        source: Direct,
+    },
     /// List, read and change sessions.
-    #[command(subcommand)]
-    Sessions(sessions::SessionsCmd),
+    Sessions {
+        #[command(subcommand)]
+        cmd: sessions::SessionsCmd,
+        #[command(flatten)]
+        out: Json,
+        #[command(flatten)]
+        source: Direct,
+    },
     /// Print a shell completion script: `ccsm completions bash > ~/.local/share/bash-completion/completions/ccsm`.
     Completions {
         /// The shell.
@@ -60,12 +118,22 @@ enum Command {
     },
     /// Print the man page (roff): `ccsm man > ~/.local/share/man/man1/ccsm.1`.
     Man,
+    /// Show where ccsm reads and keeps things: the config file and what it sets,
+    /// Claude Code's config dir, the data dir, the catalog, the pricing table.
+    Config {
+        #[command(flatten)]
+        out: Json,
+    },
     /// Tokens and cost (ccusage-compatible JSON with --json).
     Usage {
         #[command(flatten)]
         args: sessions::UsageArgs,
         #[command(subcommand)]
         cmd: sessions::UsageCmd,
+        #[command(flatten)]
+        out: Json,
+        #[command(flatten)]
+        source: Direct,
     },
 }
 
@@ -74,6 +142,56 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// `ccsm config`: what is in effect, and where it came from.
+fn show_config(
+    config: &config::Config,
+    dir: &ccsm_transcripts::ClaudeDir,
+    json: bool,
+) -> anyhow::Result<()> {
+    let pricing = match &config.pricing {
+        Some(p) => p.display().to_string(),
+        None => {
+            let imported = sessions::data_dir().join("pricing.json");
+            if imported.is_file() {
+                imported.display().to_string()
+            } else {
+                "shipped (LiteLLM snapshot)".into()
+            }
+        }
+    };
+    let v = serde_json::json!({
+        "configFile": config::path(),
+        "configFileFound": config.path.is_some(),
+        "configDir": dir.root,
+        "dataDir": sessions::data_dir(),
+        "catalog": catalog::catalog_path(dir),
+        "pricing": pricing,
+        "claude": config.claude,
+        "serve": {"listen": config.serve.listen, "tokenFile": config.serve.token_file},
+    });
+    if json {
+        return sessions::print_json(&v);
+    }
+    let found = if config.path.is_some() {
+        ""
+    } else {
+        " (none: defaults)"
+    };
+    let show = |p: &Option<PathBuf>| p.as_ref().map_or("-".into(), |p| p.display().to_string());
+    println!("config file   {}{found}", show(&config::path()));
+    println!("config dir    {}", dir.root.display());
+    println!("data dir      {}", sessions::data_dir().display());
+    println!("catalog       {}", catalog::catalog_path(dir).display());
+    println!("pricing       {pricing}");
+    println!("claude        {}", show(&config.claude));
+    println!(
+        "serve         {} {}",
+        config.serve.listen.as_deref().unwrap_or("127.0.0.1:8082"),
+        show(&config.serve.token_file)
+    );
+    Ok(())
 }
 
 /// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
@@ -125,40 +243,74 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let claude = cli.claude.clone();
-    let config_dir = cli
-        .config_dir
-        .clone()
-        .map(|d| std::path::absolute(&d).unwrap_or(d));
-    let dir = cli.config_dir.clone().map_or_else(
+    // A bad config file is said before anything runs (a typo is never ignored).
+    let config = match config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ccsm: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Claude Code's config dir: the flag, $CLAUDE_CONFIG_DIR, the config file, ~/.claude.
+    // The CLI that run/chat start is told it when it did not come from its own env.
+    let explicit = cli.config_dir.clone().or_else(|| {
+        config::env("CLAUDE_CONFIG_DIR")
+            .is_none()
+            .then(|| config.config_dir.clone())
+            .flatten()
+    });
+    let config_dir = explicit.map(|d| std::path::absolute(&d).unwrap_or(d));
+    let dir = config_dir.clone().map_or_else(
         ccsm_transcripts::ClaudeDir::from_env,
         ccsm_transcripts::ClaudeDir::new,
     );
-    let json = cli.json;
-    let direct = cli.direct || std::env::var_os("CCSM_DIRECT").is_some();
-    let result = rt.block_on(async move {
+    let top_json = cli.json;
+    let direct_of = |s: &Direct| s.direct || cli.direct || config::env("CCSM_DIRECT").is_some();
+    let claude_of = |c: &Claude| {
+        c.claude
+            .clone()
+            .or(cli.claude.clone())
+            .or(config.claude.clone())
+    };
+    let result = rt.block_on(async {
         match cli.command {
-            Command::Run(a) => {
-                run::run(a, claude.as_ref(), json, &dir, config_dir.as_deref()).await
+            Command::Run { args, claude, out } => {
+                let claude = claude_of(&claude);
+                let json = out.json || top_json;
+                run::run(args, claude.as_ref(), json, &dir, config_dir.as_deref()).await
             }
-            Command::Chat(a) => run::chat(a, claude.as_ref(), &dir, config_dir.as_deref()).await,
-            Command::Index => catalog::Catalog::open(&dir)
+            Command::Chat { args, claude } => {
+                let claude = claude_of(&claude);
+                run::chat(args, claude.as_ref(), &dir, config_dir.as_deref()).await
+            }
+            Command::Index { out } => catalog::Catalog::open(&dir)
                 .and_then(|c| c.sync(true))
                 .and_then(|r| {
-                    if json {
+                    if out.json || top_json {
                         sessions::print_json(&r)
                     } else {
                         Ok(())
                     }
                 })
                 .map(|()| 0),
-            Command::Names(c) => catalog::names(&dir, c, json).map(|()| 0),
-            Command::Projects(c) => sessions::projects(&dir, c, json, direct).map(|()| 0),
-            Command::Sessions(c) => sessions::sessions(&dir, c, json, direct).map(|()| 0),
-            Command::Completions { .. } | Command::Man => Ok(0),
-            Command::Usage { args, cmd } => {
-                sessions::usage(&dir, args, cmd, json, direct).map(|()| 0)
+            Command::Names { cmd, out } => {
+                catalog::names(&dir, cmd, out.json || top_json).map(|()| 0)
             }
+            Command::Projects { cmd, out, source } => {
+                sessions::projects(&dir, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
+            }
+            Command::Sessions { cmd, out, source } => {
+                sessions::sessions(&dir, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
+            }
+            Command::Completions { .. } | Command::Man => Ok(0),
+            Command::Config { out } => show_config(config, &dir, out.json || top_json).map(|()| 0),
+            Command::Usage {
+                args,
+                cmd,
+                out,
+                source,
+            } => sessions::usage(&dir, args, cmd, out.json || top_json, direct_of(&source))
+                .map(|()| 0),
         }
     });
     match result {
@@ -168,5 +320,64 @@ fn main() -> ExitCode {
             eprintln!("ccsm: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and every argument says what it is for, and the flags that
+    /// apply only to some commands are shown only there.
+    #[test]
+    fn every_command_and_argument_has_help_and_flags_show_where_they_apply() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            // `help` is clap's own, generated.
+            for s in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let p = format!("{path} {}", s.get_name());
+                if s.get_about().is_none() {
+                    missing.push(format!("{p} (command)"));
+                }
+                walk(s, &p, missing);
+            }
+        }
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "ccsm", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+
+        let find = |path: &[&str]| {
+            let mut c = &cmd;
+            for p in path {
+                c = c.find_subcommand(p).unwrap_or_else(|| panic!("{p}"));
+            }
+            c.get_arguments()
+                .filter(|a| !a.is_hide_set())
+                .map(|a| a.get_id().as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let run = find(&["run"]);
+        assert!(
+            run.contains(&"claude".into()) && !run.contains(&"direct".into()),
+            "{run:?}"
+        );
+        let list = find(&["sessions", "list"]);
+        assert!(list.contains(&"direct".into()) && list.contains(&"json".into()));
+        assert!(!list.contains(&"claude".into()), "{list:?}");
+        let chat = find(&["chat"]);
+        assert!(
+            !chat.contains(&"json".into()) && !chat.contains(&"direct".into()),
+            "{chat:?}"
+        );
     }
 }

@@ -72,6 +72,7 @@ pub enum SessionsCmd {
     },
     /// One session's details.
     Info {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
     },
     /// Full-text search over every session ccsm has seen, newest first.
@@ -93,13 +94,17 @@ pub enum SessionsCmd {
     },
     /// Give a session a description (ccsm's own; empty text clears it).
     Describe {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
+        /// The description (empty: none).
         text: String,
     },
     /// Keep notes on a session (ccsm's own, never written to Claude Code's files;
     /// empty text clears them).
     Note {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
+        /// The notes (empty: none).
         text: String,
         /// Add to the notes instead of replacing them.
         #[arg(long)]
@@ -110,6 +115,7 @@ pub enum SessionsCmd {
     Tags(TagsCmd),
     /// Write an archived session back where Claude Code looks for it.
     Restore {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
         /// Overwrite the CLI's copy if it still has one.
         #[arg(long)]
@@ -117,8 +123,10 @@ pub enum SessionsCmd {
     },
     /// Forget catalog entries (and archives) older than DAYS.
     Cleanup {
+        /// Sessions last active more than this many days ago.
         #[arg(long, value_name = "DAYS")]
         older_than: u32,
+        /// Say what would be forgotten, forget nothing.
         #[arg(long)]
         dry_run: bool,
         /// Also delete the CLI's transcripts of those sessions.
@@ -127,42 +135,55 @@ pub enum SessionsCmd {
     },
     /// The conversation's messages, oldest first.
     Messages {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
+        /// Also the system messages (API errors, compaction boundaries, ...).
         #[arg(long)]
         include_system: bool,
+        /// At most this many messages.
         #[arg(long)]
         limit: Option<usize>,
+        /// Skip this many first.
         #[arg(long, default_value_t = 0)]
         offset: usize,
     },
     /// Subagents a session started.
     Subagents {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
     },
     /// Give a session a title.
     Rename {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
+        /// The new title (Claude Code's picker shows it).
         title: String,
     },
     /// Tag a session (or clear its tag with --clear).
     Tag {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
+        /// The tag (Claude Code keeps one per session).
         #[arg(required_unless_present = "clear")]
         tag: Option<String>,
+        /// Remove the session's tag.
         #[arg(long, conflicts_with = "tag")]
         clear: bool,
     },
     /// Hide a session from pickers (a new prompt in it shows it again).
     Archive {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
     },
+    /// Show an archived session in pickers again.
     Unarchive {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
     },
     /// Delete a session's transcript and its sidecar files (archived first, so
     /// `ccsm sessions restore` brings it back).
     Rm {
-        /// The session (its id).
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
         /// Do not ask (on a terminal, rm asks first).
         #[arg(long, short = 'y')]
@@ -170,8 +191,9 @@ pub enum SessionsCmd {
     },
     /// Write sessions into one portable bundle (.ccsm: tar + zstd, with checksums).
     Export {
-        /// Sessions to export (default: every session of --project).
+        /// Sessions to export: ids, prefixes or names (default: every session of --project).
         ids: Vec<String>,
+        /// Every session of this project folder.
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
         /// The bundle to write (default: ccsm-<date>.ccsm).
@@ -183,6 +205,7 @@ pub enum SessionsCmd {
     },
     /// Bring sessions from a bundle into this config dir.
     Import {
+        /// The bundle (`ccsm sessions export` wrote it).
         file: PathBuf,
         /// Put them under this project folder (rewrites their recorded path).
         #[arg(long, value_name = "DIR")]
@@ -213,10 +236,12 @@ pub enum SessionsCmd {
     },
     /// Copy a session into a new one (new ids, same history).
     Fork {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
         /// Cut the copy after this message uuid.
         #[arg(long, value_name = "MESSAGE_UUID")]
         at: Option<String>,
+        /// The copy's title (default: the original's, with "(fork)").
         #[arg(long)]
         title: Option<String>,
     },
@@ -224,13 +249,19 @@ pub enum SessionsCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum TagsCmd {
+    /// Add tags to a session.
     Add {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
+        /// The tags to add.
         #[arg(required = true)]
         tags: Vec<String>,
     },
+    /// Remove tags from a session.
     Rm {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
         id: String,
+        /// The tags to remove.
         #[arg(required = true)]
         tags: Vec<String>,
     },
@@ -279,13 +310,18 @@ pub enum UsageCmd {
 
 /// ccsm's own data dir: `$CCSM_HOME`, else the platform data dir.
 pub fn data_dir() -> PathBuf {
-    if let Some(h) = std::env::var_os("CCSM_HOME") {
+    use crate::config::env;
+    // An empty variable counts as unset (`CCSM_HOME=""` must not mean "here").
+    if let Some(h) = env("CCSM_HOME") {
         return PathBuf::from(h);
     }
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
+    if let Some(d) = &crate::config::get().data_dir {
+        return d.clone();
+    }
+    if let Some(x) = env("XDG_DATA_HOME") {
         return PathBuf::from(x).join("ccsm");
     }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let home = env("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
     home.join(".local/share/ccsm")
 }
 
@@ -303,7 +339,13 @@ fn fetch_pricing(url: &str) -> Result<PricingTable> {
     PricingTable::parse(&text).with_context(|| format!("the table at {url}"))
 }
 
+/// The pricing table: the config file's `pricing`, else the one imported or
+/// updated into the data dir, else the shipped one.
 pub fn pricing() -> Result<PricingTable> {
+    if let Some(p) = &crate::config::get().pricing {
+        return PricingTable::from_file(p)
+            .with_context(|| format!("reading the pricing table {} (config file)", p.display()));
+    }
     let p = data_dir().join("pricing.json");
     if p.is_file() {
         return PricingTable::from_file(&p).context("reading your pricing table");

@@ -83,6 +83,10 @@ fn is_leaky_var(name: &str) -> bool {
         || name.starts_with("OTEL_")
         || name == "IS_SANDBOX"
         || name == "DISABLE_AUTOUPDATER"
+        // ccsm's own settings: a test's defaults are its own, not the user's.
+        || name == "CCSM_CONFIG"
+        || name == "CCSM_DIRECT"
+        || name == "XDG_CONFIG_HOME"
 }
 
 /// One test's private world: a temp dir holding the CLI's config dir, a home dir

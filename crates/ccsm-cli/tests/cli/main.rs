@@ -221,7 +221,10 @@ fn ccsm_with_home(config: &std::path::Path, home: &std::path::Path, args: &[&str
     for k in TestEnv::leaky_vars() {
         c.env_remove(k);
     }
-    c.env("CCSM_HOME", home);
+    // No config file of the user's: a test's defaults are its own.
+    c.env("CCSM_HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env_remove("CCSM_CONFIG");
     CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
 }
 

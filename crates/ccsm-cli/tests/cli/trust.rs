@@ -671,3 +671,73 @@ fn a_conversation_name_works_where_an_id_is_taken() {
     );
     assert_eq!(r.session_id().unwrap(), id, "a short id resumes");
 }
+
+/// The config file sets defaults (config dir, data dir, pricing); a flag wins; a
+/// typo in it is refused with the file's name, never ignored.
+#[test]
+fn the_config_file_sets_defaults_and_a_bad_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("config.toml");
+    let with_config = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.args(args).stdin(Stdio::null());
+        for k in TestEnv::leaky_vars() {
+            c.env_remove(k);
+        }
+        c.env_remove("CLAUDE_CONFIG_DIR")
+            .env("HOME", tmp.path())
+            .env("CCSM_CONFIG", &file)
+            // Empty counts as unset: the file's data_dir applies.
+            .env("CCSM_HOME", "");
+        CliRun::from(run_with_deadline(c, Duration::from_secs(60)))
+    };
+    std::fs::write(
+        &file,
+        format!(
+            "config_dir = {:?}\ndata_dir = {:?}\n[serve]\nlisten = \"127.0.0.1:9000\"\n",
+            cfg.display().to_string(),
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let r = with_config(&["sessions", "list", "--json", "--all"]);
+    assert!(r.status.success(), "{r:?}");
+    assert_eq!(json_of(&r).as_array().unwrap().len(), 13);
+    assert!(
+        data.join("catalogs").is_dir(),
+        "the catalog is in the file's data_dir"
+    );
+    let shown = json_of(&with_config(&["config", "--json"]));
+    assert_eq!(shown["configDir"], cfg.display().to_string());
+    assert_eq!(shown["serve"]["listen"], "127.0.0.1:9000");
+    // A flag wins over the file.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(empty.join("projects")).unwrap();
+    let r = with_config(&[
+        "sessions",
+        "list",
+        "--json",
+        "--config-dir",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(json_of(&r).as_array().unwrap().len(), 0, "{r:?}");
+    // A typo is refused, naming the file and the key.
+    std::fs::write(&file, "config_dri = \"/x\"\n").unwrap();
+    let r = with_config(&["sessions", "list"]);
+    assert!(!r.status.success());
+    assert!(
+        r.stderr.contains("config.toml") && r.stderr.contains("config_dri"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(&file, "catalog = \"postgres://x\"\nconfig_dir = \"/x\"\n").unwrap();
+    let r = with_config(&["sessions", "list"]);
+    assert!(
+        !r.status.success() && r.stderr.contains("sqlite://"),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,0 +1,141 @@
+//! ccsm's config file: defaults for what the command line and the environment can
+//! also say (a flag wins over the environment, which wins over the file).
+//!
+//! `$CCSM_CONFIG`, else `$XDG_CONFIG_HOME/ccsm/config.toml`, else
+//! `~/.config/ccsm/config.toml`; a missing file is no error, a bad one is. Every key
+//! is optional; an unknown key is refused (a typo must not be ignored silently):
+//!
+//! ```toml
+//! config_dir = "~/.claude"            # Claude Code's config dir
+//! claude = "/usr/local/bin/claude"    # the CLI that run and chat start
+//! data_dir = "~/.local/share/ccsm"    # ccsm's catalogs, archive and backups
+//! catalog = "sqlite:///home/me/ccsm.db"  # config_dir's catalog (needs config_dir)
+//! pricing = "~/prices.json"           # a pricing table (ccsm's or LiteLLM's shape)
+//!
+//! [serve]                             # for `ccsm serve` (the daemon, to come)
+//! listen = "127.0.0.1:8082"
+//! token_file = "~/.config/ccsm/token"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context as _, Result};
+use serde::Deserialize;
+
+/// What the config file says.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub config_dir: Option<PathBuf>,
+    pub claude: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub catalog: Option<String>,
+    pub pricing: Option<PathBuf>,
+    #[serde(default)]
+    pub serve: Serve,
+    /// The file it was read from, if any.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+/// The daemon's settings (read now, used by `ccsm serve`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serve {
+    pub listen: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+static CONFIG: OnceLock<Config> = OnceLock::new();
+
+/// An environment variable, an empty value counting as unset.
+pub fn env(name: &str) -> Option<std::ffi::OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+fn home() -> Option<PathBuf> {
+    env("HOME").map(PathBuf::from)
+}
+
+/// `~/x` → `$HOME/x` (the file is not read by a shell).
+fn expand(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), home()) {
+        (Ok(rest), Some(h)) => h.join(rest),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// Where the config file is looked for.
+pub fn path() -> Option<PathBuf> {
+    if let Some(p) = env("CCSM_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".config")))
+        .map(|d| d.join("ccsm").join("config.toml"))
+}
+
+/// Reads the config file (once per process).
+pub fn load() -> Result<&'static Config> {
+    if let Some(c) = CONFIG.get() {
+        return Ok(c);
+    }
+    let mut c = Config::default();
+    if let Some(p) = path() {
+        match std::fs::read_to_string(&p) {
+            Ok(text) => {
+                c = toml::from_str(&text)
+                    .with_context(|| format!("the config file {} is not valid", p.display()))?;
+                for f in [
+                    &mut c.config_dir,
+                    &mut c.claude,
+                    &mut c.data_dir,
+                    &mut c.pricing,
+                ] {
+                    if let Some(v) = f.as_mut() {
+                        *v = expand(v);
+                    }
+                }
+                if let Some(t) = c.serve.token_file.as_mut() {
+                    *t = expand(t);
+                }
+                if c.catalog.is_some() && c.config_dir.is_none() {
+                    bail!(
+                        "the config file {}: `catalog` needs `config_dir` (a catalog belongs to one config dir)",
+                        p.display()
+                    );
+                }
+                if let Some(url) = &c.catalog {
+                    catalog_file(url)
+                        .with_context(|| format!("the config file {}", p.display()))?;
+                }
+                c.path = Some(p);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && env("CCSM_CONFIG").is_none() => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+        }
+    }
+    Ok(CONFIG.get_or_init(|| c))
+}
+
+/// The config, or the defaults if it could not be read (`main` reports that
+/// error before anything else runs).
+pub fn get() -> &'static Config {
+    static EMPTY: OnceLock<Config> = OnceLock::new();
+    CONFIG
+        .get()
+        .unwrap_or_else(|| EMPTY.get_or_init(Config::default))
+}
+
+/// The file of a catalog URL: `sqlite:///abs/path` or `sqlite://~/path`.
+pub fn catalog_file(url: &str) -> Result<PathBuf> {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        bail!("catalog {url:?}: only sqlite:// catalogs are supported by this build");
+    };
+    if rest.is_empty() {
+        bail!("catalog {url:?} names no file");
+    }
+    Ok(expand(Path::new(rest)))
+}
