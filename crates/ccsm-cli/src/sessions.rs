@@ -288,8 +288,17 @@ pub struct UsageArgs {
 pub enum UsageCmd {
     /// Tokens and cost per day.
     Daily,
+    /// Tokens and cost per week (named by its first day).
+    Weekly {
+        /// The day a week starts on.
+        #[arg(long, short = 'w', value_enum, default_value_t = WeekStart::Sunday)]
+        start_of_week: WeekStart,
+    },
     /// Tokens and cost per month.
     Monthly,
+    /// Five-hour billing windows, as ccusage's `blocks` (read from the transcripts:
+    /// it needs each call's time).
+    Blocks,
     /// Tokens and cost per session, most expensive first.
     Session,
     /// Tokens and cost per model.
@@ -306,6 +315,32 @@ pub enum UsageCmd {
         #[arg(long, value_name = "URL", requires = "update", default_value = ccsm_transcripts::pricing::LITELLM_URL)]
         url: String,
     },
+}
+
+/// The first day of a week, for `usage weekly`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum WeekStart {
+    Sunday,
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+}
+
+impl From<WeekStart> for chrono::Weekday {
+    fn from(w: WeekStart) -> Self {
+        match w {
+            WeekStart::Sunday => Self::Sun,
+            WeekStart::Monday => Self::Mon,
+            WeekStart::Tuesday => Self::Tue,
+            WeekStart::Wednesday => Self::Wed,
+            WeekStart::Thursday => Self::Thu,
+            WeekStart::Friday => Self::Fri,
+            WeekStart::Saturday => Self::Sat,
+        }
+    }
 }
 
 /// ccsm's own data dir: `$CCSM_HOME`, else the platform data dir.
@@ -1254,8 +1289,9 @@ pub fn usage(
     if direct && args.include_gone {
         bail!("--include-gone needs the catalog (drop --direct)");
     }
-    // From the catalog (brought up to date first), or from the files with --direct.
-    let data = if direct {
+    // From the catalog (brought up to date first), or from the files with --direct
+    // (and for blocks, which need each call's own time, not a day's rollup).
+    let data = if direct || matches!(cmd, UsageCmd::Blocks) {
         dir.usage(&filter, pricing()?)?
     } else {
         let c = crate::catalog::Catalog::fresh(dir)?;
@@ -1300,6 +1336,41 @@ pub fn usage(
     match cmd {
         UsageCmd::Daily => periods(data.daily(), "date", "daily")?,
         UsageCmd::Monthly => periods(data.monthly(), "month", "monthly")?,
+        UsageCmd::Weekly { start_of_week } => {
+            periods(data.weekly(start_of_week.into()), "week", "weekly")?;
+        }
+        UsageCmd::Blocks => {
+            let blocks = data.blocks(chrono::Utc::now().timestamp_millis());
+            if json {
+                return print_json(&serde_json::json!({"blocks": blocks}));
+            }
+            if blocks.is_empty() {
+                eprintln!("no usage");
+                return Ok(());
+            }
+            let mut t = table(&["block", "models", "calls", "total tokens", "cost"]);
+            for b in blocks.iter().filter(|b| !b.is_gap) {
+                let start = chrono::DateTime::parse_from_rfc3339(&b.start_time)
+                    .map(|t| when(t.timestamp_millis()))
+                    .unwrap_or_else(|_| b.start_time.clone());
+                let mut cost = format!("${:.2}", b.cost_usd);
+                if !b.unpriced_models.is_empty() {
+                    cost.push_str(" + unpriced");
+                }
+                t.add_row(vec![
+                    if b.is_active {
+                        format!("{start} (active)")
+                    } else {
+                        start
+                    },
+                    b.models.join(", "),
+                    fmt_int(b.entries as u64),
+                    fmt_int(b.total_tokens),
+                    cost,
+                ]);
+            }
+            println!("{t}");
+        }
         UsageCmd::Session => {
             let rows = data.sessions();
             if json {
@@ -1359,11 +1430,11 @@ pub fn usage(
 fn print_totals(t: &ccsm_transcripts::usage::Totals) {
     println!(
         "total: {} tokens (input {}, output {}, cache create {}, cache read {}), ${:.2}",
-        t.total_tokens,
-        t.tokens.input_tokens,
-        t.tokens.output_tokens,
-        t.tokens.cache_creation_tokens,
-        t.tokens.cache_read_tokens,
+        fmt_int(t.total_tokens),
+        fmt_int(t.tokens.input_tokens),
+        fmt_int(t.tokens.output_tokens),
+        fmt_int(t.tokens.cache_creation_tokens),
+        fmt_int(t.tokens.cache_read_tokens),
         t.total_cost
     );
     if !t.unpriced_models.is_empty() {

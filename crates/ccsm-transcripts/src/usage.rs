@@ -271,6 +271,50 @@ pub struct SessionRow {
     pub cli_cost_usd: Option<f64>,
 }
 
+/// A five-hour billing window ([`UsageData::blocks`]), in ccusage's JSON shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Block {
+    pub id: String,
+    pub start_time: String,
+    pub end_time: String,
+    /// The last call's time (none for a gap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual_end_time: Option<String>,
+    pub is_active: bool,
+    pub is_gap: bool,
+    /// How many model calls.
+    pub entries: usize,
+    pub token_counts: BlockTokens,
+    pub total_tokens: u64,
+    #[serde(rename = "costUSD")]
+    pub cost_usd: f64,
+    pub models: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unpriced_models: Vec<String>,
+}
+
+/// A block's tokens, as ccusage names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockTokens {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+impl BlockTokens {
+    fn of(t: &Tokens) -> Self {
+        Self {
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            cache_creation_input_tokens: t.cache_creation_tokens,
+            cache_read_input_tokens: t.cache_read_tokens,
+        }
+    }
+}
+
 /// A day's or a month's row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -584,12 +628,20 @@ impl UsageData {
     }
 
     fn periods(&self, fmt: &str) -> Vec<PeriodRow> {
+        self.periods_by(|t| t.format(fmt).to_string())
+    }
+
+    /// Rows grouped by a key of each call's local time, in key order.
+    fn periods_by(
+        &self,
+        key: impl Fn(chrono::DateTime<chrono::Local>) -> String,
+    ) -> Vec<PeriodRow> {
         let mut by: BTreeMap<String, Vec<&Rec>> = BTreeMap::new();
         for r in &self.recs {
-            let key = chrono::DateTime::from_timestamp_millis(r.ts_ms)
-                .map(|t| t.with_timezone(&chrono::Local).format(fmt).to_string())
+            let k = chrono::DateTime::from_timestamp_millis(r.ts_ms)
+                .map(|t| key(t.with_timezone(&chrono::Local)))
                 .unwrap_or_default();
-            by.entry(key).or_default().push(r);
+            by.entry(k).or_default().push(r);
         }
         by.into_iter()
             .map(|(period, recs)| PeriodRow {
@@ -607,6 +659,98 @@ impl UsageData {
     /// Per month (local time), oldest first.
     pub fn monthly(&self) -> Vec<PeriodRow> {
         self.periods("%Y-%m")
+    }
+
+    /// Per week (local time), oldest first, named by the week's first day (the
+    /// day `start` of it), as ccusage's `weekly`.
+    pub fn weekly(&self, start: chrono::Weekday) -> Vec<PeriodRow> {
+        use chrono::Datelike as _;
+        self.periods_by(|t| {
+            let d = t.date_naive();
+            let back = (7 + d.weekday().num_days_from_sunday() - start.num_days_from_sunday()) % 7;
+            (d - chrono::Duration::days(i64::from(back)))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+    }
+
+    /// Five-hour billing windows, as ccusage's `blocks`: a block starts at the
+    /// hour (UTC) of its first call and holds the calls of the next five hours; a
+    /// call five hours or more after the previous one starts a new block, and the
+    /// time between is a gap. Needs each call's own time (not a rollup's).
+    pub fn blocks(&self, now_ms: i64) -> Vec<Block> {
+        const FIVE_H: i64 = 5 * 3_600_000;
+        let mut recs: Vec<&Rec> = self.recs.iter().collect();
+        recs.sort_by_key(|r| r.ts_ms);
+        let iso = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        let mut cur: Vec<&Rec> = Vec::new();
+        let mut start = 0i64;
+        let close = |start: i64, cur: &[&Rec], out: &mut Vec<Block>| {
+            let Some(last) = cur.last() else { return };
+            let row = self.row(cur.iter().copied());
+            let mut models: Vec<String> = Vec::new();
+            for r in cur {
+                let m = &self.models[r.model as usize];
+                if !models.contains(m) {
+                    models.push(m.clone());
+                }
+            }
+            let end = start + FIVE_H;
+            out.push(Block {
+                id: iso(start),
+                start_time: iso(start),
+                end_time: iso(end),
+                actual_end_time: Some(iso(last.ts_ms)),
+                is_active: now_ms - last.ts_ms < FIVE_H && now_ms < end,
+                is_gap: false,
+                entries: cur.len(),
+                token_counts: BlockTokens::of(&row.tokens),
+                total_tokens: row.total_tokens,
+                cost_usd: row.total_cost,
+                models,
+                unpriced_models: row.unknown_models,
+            });
+        };
+        for r in recs {
+            match cur.last() {
+                None => {
+                    start = r.ts_ms - r.ts_ms.rem_euclid(3_600_000);
+                    cur.push(r);
+                }
+                Some(prev) if r.ts_ms - start > FIVE_H || r.ts_ms - prev.ts_ms > FIVE_H => {
+                    let prev_ts = prev.ts_ms;
+                    close(start, &cur, &mut out);
+                    cur.clear();
+                    if r.ts_ms - prev_ts > FIVE_H {
+                        let gap_start = prev_ts + FIVE_H;
+                        out.push(Block {
+                            id: format!("gap-{}", iso(gap_start)),
+                            start_time: iso(gap_start),
+                            end_time: iso(r.ts_ms),
+                            actual_end_time: None,
+                            is_active: false,
+                            is_gap: true,
+                            entries: 0,
+                            token_counts: BlockTokens::default(),
+                            total_tokens: 0,
+                            cost_usd: 0.0,
+                            models: Vec::new(),
+                            unpriced_models: Vec::new(),
+                        });
+                    }
+                    start = r.ts_ms - r.ts_ms.rem_euclid(3_600_000);
+                    cur.push(r);
+                }
+                Some(_) => cur.push(r),
+            }
+        }
+        close(start, &cur, &mut out);
+        out
     }
 
     /// Per model, most expensive first.

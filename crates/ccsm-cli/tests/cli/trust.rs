@@ -741,3 +741,60 @@ fn the_config_file_sets_defaults_and_a_bad_one_is_refused() {
         r.stderr
     );
 }
+
+/// `usage weekly` and `usage blocks` (5-hour billing windows) agree with ccusage's
+/// reports of the same name, from the catalog and the files.
+#[test]
+fn weekly_and_blocks_reports_agree_with_ccusage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    ccsm_testkit::corpus::generate(&cfg, &ccsm_testkit::corpus::CorpusSpec::sized(4 << 20, 11))
+        .unwrap();
+    let tokens = |v: &serde_json::Value| {
+        [
+            "inputTokens",
+            "outputTokens",
+            "cacheCreationTokens",
+            "cacheReadTokens",
+            "totalTokens",
+        ]
+        .map(|k| v[k].clone())
+    };
+    let theirs = ccsm_testkit::ccusage(&cfg, "weekly");
+    for args in [
+        &["usage", "weekly", "--json"][..],
+        &["usage", "weekly", "--json", "--direct"][..],
+    ] {
+        let ours = json_of(&ok_at(&cfg, args));
+        let (o, t) = (
+            ours["weekly"].as_array().unwrap(),
+            theirs["weekly"].as_array().unwrap(),
+        );
+        assert_eq!(o.len(), t.len(), "{args:?}");
+        for (a, b) in o.iter().zip(t) {
+            assert_eq!(a["week"], b["week"], "{args:?}");
+            assert_eq!(tokens(a), tokens(b), "{args:?} {}", a["week"]);
+        }
+    }
+    let theirs = ccsm_testkit::ccusage(&cfg, "blocks");
+    let ours = json_of(&ok_at(&cfg, &["usage", "blocks", "--json"]));
+    let key = |b: &serde_json::Value| {
+        (
+            b["id"].clone(),
+            b["isGap"].clone(),
+            b["entries"].clone(),
+            b["tokenCounts"].clone(),
+            b["totalTokens"].clone(),
+        )
+    };
+    let (o, t) = (
+        ours["blocks"].as_array().unwrap(),
+        theirs["blocks"].as_array().unwrap(),
+    );
+    assert!(o.len() > 1, "several blocks: {ours}");
+    assert_eq!(
+        o.iter().map(key).collect::<Vec<_>>(),
+        t.iter().map(key).collect::<Vec<_>>()
+    );
+}
