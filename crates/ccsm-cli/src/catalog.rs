@@ -229,6 +229,9 @@ pub fn names(dir: &ClaudeDir, cmd: NamesCmd, json: bool) -> Result<()> {
             if json {
                 return print_json(&ns);
             }
+            if ns.is_empty() {
+                eprintln!("no names yet: ccsm run --session NAME \"...\" saves one");
+            }
             for n in ns {
                 println!(
                     "{}\t{} session(s)\tlatest {}",

@@ -194,6 +194,18 @@ fn show_config(
     Ok(())
 }
 
+/// `ccsm sessions list | head` must end quietly when `head` does, not panic in the
+/// middle of a table (`println!` panics on a closed pipe). The usual Unix answer:
+/// the default SIGPIPE action, which ends the process as every filter does. Not for
+/// `run`/`chat`, which write to the CLI's stdin and must see its end as an error.
+#[allow(unsafe_code)]
+fn quiet_broken_pipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL installs
+    // no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
 fn write_out(bytes: &[u8]) -> ExitCode {
     use std::io::Write as _;
@@ -217,6 +229,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. } | Command::Chat { .. }) {
+        quiet_broken_pipe();
+    }
     // Generated from the clap definitions: always in step with the commands.
     match &cli.command {
         Command::Completions { shell } => {

@@ -573,6 +573,13 @@ pub fn projects(dir: &ClaudeDir, cmd: ProjectsCmd, json: bool, direct: bool) -> 
             if json {
                 return print_json(&ps);
             }
+            if ps.is_empty() {
+                eprintln!(
+                    "no projects: Claude Code has no sessions in {}",
+                    dir.root.display()
+                );
+                return Ok(());
+            }
             let mut head = vec!["project", "sessions", "size", "last activity"];
             if include_gone {
                 head.insert(2, "gone");
@@ -631,6 +638,23 @@ fn resolve_ids(dir: &ClaudeDir, mut cmd: SessionsCmd, direct: bool) -> Result<Se
         | SessionsCmd::Import { .. } => {}
     }
     Ok(cmd)
+}
+
+/// After a change: with `--json`, the changed session as `sessions info --json`
+/// shows it (the catalog's view, else the files'); else the confirmation line.
+fn changed(dir: &ClaudeDir, id: &str, json: bool, direct: bool, said: &str) -> Result<()> {
+    use ccsm_store::Store as _;
+    if !json {
+        eprintln!("{said}");
+        return Ok(());
+    }
+    if !direct {
+        let c = crate::catalog::Catalog::fresh(dir)?;
+        if let Some(s) = c.store.session(id)? {
+            return print_json(&crate::catalog::listed(s));
+        }
+    }
+    print_json(&dir.info(id)?)
 }
 
 pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> Result<()> {
@@ -742,7 +766,12 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             let text = text.trim();
             c.store
                 .set_description(&id, (!text.is_empty()).then_some(text))?;
-            eprintln!("described {id}");
+            let said = if text.is_empty() {
+                format!("cleared the description of {id}")
+            } else {
+                format!("described {id}")
+            };
+            changed(dir, &id, json, false, &said)?;
         }
         SessionsCmd::Note { id, text, append } => {
             let c = Catalog::fresh(dir)?;
@@ -757,22 +786,32 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             };
             c.store
                 .set_notes(&id, (!notes.is_empty()).then_some(notes.as_str()))?;
-            eprintln!("notes of {id} saved");
+            changed(dir, &id, json, false, &format!("notes of {id} saved"))?;
         }
         SessionsCmd::Tags(t) => {
             let c = Catalog::fresh(dir)?;
-            match t {
-                TagsCmd::Add { id, tags } => c.store.add_tags(&id, &tags)?,
-                TagsCmd::Rm { id, tags } => c.store.remove_tags(&id, &tags)?,
-            }
+            let (id, said) = match t {
+                TagsCmd::Add { id, tags } => {
+                    c.store.add_tags(&id, &tags)?;
+                    let said = format!("tagged {id}: {}", tags.join(", "));
+                    (id, said)
+                }
+                TagsCmd::Rm { id, tags } => {
+                    c.store.remove_tags(&id, &tags)?;
+                    let said = format!("untagged {id}: {}", tags.join(", "));
+                    (id, said)
+                }
+            };
+            changed(dir, &id, json, false, &said)?;
         }
         SessionsCmd::Restore { id, force } => {
             let c = Catalog::fresh(dir)?;
             let p = c.indexer.restore(&c.store, &id, force)?;
-            eprintln!(
+            let said = format!(
                 "restored {id} to {}; resume it with: claude --resume {id}",
                 p.display()
             );
+            changed(dir, &id, json, direct, &said)?;
         }
         SessionsCmd::Cleanup {
             older_than,
@@ -942,6 +981,9 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             if json {
                 return print_json(&msgs);
             }
+            if msgs.is_empty() {
+                eprintln!("no messages");
+            }
             for m in &msgs {
                 let text = message_text(&m.message);
                 println!("── {} {}", m.kind, m.uuid);
@@ -953,21 +995,31 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             if json {
                 return print_json(&ids);
             }
+            if ids.is_empty() {
+                eprintln!("{id} started no subagents");
+            }
             for a in ids {
                 println!("{a}");
             }
         }
         SessionsCmd::Rename { id, title } => {
             dir.rename(&id, &title)?;
-            eprintln!("renamed {id} to {:?}", title.trim());
+            changed(
+                dir,
+                &id,
+                json,
+                direct,
+                &format!("renamed {id} to {:?}", title.trim()),
+            )?;
         }
         SessionsCmd::Tag { id, tag, clear } => {
             let tag = if clear { None } else { tag };
             dir.tag(&id, tag.as_deref())?;
-            match tag {
-                Some(t) => eprintln!("tagged {id} {t:?}"),
-                None => eprintln!("cleared the tag of {id}"),
-            }
+            let said = match tag {
+                Some(t) => format!("tagged {id} {t:?}"),
+                None => format!("cleared the tag of {id}"),
+            };
+            changed(dir, &id, json, direct, &said)?;
         }
         SessionsCmd::Archive { id } => {
             dir.set_archived(&id, true)?;
@@ -975,14 +1027,14 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             if !direct {
                 Catalog::fresh(dir)?.store.set_archived_flag(&id, true)?;
             }
-            eprintln!("archived {id}");
+            changed(dir, &id, json, direct, &format!("archived {id}"))?;
         }
         SessionsCmd::Unarchive { id } => {
             dir.set_archived(&id, false)?;
             if !direct {
                 Catalog::fresh(dir)?.store.set_archived_flag(&id, false)?;
             }
-            eprintln!("unarchived {id}");
+            changed(dir, &id, json, direct, &format!("unarchived {id}"))?;
         }
         SessionsCmd::Rm { id, yes } => {
             let info = dir.info(&id)?;
@@ -1186,12 +1238,18 @@ fn message_text(m: &serde_json::Value) -> String {
 }
 
 fn usage_row(t: &mut Table, label: String, r: &Row) {
+    let mut cells = vec![label];
+    cells.extend(usage_cells(r));
+    t.add_row(cells);
+}
+
+/// A usage row's cells after its label: models, tokens, cost.
+fn usage_cells(r: &Row) -> Vec<String> {
     let mut cost = format!("${:.2}", r.total_cost);
     if !r.unknown_models.is_empty() {
         cost.push_str(" + unpriced");
     }
-    t.add_row(vec![
-        label,
+    vec![
         r.models_used.join(", "),
         fmt_int(r.tokens.input_tokens),
         fmt_int(r.tokens.output_tokens),
@@ -1199,7 +1257,7 @@ fn usage_row(t: &mut Table, label: String, r: &Row) {
         fmt_int(r.tokens.cache_read_tokens),
         fmt_int(r.total_tokens),
         cost,
-    ]);
+    ]
 }
 
 #[derive(Serialize)]
@@ -1291,11 +1349,14 @@ pub fn usage(
     }
     // From the catalog (brought up to date first), or from the files with --direct
     // (and for blocks, which need each call's own time, not a day's rollup).
-    let data = if direct || matches!(cmd, UsageCmd::Blocks) {
-        dir.usage(&filter, pricing()?)?
+    let catalog = if direct || matches!(cmd, UsageCmd::Blocks) {
+        None
     } else {
-        let c = crate::catalog::Catalog::fresh(dir)?;
-        ccsm_index::usage_report(&c.store, dir, &filter, pricing()?, args.include_gone)?
+        Some(crate::catalog::Catalog::fresh(dir)?)
+    };
+    let data = match &catalog {
+        None => dir.usage(&filter, pricing()?)?,
+        Some(c) => ccsm_index::usage_report(&c.store, dir, &filter, pricing()?, args.include_gone)?,
     };
     let totals = data.totals();
     let header = [
@@ -1322,6 +1383,10 @@ pub fn usage(
                 })
                 .collect();
             return print_json(&serde_json::json!({name: list, "totals": totals}));
+        }
+        if rows.is_empty() {
+            eprintln!("no usage");
+            return Ok(());
         }
         let mut h = header;
         h[0] = key;
@@ -1384,11 +1449,40 @@ pub fn usage(
                     totals: &totals,
                 });
             }
-            let mut h = header;
-            h[0] = "session";
+            if rows.is_empty() {
+                eprintln!("no usage");
+                return Ok(());
+            }
+            // Which session it is: its title and real project path (the catalog's,
+            // else a head and tail read of its transcript).
+            let about = |id: &str| -> (String, String) {
+                use ccsm_store::Store as _;
+                if let Some(Ok(Some(s))) = catalog.as_ref().map(|c| c.store.session(id)) {
+                    let title = s.custom_title.unwrap_or(s.summary);
+                    return (title, s.project_path.unwrap_or_default());
+                }
+                dir.info(id).map_or_else(
+                    |_| (String::new(), String::new()),
+                    |i| {
+                        (
+                            i.custom_title.unwrap_or(i.summary),
+                            i.cwd.unwrap_or_default(),
+                        )
+                    },
+                )
+            };
+            let mut h: Vec<&str> = vec!["session", "title", "project"];
+            h.extend(&header[1..]);
             let mut t = table(&h);
             for r in &rows {
-                usage_row(&mut t, r.session_id.clone(), &r.row);
+                let (title, project) = about(&r.session_id);
+                let mut cells = vec![
+                    crate::ids::show(&r.session_id, false),
+                    one_line(&title, 40),
+                    one_line(&project, 30),
+                ];
+                cells.extend(usage_cells(&r.row));
+                t.add_row(cells);
             }
             println!("{t}");
             print_totals(&totals);

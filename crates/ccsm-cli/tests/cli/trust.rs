@@ -798,3 +798,73 @@ fn weekly_and_blocks_reports_agree_with_ccusage() {
         t.iter().map(key).collect::<Vec<_>>()
     );
 }
+
+/// Changes confirm what they did and print the changed session under `--json`;
+/// empty results say so; titles stay on one line; `| head` ends quietly.
+#[test]
+fn readable_output_confirmations_and_empty_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let r = ok_at(
+        &cfg,
+        &["sessions", "rename", "8b005", "Two\nlines", "--json"],
+    );
+    assert_eq!(json_of(&r)["sessionId"], id);
+    let r = ok_at(&cfg, &["sessions", "tags", "add", id, "x", "y", "--json"]);
+    assert_eq!(
+        json_of(&r)["tags"],
+        serde_json::json!(["x", "y"]),
+        "{}",
+        r.stdout
+    );
+    let r = ok_at(&cfg, &["sessions", "describe", id, "A description"]);
+    assert!(r.stderr.contains("described"), "{}", r.stderr);
+    let r = ok_at(&cfg, &["sessions", "tag", id, "blue", "--direct", "--json"]);
+    assert_eq!(json_of(&r)["tag"], "blue");
+    // One line per session in tables, whatever the title holds.
+    let list = ok_at(&cfg, &["sessions", "list"]);
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("8b005bc5"))
+        .unwrap();
+    assert!(row.contains("Two lines"), "{}", list.stdout);
+    let usage = ok_at(&cfg, &["usage", "session"]);
+    assert!(
+        usage.stdout.contains("/home/dev/src/alpha"),
+        "project: {}",
+        usage.stdout
+    );
+    assert!(
+        usage.stdout.contains("Two lines"),
+        "title: {}",
+        usage.stdout
+    );
+    // Empty results say so.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(empty.join("projects")).unwrap();
+    for (args, says) in [
+        (&["sessions", "list"][..], "no sessions"),
+        (&["projects", "list"][..], "no projects"),
+        (&["usage", "daily"][..], "no usage"),
+        (&["usage", "session"][..], "no usage"),
+        (&["names", "list"][..], "no names"),
+    ] {
+        let r = ok_at(&empty, args);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+    // A reader that stops early: no panic.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    c.args(["sessions", "list", "--config-dir"])
+        .arg(&cfg)
+        .env("CCSM_HOME", cfg.join(".ccsm"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
