@@ -868,3 +868,46 @@ fn readable_output_confirmations_and_empty_results() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// On a terminal, `sessions rm` asks first; "n" keeps the session, "y" deletes it.
+/// (`script` from util-linux gives the command a terminal.)
+#[test]
+fn rm_asks_on_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let t = cfg.join("projects/-home-dev-src-alpha/8b005bc5-61e3-4739-9e48-d98f4b9cdda6.jsonl");
+    let on_a_terminal = |answer: &str| {
+        let line = format!(
+            "{} sessions rm 8b005bc5 --config-dir {}",
+            env!("CARGO_BIN_EXE_ccsm"),
+            cfg.display()
+        );
+        let mut c = Command::new("script");
+        c.args(["-qec", &line, "/dev/null"])
+            .env("CCSM_HOME", cfg.join(".ccsm"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c
+            .spawn()
+            .expect("`script` (util-linux) is needed for this test");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = on_a_terminal("n");
+    assert!(
+        said.contains("[y/N]") && said.contains("not deleted"),
+        "{said}"
+    );
+    assert!(t.exists());
+    let said = on_a_terminal("y");
+    assert!(said.contains("deleted"), "{said}");
+    assert!(!t.exists());
+}
