@@ -20,7 +20,7 @@ const text = (m) => {
 for (const id of ids.length ? ids : sessions.map((s) => s.sessionId)) {
   out.info[id] = (await getSessionInfo(id)) ?? null;
   const msgs = await getSessionMessages(id);
-  out.messages[id] = msgs.map((m) => ({ type: m.type, uuid: m.uuid }));
+  out.messages[id] = msgs.map((m) => ({ type: m.type, uuid: m.uuid, timestamp: m.timestamp, ...(m.is_meta && { is_meta: true }) }));
   out.texts[id] = msgs.map((m) => `${m.type}: ${text(m)}`);
   out.systemMessages[id] = (await getSessionMessages(id, { includeSystemMessages: true })).map((m) => ({ type: m.type, uuid: m.uuid }));
   out.subagents[id] = await listSubagents(id);

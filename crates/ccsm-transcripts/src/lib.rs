@@ -118,6 +118,19 @@ pub struct SessionMessage {
     pub message: Value,
     pub parent_tool_use_id: Option<String>,
     pub parent_agent_id: Option<String>,
+    /// `isCompactSummary`, when the line is a compaction's summary.
+    #[serde(
+        rename = "isCompactSummary",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub is_compact_summary: bool,
+    /// A meta line the SDK still shows (a compaction's summary, say).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_meta: bool,
+    /// When the line was written (ISO 8601), as the SDK gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
 }
 
 /// A project dir with the real path its sessions ran in.
@@ -734,6 +747,11 @@ fn read_chain_messages_any(
             message: v.get("message").cloned().unwrap_or(Value::Null),
             parent_tool_use_id: None,
             parent_agent_id: None,
+            is_compact_summary: v["isCompactSummary"] == true,
+            is_meta: v["isMeta"] == true
+                || v["isCompactSummary"] == true
+                || v["isVisibleInTranscriptOnly"] == true,
+            timestamp: v["timestamp"].as_str().map(str::to_owned),
         });
     }
     Ok(out)

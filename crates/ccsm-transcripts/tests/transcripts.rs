@@ -24,11 +24,23 @@ fn ours(dir: &ClaudeDir, ids: &[String]) -> Value {
             .map(|m| json!({"type": m.kind, "uuid": m.uuid}))
             .collect()
     };
+    // The default listing as the SDK gives it, with each message's time and meta flag.
+    let full = |m: Vec<ccsm_transcripts::SessionMessage>| -> Value {
+        m.into_iter()
+            .map(|m| {
+                let mut v = json!({"type": m.kind, "uuid": m.uuid, "timestamp": m.timestamp});
+                if m.is_meta {
+                    v["is_meta"] = json!(true);
+                }
+                v
+            })
+            .collect()
+    };
     for id in ids {
         info.insert(id.clone(), serde_json::to_value(dir.info(id).ok()).unwrap());
         messages.insert(
             id.clone(),
-            brief(
+            full(
                 dir.messages(id, MessageOptions::default())
                     .unwrap_or_default(),
             ),

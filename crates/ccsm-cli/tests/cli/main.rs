@@ -363,7 +363,7 @@ fn sessions_json_uses_the_sdks_names_and_agrees_with_it() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| serde_json::json!({"type": m["type"], "uuid": m["uuid"]}))
+        .map(|m| serde_json::json!({"type": m["type"], "uuid": m["uuid"], "timestamp": m["timestamp"]}))
         .collect();
     assert_eq!(serde_json::Value::from(brief), sdk["messages"][id]);
     assert_eq!(msgs[0]["session_id"], id);
