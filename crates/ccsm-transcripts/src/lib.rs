@@ -765,9 +765,21 @@ fn append_line(path: &Path, v: &Value) -> Result<()> {
     let mut line = serde_json::to_vec(v).map_err(|e| Error::Invalid(e.to_string()))?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
+        .read(true)
         .append(true)
         .open(path)
         .map_err(io(path))?;
+    // A last line without its newline (a torn write) would swallow ours, and ours
+    // would hide it: start a line of our own.
+    let len = f.metadata().map_err(io(path))?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::Start(len - 1)).map_err(io(path))?;
+        f.read_exact(&mut last).map_err(io(path))?;
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
+    }
     f.write_all(&line).map_err(io(path))
 }
 

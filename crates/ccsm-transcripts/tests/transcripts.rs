@@ -454,3 +454,26 @@ fn usage_tokens_equal_ccusage_on_a_generated_corpus_and_the_fixture() {
         assert_eq!(theirs["totals"][k], ours["totals"][k], "totals.{k}");
     }
 }
+
+/// A transcript whose last line has no final newline: rename and tag used to glue
+/// their line onto it, and the last message disappeared.
+#[test]
+fn rename_and_tag_keep_a_last_line_without_its_newline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("projects/-x");
+    std::fs::create_dir_all(&p).unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let user = json!({"type": "user", "uuid": "u1", "parentUuid": null, "sessionId": id,
+        "message": {"role": "user", "content": "hello"}});
+    let reply = json!({"type": "assistant", "uuid": "a1", "parentUuid": "u1", "sessionId": id,
+        "message": {"id": "m1", "role": "assistant", "content": [{"type": "text", "text": "hi"}]}});
+    std::fs::write(p.join(format!("{id}.jsonl")), format!("{user}\n{reply}")).unwrap();
+    let dir = ClaudeDir::new(tmp.path());
+    dir.rename(&id, "Greeting").unwrap();
+    dir.tag(&id, Some("kept")).unwrap();
+    let msgs = dir.messages(&id, MessageOptions::default()).unwrap();
+    assert_eq!(msgs.len(), 2, "the last message is still there");
+    let info = dir.info(&id).unwrap();
+    assert_eq!(info.custom_title.as_deref(), Some("Greeting"));
+    assert_eq!(info.tag.as_deref(), Some("kept"));
+}
