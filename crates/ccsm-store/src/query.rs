@@ -54,9 +54,27 @@ fn date_ms(s: &str, end_of_day: bool) -> Result<i64, QueryError> {
     Ok(t.and_utc().timestamp_millis())
 }
 
+/// The longest query accepted, in bytes, and the most words and filters: beyond
+/// them a search is a mistake or an attack, and FTS5 would answer with its own
+/// errors (or take its time).
+pub const MAX_QUERY_BYTES: usize = 4096;
+pub const MAX_QUERY_PARTS: usize = 64;
+
 impl SearchQuery {
     /// Parses the search language.
     pub fn parse(input: &str) -> Result<Self, QueryError> {
+        let parts = input.split_whitespace().count();
+        if parts > MAX_QUERY_PARTS {
+            return Err(QueryError(format!(
+                "the query has {parts} words and filters; at most {MAX_QUERY_PARTS}"
+            )));
+        }
+        if input.len() > MAX_QUERY_BYTES {
+            return Err(QueryError(format!(
+                "the query is {} bytes long; at most {MAX_QUERY_BYTES} are searched",
+                input.len()
+            )));
+        }
         let mut q = SearchQuery {
             limit: 20,
             ..Default::default()
@@ -182,6 +200,18 @@ impl SearchQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 5,000-term searches leaked raw FTS5/SQLite errors.
+    #[test]
+    fn an_oversized_query_is_refused_with_a_clear_message() {
+        let many = vec!["word"; 5000].join(" ");
+        let e = SearchQuery::parse(&many).unwrap_err();
+        assert!(e.to_string().contains("at most 64"), "{e}");
+        let long = "x".repeat(5000);
+        let e = SearchQuery::parse(&long).unwrap_err();
+        assert!(e.to_string().contains("at most 4096"), "{e}");
+        assert!(SearchQuery::parse(&vec!["w"; 64].join(" ")).is_ok());
+    }
 
     #[test]
     fn the_language_parses() {
