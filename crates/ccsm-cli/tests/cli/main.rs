@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod hostile;
 mod trust;
 
 use ccsm_testkit::{claude_cli, run_with_deadline, wait_for, CliRun, MockModel, Scenario, TestEnv};

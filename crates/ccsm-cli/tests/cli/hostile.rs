@@ -1,0 +1,54 @@
+//! What a hostile test found (issue 12): each test fails without its fix.
+
+use super::*;
+
+/// `CCSM_HOME=""` created the catalog in the current folder: empty is unset.
+#[test]
+fn an_empty_ccsm_home_counts_as_unset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let here = tmp.path().join("here");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&here).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    c.args(["sessions", "list", "--config-dir"])
+        .arg(&cfg)
+        .current_dir(&here)
+        .env("CCSM_HOME", "")
+        .env("HOME", &home)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null());
+    let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
+    assert!(r.status.success(), "{r:?}");
+    assert_eq!(std::fs::read_dir(&here).unwrap().count(), 0, "nothing in the current folder");
+    assert!(home.join(".local/share/ccsm/catalogs").is_dir());
+}
+
+/// Upper-case ids worked for some commands and not for others.
+#[test]
+fn ids_are_case_insensitive_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let up = "8B005BC5-61E3-4739-9E48-D98F4B9CDDA6";
+    let out = tmp.path().join("b.ccsm");
+    for args in [
+        &["sessions", "info", up][..],
+        &["sessions", "messages", up],
+        &["sessions", "subagents", up],
+        &["sessions", "describe", up, "d"],
+        &["sessions", "note", up, "n"],
+        &["sessions", "tags", "add", up, "t"],
+        &["sessions", "rename", up, "R"],
+        &["sessions", "tag", up, "t"],
+        &["sessions", "archive", up],
+        &["sessions", "unarchive", up],
+        &["sessions", "export", up, "-o", out.to_str().unwrap()],
+        &["sessions", "fork", up],
+        &["--direct", "sessions", "info", up],
+    ] {
+        ok_at(&cfg, args);
+    }
+}
