@@ -1135,6 +1135,12 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
             force,
             create,
         } => {
+            // Only a regular file: a FIFO would hang the import, a device never end.
+            let meta =
+                std::fs::metadata(&file).with_context(|| format!("opening {}", file.display()))?;
+            if !meta.is_file() {
+                bail!("{} is not a bundle file", file.display());
+            }
             let f = std::fs::File::open(&file)
                 .with_context(|| format!("opening {}", file.display()))?;
             let to = match to {

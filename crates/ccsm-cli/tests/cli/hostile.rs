@@ -22,7 +22,11 @@ fn an_empty_ccsm_home_counts_as_unset() {
         .stdin(Stdio::null());
     let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
     assert!(r.status.success(), "{r:?}");
-    assert_eq!(std::fs::read_dir(&here).unwrap().count(), 0, "nothing in the current folder");
+    assert_eq!(
+        std::fs::read_dir(&here).unwrap().count(),
+        0,
+        "nothing in the current folder"
+    );
     assert!(home.join(".local/share/ccsm/catalogs").is_dir());
 }
 
@@ -50,5 +54,37 @@ fn ids_are_case_insensitive_everywhere() {
         &["--direct", "sessions", "info", up],
     ] {
         ok_at(&cfg, args);
+    }
+}
+
+/// A FIFO or a link to /dev/zero where a transcript, a pricing table or a bundle
+/// is expected hung ccsm or grew its memory without bound: skipped or refused.
+#[test]
+fn fifos_and_devices_are_never_read_as_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let subs =
+        cfg.join("projects/-home-dev-src-alpha/98f8a6d7-dacb-4768-bdcb-2fe7e05b1a48/subagents");
+    let mkfifo = |p: &std::path::Path| {
+        assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+    };
+    mkfifo(&subs.join("agent-fifo.jsonl"));
+    std::os::unix::fs::symlink("/dev/zero", subs.join("agent-zero.jsonl")).unwrap();
+    let fifo = tmp.path().join("fifo");
+    mkfifo(&fifo);
+    // Each within the 60 s deadline of the helper, and with a clear answer.
+    let files = ok_at(&cfg, &["usage", "session", "--json", "--direct"]);
+    let catalog = ok_at(&cfg, &["usage", "session", "--json"]);
+    assert_eq!(json_of(&files)["totals"], json_of(&catalog)["totals"]);
+    for args in [
+        &["usage", "pricing", "--import", "/dev/zero"][..],
+        &["usage", "pricing", "--import", fifo.to_str().unwrap()],
+        &["sessions", "import", fifo.to_str().unwrap()],
+        &["sessions", "import", "/dev/zero"],
+    ] {
+        let r = ccsm_at(&cfg, args);
+        assert!(!r.status.success(), "{args:?}");
+        assert!(r.stderr.contains("not a"), "{args:?}: {}", r.stderr);
     }
 }
