@@ -776,16 +776,16 @@ pub fn sessions(dir: &ClaudeDir, cmd: SessionsCmd, json: bool, direct: bool) -> 
         SessionsCmd::Note { id, text, append } => {
             let c = Catalog::fresh(dir)?;
             let text = text.trim();
-            let notes = match c.store.session(&id)? {
-                None => bail!("session {id} is not in the catalog"),
-                Some(s) => match (append, s.notes) {
-                    (true, Some(old)) if !text.is_empty() => format!("{old}\n{text}"),
-                    (true, Some(old)) => old,
-                    _ => text.to_owned(),
-                },
-            };
-            c.store
-                .set_notes(&id, (!notes.is_empty()).then_some(notes.as_str()))?;
+            if c.store.session(&id)?.is_none() {
+                bail!("session {id} is not in the catalog");
+            }
+            if append {
+                if !text.is_empty() {
+                    c.store.append_notes(&id, text)?;
+                }
+            } else {
+                c.store.set_notes(&id, (!text.is_empty()).then_some(text))?;
+            }
             changed(dir, &id, json, false, &format!("notes of {id} saved"))?;
         }
         SessionsCmd::Tags(t) => {

@@ -235,6 +235,8 @@ pub trait Store: Send + Sync {
     fn archive_keys(&self) -> Result<Vec<(String, String)>>;
     fn set_description(&self, id: &str, text: Option<&str>) -> Result<()>;
     fn set_notes(&self, id: &str, text: Option<&str>) -> Result<()>;
+    /// Adds a line to a session's notes, atomically (two writers both keep theirs).
+    fn append_notes(&self, id: &str, text: &str) -> Result<()>;
     fn add_tags(&self, id: &str, tags: &[String]) -> Result<()>;
     fn remove_tags(&self, id: &str, tags: &[String]) -> Result<()>;
     /// Removes a session from the catalog (never the CLI's files).
@@ -1836,7 +1838,9 @@ impl Store for SqliteStore {
 
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
+        // The write lock up front: a deferred transaction upgraded to a write does
+        // not wait for another writer, it fails with "database is locked".
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         forget_sync_digest(&tx)?;
         tx.execute(
             "UPDATE sessions SET gone = ?2 WHERE id = ?1",
@@ -1920,9 +1924,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn append_notes(&self, id: &str, text: &str) -> Result<()> {
+        let conn = self.lock()?;
+        // One statement: the read and the write cannot be split by another writer.
+        if conn.execute(
+            "UPDATE sessions SET notes = CASE WHEN notes IS NULL OR notes = '' THEN ?2
+               ELSE notes || char(10) || ?2 END WHERE id = ?1",
+            params![id, text],
+        )? == 0
+        {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
     fn add_tags(&self, id: &str, tags: &[String]) -> Result<()> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
+        // The write lock up front: a deferred transaction upgraded to a write does
+        // not wait for another writer, it fails with "database is locked".
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let exists: bool = tx
             .query_row("SELECT 1 FROM sessions WHERE id = ?1", [id], |_| Ok(true))
             .optional()?
@@ -1957,7 +1977,9 @@ impl Store for SqliteStore {
 
     fn delete(&self, id: &str) -> Result<bool> {
         let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
+        // The write lock up front: a deferred transaction upgraded to a write does
+        // not wait for another writer, it fails with "database is locked".
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         forget_sync_digest(&tx)?;
         let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [id])?;
         let keys = Self::call_keys(&tx, false, id)?;

@@ -88,3 +88,35 @@ fn fifos_and_devices_are_never_read_as_files() {
         assert!(r.stderr.contains("not a"), "{args:?}: {}", r.stderr);
     }
 }
+
+/// Concurrent writers: `tags add` from two processes failed with "database is
+/// locked"; `note --append` from two processes lost notes.
+#[test]
+fn concurrent_tag_and_note_writers_all_succeed_and_nothing_is_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    ok_at(&cfg, &["index"]);
+    let n = 8;
+    std::thread::scope(|s| {
+        for i in 0..n {
+            let cfg = &cfg;
+            s.spawn(move || {
+                let tag = format!("t{i}");
+                ok_at(cfg, &["sessions", "tags", "add", id, &tag]);
+            });
+            s.spawn(move || {
+                let note = format!("note {i}");
+                ok_at(cfg, &["sessions", "note", id, &note, "--append"]);
+            });
+        }
+    });
+    let info = json_of(&ok_at(&cfg, &["sessions", "info", id, "--json"]));
+    let tags = info["tags"].as_array().unwrap();
+    assert_eq!(tags.len(), n, "{info}");
+    let notes = info["notes"].as_str().unwrap();
+    for i in 0..n {
+        assert!(notes.lines().any(|l| l == format!("note {i}")), "{notes}");
+    }
+}
