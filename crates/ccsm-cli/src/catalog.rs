@@ -450,3 +450,111 @@ pub fn apply_bundle_meta(
     }
     Ok(kept)
 }
+
+/// `ccsm catalog check|repair`.
+#[derive(Subcommand, Debug)]
+pub enum CatalogCmd {
+    /// Check the catalog file (SQLite's integrity check and the full-text index's).
+    Check,
+    /// Move a damaged catalog aside (kept), build a new one from Claude Code's files,
+    /// and bring over what only ccsm knew: tags, notes, descriptions, names, and the
+    /// sessions Claude Code already deleted.
+    Repair {
+        /// Rebuild even if the check finds nothing wrong.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// What the catalog check says: `Ok(())`, or what is wrong.
+fn check(path: &std::path::Path) -> std::result::Result<(), String> {
+    let store = SqliteStore::open(path).map_err(|e| e.to_string())?;
+    match store.integrity_check() {
+        Ok(s) if s == "ok" => Ok(()),
+        Ok(s) => Err(s),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn catalog_cmd(dir: &ClaudeDir, cmd: CatalogCmd, json: bool) -> Result<u8> {
+    dir.check()?;
+    let path = catalog_path(dir);
+    match cmd {
+        CatalogCmd::Check => {
+            let r = if path.exists() { check(&path) } else { Ok(()) };
+            if json {
+                print_json(&serde_json::json!({
+                    "catalog": path, "ok": r.is_ok(), "problem": r.as_ref().err(),
+                }))?;
+            } else {
+                match &r {
+                    Ok(()) => eprintln!("the catalog {} is sound", path.display()),
+                    Err(e) => eprintln!(
+                        "the catalog {} is damaged: {e}\n`ccsm catalog repair` moves it aside and rebuilds it",
+                        path.display()
+                    ),
+                }
+            }
+            Ok(u8::from(r.is_err()))
+        }
+        CatalogCmd::Repair { force } => {
+            if path.exists() && !force {
+                if let Ok(()) = check(&path) {
+                    eprintln!(
+                        "the catalog {} is sound: nothing to repair (--force rebuilds it anyway)",
+                        path.display()
+                    );
+                    return Ok(0);
+                }
+            }
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+            let aside = path.with_extension(format!("db.damaged-{stamp}"));
+            if path.exists() {
+                // Its log and shared-memory files go with it: they belong to that file.
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut from = path.as_os_str().to_owned();
+                    from.push(suffix);
+                    let mut to = aside.as_os_str().to_owned();
+                    to.push(suffix);
+                    let from = PathBuf::from(from);
+                    if from.exists() {
+                        std::fs::rename(&from, PathBuf::from(to))
+                            .with_context(|| format!("moving {} aside", from.display()))?;
+                    }
+                }
+            }
+            let c = Catalog::open(dir)?;
+            let report = c.sync(true)?;
+            let recovered = if aside.exists() {
+                c.store.recover_from(&aside)?
+            } else {
+                Vec::new()
+            };
+            if json {
+                let parts: Vec<serde_json::Value> = recovered
+                    .iter()
+                    .map(|(what, r)| match r {
+                        Ok(n) => serde_json::json!({"what": what, "recovered": n}),
+                        Err(e) => serde_json::json!({"what": what, "error": e}),
+                    })
+                    .collect();
+                print_json(&serde_json::json!({
+                    "catalog": path, "damagedCopy": aside.exists().then_some(&aside),
+                    "sessions": report.files, "recovered": parts,
+                }))?;
+            } else {
+                eprintln!("rebuilt {} from Claude Code's files", path.display());
+                for (what, r) in &recovered {
+                    match r {
+                        Ok(n) => eprintln!("  recovered {what}: {n}"),
+                        Err(e) => eprintln!("  could not recover {what}: {e}"),
+                    }
+                }
+                if aside.exists() {
+                    eprintln!("the damaged catalog is kept at {}", aside.display());
+                }
+            }
+            Ok(0)
+        }
+    }
+}

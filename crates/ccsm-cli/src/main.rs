@@ -110,6 +110,13 @@ enum Command {
         #[command(flatten)]
         source: Direct,
     },
+    /// Check the catalog, or repair a damaged one.
+    Catalog {
+        #[command(subcommand)]
+        cmd: catalog::CatalogCmd,
+        #[command(flatten)]
+        out: Json,
+    },
     /// Print a shell completion script: `ccsm completions bash > ~/.local/share/bash-completion/completions/ccsm`.
     Completions {
         /// The shell.
@@ -318,6 +325,7 @@ fn main() -> ExitCode {
                 sessions::sessions(&dir, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
             }
             Command::Completions { .. } | Command::Man => Ok(0),
+            Command::Catalog { cmd, out } => catalog::catalog_cmd(&dir, cmd, out.json || top_json),
             Command::Config { out } => show_config(config, &dir, out.json || top_json).map(|()| 0),
             Command::Usage {
                 args,
@@ -333,6 +341,17 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ccsm: {e:#}");
+            let corrupt = e.chain().any(|c| {
+                c.downcast_ref::<ccsm_store::Error>()
+                    .is_some_and(ccsm_store::Error::is_corrupt)
+            });
+            if corrupt {
+                eprintln!(
+                    "ccsm: the catalog is damaged. `ccsm catalog check` says what is wrong; \
+                     `ccsm catalog repair` moves it aside (kept), rebuilds it from Claude Code's \
+                     files and brings over ccsm's own tags, notes, descriptions and names."
+                );
+            }
             ExitCode::FAILURE
         }
     }

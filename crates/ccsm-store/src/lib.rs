@@ -38,6 +38,19 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The catalog file is damaged (or not a catalog at all): the cure is
+    /// `ccsm catalog repair`, never a silent rebuild (ccsm's own tags, notes and
+    /// names live only there).
+    pub fn is_corrupt(&self) -> bool {
+        matches!(
+            self,
+            Self::Db(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+        )
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything the catalog knows about a session.
@@ -902,6 +915,57 @@ impl SqliteStore {
 
     /// `PRAGMA integrity_check` (after a crash, say), and the full-text index
     /// checked against the text it indexes.
+    /// Copies what only ccsm knows from a damaged catalog (read-only, best effort,
+    /// part by part): descriptions and notes, tags, names, and the sessions Claude
+    /// Code already deleted (with their archive keys, so they stay restorable; their
+    /// text is not searchable until restored). Returns what could be recovered and
+    /// what could not.
+    pub fn recover_from(
+        &self,
+        damaged: &Path,
+    ) -> Result<Vec<(String, std::result::Result<usize, String>)>> {
+        let conn = self.lock()?;
+        let uri = format!("file:{}?mode=ro", damaged.display());
+        if let Err(e) = conn.execute("ATTACH DATABASE ?1 AS old", [uri]) {
+            return Ok(vec![(
+                "anything (it cannot be read)".into(),
+                Err(e.to_string()),
+            )]);
+        }
+        let steps: [(&str, &str); 6] = [
+            (
+                "sessions already deleted by Claude Code",
+                "INSERT OR IGNORE INTO sessions SELECT * FROM old.sessions WHERE gone = 1",
+            ),
+            (
+                "descriptions",
+                "UPDATE sessions SET description = (SELECT o.description FROM old.sessions o WHERE o.id = sessions.id)
+                 WHERE description IS NULL AND id IN (SELECT id FROM old.sessions WHERE description IS NOT NULL)",
+            ),
+            (
+                "notes",
+                "UPDATE sessions SET notes = (SELECT o.notes FROM old.sessions o WHERE o.id = sessions.id)
+                 WHERE notes IS NULL AND id IN (SELECT id FROM old.sessions WHERE notes IS NOT NULL)",
+            ),
+            (
+                "tags",
+                "INSERT OR IGNORE INTO tags (session_id, tag) SELECT session_id, tag FROM old.tags",
+            ),
+            ("names", "INSERT OR IGNORE INTO names SELECT * FROM old.names"),
+            (
+                "conversations of names",
+                "INSERT OR IGNORE INTO name_sessions SELECT * FROM old.name_sessions",
+            ),
+        ];
+        let mut out = Vec::new();
+        for (what, sql) in steps {
+            let r = conn.execute(sql, []).map_err(|e| e.to_string());
+            out.push((what.to_owned(), r));
+        }
+        conn.execute("DETACH DATABASE old", [])?;
+        Ok(out)
+    }
+
     pub fn integrity_check(&self) -> Result<String> {
         let conn = self.lock()?;
         let pages: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;

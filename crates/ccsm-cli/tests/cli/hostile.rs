@@ -120,3 +120,53 @@ fn concurrent_tag_and_note_writers_all_succeed_and_nothing_is_lost() {
         assert!(notes.lines().any(|l| l == format!("note {i}")), "{notes}");
     }
 }
+
+/// A corrupted catalog failed every command with "database disk image is
+/// malformed" and no hint. Now the error says what to do, `catalog check` finds
+/// it, and `catalog repair` rebuilds it keeping what only ccsm knew.
+#[test]
+fn a_damaged_catalog_is_explained_checked_and_repaired_keeping_ccsms_own_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let gone = "15e81b36-b530-430d-b16c-6579d06b30de";
+    ok_at(&cfg, &["sessions", "tags", "add", id, "keep-me"]);
+    ok_at(&cfg, &["sessions", "note", id, "a note"]);
+    ok_at(&cfg, &["sessions", "describe", id, "a description"]);
+    ok_at(&cfg, &["sessions", "rm", gone, "--yes"]);
+    let check = ccsm_at(&cfg, &["catalog", "check"]);
+    assert!(
+        check.status.success() && check.stderr.contains("sound"),
+        "{check:?}"
+    );
+
+    // Rebuilt on request: ccsm's own data and the deleted session survive.
+    let r = ok_at(&cfg, &["catalog", "repair", "--force"]);
+    assert!(r.stderr.contains("recovered tags"), "{}", r.stderr);
+    let info = json_of(&ok_at(&cfg, &["sessions", "info", id, "--json"]));
+    assert_eq!(info["tags"], serde_json::json!(["keep-me"]));
+    assert_eq!(info["notes"], "a note");
+    assert_eq!(info["description"], "a description");
+    ok_at(&cfg, &["sessions", "restore", gone]);
+
+    // Damaged: every command says what to do; check finds it; repair mends it.
+    let db = std::fs::read_dir(cfg.join(".ccsm/catalogs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "db"))
+        .unwrap();
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[..100].fill(0x55);
+    std::fs::write(&db, bytes).unwrap();
+    let r = ccsm_at(&cfg, &["sessions", "list"]);
+    assert!(!r.status.success());
+    assert!(r.stderr.contains("ccsm catalog repair"), "{}", r.stderr);
+    let check = ccsm_at(&cfg, &["catalog", "check"]);
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+    let r = ok_at(&cfg, &["catalog", "repair"]);
+    assert!(r.stderr.contains("damaged catalog is kept"), "{}", r.stderr);
+    let list = json_of(&ok_at(&cfg, &["sessions", "list", "--json", "--all"]));
+    assert_eq!(list.as_array().unwrap().len(), 13);
+}
