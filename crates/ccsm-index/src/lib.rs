@@ -383,8 +383,27 @@ impl Indexer {
                 .rposition(|b| *b == b'\n')
                 .map_or(0, |i| i + 1)
         };
+        // A line longer than a segment (a pasted image of many MiB): streamed past
+        // without holding it, so what follows it is still read. (Its own text and
+        // calls are not indexed.)
+        let end = if end == 0 && from + (buf.len() as u64) < p.file.size {
+            match end_of_line(&p.file.path, from + buf.len() as u64)? {
+                Some(after) => {
+                    tracing::warn!(
+                        "{}: skipped a line of {} bytes at offset {from}",
+                        p.file.path.display(),
+                        after - from
+                    );
+                    buf.clear();
+                    (after - from) as usize
+                }
+                None => 0,
+            }
+        } else {
+            end
+        };
         let mut found = Found::default();
-        for line in buf[..end].split(|b| *b == b'\n') {
+        for line in buf[..end.min(buf.len())].split(|b| *b == b'\n') {
             if line.is_empty() {
                 continue;
             }
@@ -929,6 +948,25 @@ impl Indexer {
         )?;
         store.mark_gone(id, false)?;
         Ok(done.into_iter().next().map(|d| d.path).unwrap_or_default())
+    }
+}
+
+/// The offset just after the next newline at or after `from`, reading 1 MiB at a
+/// time; `None` if the file ends first (a line still being written).
+fn end_of_line(path: &Path, from: u64) -> Result<Option<u64>> {
+    let mut f = std::fs::File::open(path).map_err(io(path))?;
+    f.seek(SeekFrom::Start(from)).map_err(io(path))?;
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut at = from;
+    loop {
+        let n = f.read(&mut chunk).map_err(io(path))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if let Some(i) = memchr::memchr(b'\n', &chunk[..n]) {
+            return Ok(Some(at + i as u64 + 1));
+        }
+        at += n as u64;
     }
 }
 

@@ -1,5 +1,6 @@
 //! What a hostile test found (issue 12): each test fails without its fix.
 
+use super::trust::usage_line;
 use super::*;
 
 /// `CCSM_HOME=""` created the catalog in the current folder: empty is unset.
@@ -169,4 +170,43 @@ fn a_damaged_catalog_is_explained_checked_and_repaired_keeping_ccsms_own_data() 
     assert!(r.stderr.contains("damaged catalog is kept"), "{}", r.stderr);
     let list = json_of(&ok_at(&cfg, &["sessions", "list", "--json", "--all"]));
     assert_eq!(list.as_array().unwrap().len(), 13);
+}
+
+/// A line over 8 MiB (a pasted 9 MiB image) stopped the indexing of its file for
+/// good: nothing after it was searchable or counted.
+#[test]
+fn a_line_longer_than_a_segment_does_not_stop_indexing_of_its_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let p = cfg.join("projects/-home-dev-p");
+    std::fs::create_dir_all(&p).unwrap();
+    let id = "44444444-4444-4444-8444-444444444444";
+    let user = |uuid: &str, parent: Option<&str>, text: &str| {
+        serde_json::json!({"type": "user", "sessionId": id, "uuid": uuid, "parentUuid": parent,
+            "timestamp": "2026-11-20T10:00:00.000Z", "cwd": "/home/dev/p",
+            "message": {"role": "user", "content": text}})
+        .to_string()
+    };
+    let image = "A".repeat(9 << 20);
+    let text = [
+        user("u1", None, "before the picture"),
+        user("u2", Some("u1"), &format!("look: {image}")),
+        user("u3", Some("u2"), "zanzibar after the picture"),
+        usage_line(id, "a1", false, "2026-11-20T10:00:05.000Z", 123),
+    ]
+    .join("\n")
+        + "\n";
+    std::fs::write(p.join(format!("{id}.jsonl")), text).unwrap();
+    let hits = ok_at(&cfg, &["sessions", "search", "zanzibar", "--json"]);
+    assert_eq!(
+        json_of(&hits).as_array().unwrap().len(),
+        1,
+        "{}",
+        hits.stdout
+    );
+    let catalog = json_of(&ok_at(&cfg, &["usage", "session", "--json"]));
+    assert_eq!(catalog["totals"]["inputTokens"], 123);
+    // And the next sync finds the file done.
+    let again = json_of(&ok_at(&cfg, &["index", "--json"]));
+    assert_eq!(again["bytesRead"], 0, "{again}");
 }

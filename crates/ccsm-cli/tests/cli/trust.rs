@@ -33,7 +33,13 @@ fn a_snapshot_only_file_is_no_session_in_the_catalog_or_the_files() {
 }
 
 /// An assistant line with usage, as every CLI version writes it.
-fn usage_line(session: &str, uuid: &str, sidechain: bool, ts: &str, input: u64) -> String {
+pub(crate) fn usage_line(
+    session: &str,
+    uuid: &str,
+    sidechain: bool,
+    ts: &str,
+    input: u64,
+) -> String {
     usage_line_of(
         "claude-sonnet-4-5-20250929",
         session,
