@@ -248,6 +248,18 @@ impl Found {
                 n("output_tokens"),
                 n("cache_read_input_tokens"),
             );
+            // The files' report's rule: a call claiming impossible counts is not
+            // counted (one hostile file must not overflow the catalog's sums).
+            if !ccsm_transcripts::usage::plausible_counts(&[
+                input,
+                output,
+                n("cache_creation_input_tokens"),
+                c5,
+                c1,
+                cache_read,
+            ]) {
+                return;
+            }
             let cost = price.map(|p| p.cost(input, output, c5, c1, cache_read));
             let key = match (msg["id"].as_str(), v["requestId"].as_str()) {
                 (Some(m), Some(r)) => Some(format!("{m}:{r}")),

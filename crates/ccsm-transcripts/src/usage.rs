@@ -33,17 +33,34 @@ pub struct Tokens {
     pub cache_read_tokens: u64,
 }
 
+/// The most tokens of one kind a single model call can report and be counted
+/// (about 10^12: a thousand times any context window). A line claiming more comes
+/// from a damaged or hostile file: it is not counted, by the files' report and the
+/// catalog alike, so no sum can overflow and no catalog is disabled by one file.
+pub const MAX_TOKENS_PER_CALL: u64 = 1 << 40;
+
+/// Whether every count of one call is believable (see [`MAX_TOKENS_PER_CALL`]).
+pub fn plausible_counts(counts: &[u64]) -> bool {
+    counts.iter().all(|&n| n <= MAX_TOKENS_PER_CALL)
+}
+
 impl Tokens {
     pub fn total(&self) -> u64 {
-        self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
+        self.input_tokens
+            .saturating_add(self.output_tokens)
+            .saturating_add(self.cache_creation_tokens)
+            .saturating_add(self.cache_read_tokens)
     }
     fn add(&mut self, o: &Tokens) {
-        self.input_tokens += o.input_tokens;
-        self.output_tokens += o.output_tokens;
-        self.cache_creation_tokens += o.cache_creation_tokens;
-        self.cache_creation_5m += o.cache_creation_5m;
-        self.cache_creation_1h += o.cache_creation_1h;
-        self.cache_read_tokens += o.cache_read_tokens;
+        // Saturating: a report never wraps to a small number.
+        self.input_tokens = self.input_tokens.saturating_add(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(o.output_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_add(o.cache_creation_tokens);
+        self.cache_creation_5m = self.cache_creation_5m.saturating_add(o.cache_creation_5m);
+        self.cache_creation_1h = self.cache_creation_1h.saturating_add(o.cache_creation_1h);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
     }
 }
 
@@ -152,6 +169,17 @@ fn scan_line(line: &[u8], out: &mut FileScan) {
         cache_creation_1h: c1,
         cache_read_tokens: u.cache_read_input_tokens,
     };
+    if !plausible_counts(&[
+        tokens.input_tokens,
+        tokens.output_tokens,
+        tokens.cache_creation_tokens,
+        c5,
+        c1,
+        tokens.cache_read_tokens,
+    ]) {
+        out.malformed += 1;
+        return;
+    }
     let key = match (msg.id, l.request_id) {
         (Some(m), Some(r)) => Some(format!("{m}:{r}").into_boxed_str()),
         _ => None,

@@ -210,3 +210,57 @@ fn a_line_longer_than_a_segment_does_not_stop_indexing_of_its_file() {
     let again = json_of(&ok_at(&cfg, &["index", "--json"]));
     assert_eq!(again["bytesRead"], 0, "{again}");
 }
+
+/// Token counts whose sum passed i64::MAX made every catalog command fail with
+/// "integer overflow" (and `u64::MAX` wrapped the files' report): such a call is not
+/// counted, by both, and everything else still is.
+#[test]
+fn impossible_token_counts_disable_nothing_and_wrap_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let p = cfg.join("projects/-home-dev-p");
+    std::fs::create_dir_all(&p).unwrap();
+    let id = "55555555-5555-4555-8555-555555555555";
+    let huge = |uuid: &str, n: u64| {
+        serde_json::json!({"type": "assistant", "sessionId": id, "uuid": uuid, "parentUuid": null,
+            "timestamp": "2026-11-20T10:00:01.000Z", "requestId": format!("r{uuid}"),
+            "message": {"id": format!("m{uuid}"), "role": "assistant", "model": "claude-sonnet-4-5",
+                "content": [{"type": "text", "text": "x"}],
+                "usage": {"input_tokens": n, "output_tokens": n}}})
+        .to_string()
+    };
+    let prompt = serde_json::json!({"type": "user", "sessionId": id, "uuid": "u0", "parentUuid": null,
+        "timestamp": "2026-11-20T10:00:00.000Z", "cwd": "/home/dev/p",
+        "message": {"role": "user", "content": "count me"}});
+    std::fs::write(
+        p.join(format!("{id}.jsonl")),
+        [
+            prompt.to_string(),
+            huge("a1", u64::MAX),
+            huge("a2", i64::MAX as u64 / 2 + 1),
+            huge("a3", i64::MAX as u64 / 2 + 1),
+            usage_line(id, "a4", false, "2026-11-20T10:00:02.000Z", 77),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let before = json_of(&ok_at(
+        &tmp.path().join("cfg"),
+        &["usage", "session", "--json", "--direct"],
+    ));
+    let catalog = json_of(&ok_at(&cfg, &["usage", "session", "--json"]));
+    assert_eq!(catalog["totals"], before["totals"]);
+    let row = catalog["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["sessionId"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(row["inputTokens"], 77, "{row}");
+    ok_at(&cfg, &["sessions", "list"]);
+    ok_at(&cfg, &["sessions", "info", id]);
+    ok_at(&cfg, &["usage", "daily"]);
+}
