@@ -11,8 +11,11 @@
 //! - `sessions/<id>/<id>/...`: its sidecar dir (subagents, tool results).
 //!
 //! Import refuses, before writing anything, a bundle whose files fail their
-//! checksums, that holds a file the manifest does not name, an absolute path, a
-//! `..`, or anything but regular files and directories.
+//! checksums or sizes, that holds a file the manifest does not name (or names
+//! twice, or outside its session), an absolute path, a `..`, anything but regular
+//! files and directories, more than [`MAX_ENTRIES`] entries or [`MAX_BUNDLE_BYTES`].
+//! It is read in two passes and staged on disk (bounded memory), and put in place
+//! through a journal (an interrupted import is completed by the next).
 
 use std::collections::HashMap;
 use std::io::{Read, Seek as _, Write};
@@ -442,21 +445,159 @@ fn safe_rel(p: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Reads a bundle fully checked: every entry a regular file or dir at a safe path,
-/// named in the manifest, with the manifest's checksum. Nothing is written here.
-pub fn read_bundle(input: impl Read) -> Result<(Manifest, HashMap<String, Vec<u8>>)> {
+/// The most entries a bundle may hold, and the most bytes its files may add up to
+/// (a bundle that claims more is refused before its files are read).
+pub const MAX_ENTRIES: usize = 100_000;
+pub const MAX_BUNDLE_BYTES: u64 = 32 << 30;
+/// The largest manifest read.
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
+
+fn damaged(e: impl std::fmt::Display) -> Error {
+    bad(format!("the bundle is damaged: {e}"))
+}
+
+/// Pass one: the manifest (the exporter writes it last, after the checksums),
+/// found by walking the entries without keeping their bytes, within the limits.
+fn find_manifest(input: impl Read) -> Result<Manifest> {
     let dec = zstd::Decoder::new(input).map_err(|e| bad(format!("not a ccsm bundle: {e}")))?;
     let mut ar = tar::Archive::new(dec);
-    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
     let entries = ar
         .entries()
         .map_err(|e| bad(format!("not a ccsm bundle: {e}")))?;
+    let (mut count, mut total) = (0usize, 0u64);
+    let mut manifest = None;
     for e in entries {
-        let mut e = e.map_err(|e| bad(format!("the bundle is damaged: {e}")))?;
-        let path = e
-            .path()
-            .map_err(|e| bad(format!("the bundle is damaged: {e}")))?
-            .into_owned();
+        let mut e = e.map_err(damaged)?;
+        count += 1;
+        total = total.saturating_add(e.header().size().map_err(damaged)?);
+        if count > MAX_ENTRIES || total > MAX_BUNDLE_BYTES {
+            return Err(bad(format!(
+                "the bundle holds more than {MAX_ENTRIES} entries or {} GiB: refused, nothing was written",
+                MAX_BUNDLE_BYTES >> 30
+            )));
+        }
+        let path = e.path().map_err(damaged)?.into_owned();
+        safe_rel(&path)?;
+        if path == Path::new("manifest.json") {
+            if manifest.is_some() {
+                return Err(bad("the bundle holds two manifests: refused"));
+            }
+            if e.header().size().map_err(damaged)? > MAX_MANIFEST_BYTES {
+                return Err(bad("the bundle's manifest is too large: refused"));
+            }
+            let mut m = Vec::new();
+            (&mut e)
+                .take(MAX_MANIFEST_BYTES)
+                .read_to_end(&mut m)
+                .map_err(damaged)?;
+            manifest = Some(
+                serde_json::from_slice::<Manifest>(&m)
+                    .map_err(|e| bad(format!("the manifest is not valid: {e}")))?,
+            );
+        }
+    }
+    manifest.ok_or_else(|| bad("the bundle has no manifest.json"))
+}
+
+/// A manifest checked whole: format and version, one entry per session id, a
+/// project dir that is one plain folder name, every file under its own session
+/// (`sessions/<id>/<id>.jsonl` or `sessions/<id>/<id>/...`) and named once, sizes
+/// within the limits, ccsm's metadata well formed. Returns each file's session.
+fn check_manifest(m: &Manifest) -> Result<HashMap<String, (usize, BundleFile)>> {
+    if m.format != FORMAT || m.version > VERSION {
+        return Err(bad(format!(
+            "unsupported bundle {} version {}",
+            m.format, m.version
+        )));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut files = HashMap::new();
+    let mut total = 0u64;
+    for (i, s) in m.sessions.iter().enumerate() {
+        let id: SessionId = s.session_id.parse()?;
+        if id.to_string() != s.session_id {
+            return Err(bad(format!(
+                "session id {:?} is not in its usual form",
+                s.session_id
+            )));
+        }
+        if !ids.insert(s.session_id.clone()) {
+            return Err(bad(format!(
+                "the manifest names session {} twice: refused",
+                s.session_id
+            )));
+        }
+        let mut parts = Path::new(&s.project_dir).components();
+        let plain = matches!(parts.next(), Some(Component::Normal(_)))
+            && parts.next().is_none()
+            && !s.project_dir.starts_with('.');
+        if !plain {
+            return Err(bad(format!(
+                "session {} has the project dir {:?}, which is not one folder name: refused",
+                s.session_id, s.project_dir
+            )));
+        }
+        let own = format!("sessions/{}/", s.session_id);
+        for f in &s.files {
+            safe_rel(Path::new(&f.path))?;
+            let rel = f.path.strip_prefix(&own).unwrap_or("");
+            let mine = rel == format!("{}.jsonl", s.session_id)
+                || rel.starts_with(&format!("{}/", s.session_id));
+            if !mine {
+                return Err(bad(format!(
+                    "{} is not a file of session {}: refused, nothing was written",
+                    f.path, s.session_id
+                )));
+            }
+            total = total.saturating_add(f.size);
+            if files.insert(f.path.clone(), (i, f.clone())).is_some() {
+                return Err(bad(format!("the manifest names {} twice: refused", f.path)));
+            }
+        }
+        check_ccsm_meta(&s.session_id, &s.ccsm)?;
+    }
+    if files.len() > MAX_ENTRIES || total > MAX_BUNDLE_BYTES {
+        return Err(bad("the bundle is larger than an import takes: refused"));
+    }
+    Ok(files)
+}
+
+/// ccsm's metadata of a session in a bundle: tags and names are non-empty strings.
+fn check_ccsm_meta(id: &str, v: &serde_json::Value) -> Result<()> {
+    if v.is_null() {
+        return Ok(());
+    }
+    let nonempty = |x: &serde_json::Value| x.as_str().is_some_and(|s| !s.trim().is_empty());
+    let tags_ok = v["tags"].as_array().is_none_or(|t| t.iter().all(nonempty));
+    let names_ok = v["names"]
+        .as_array()
+        .is_none_or(|n| n.iter().all(|n| nonempty(&n["name"])));
+    if !v.is_object() || !tags_ok || !names_ok {
+        return Err(bad(format!(
+            "the bundle's ccsm metadata of session {id} is not valid (an empty tag or name?): refused, nothing was written"
+        )));
+    }
+    Ok(())
+}
+
+/// A bundle's files checked and staged on disk (never all in memory).
+#[derive(Debug)]
+struct Staged {
+    manifest: Manifest,
+    /// Each file of the manifest, by its bundle path: where it is staged.
+    files: HashMap<String, PathBuf>,
+}
+
+/// Pass two: every entry named by the manifest once, its size as the manifest
+/// says (so no entry can grow past it), its checksum right; written to `stage`.
+fn stage_bundle(input: impl Read, manifest: Manifest, stage: &Path) -> Result<Staged> {
+    let named = check_manifest(&manifest)?;
+    let dec = zstd::Decoder::new(input).map_err(|e| bad(format!("not a ccsm bundle: {e}")))?;
+    let mut ar = tar::Archive::new(dec);
+    let mut files: HashMap<String, PathBuf> = HashMap::new();
+    for (n, e) in ar.entries().map_err(damaged)?.enumerate() {
+        let mut e = e.map_err(damaged)?;
+        let path = e.path().map_err(damaged)?.into_owned();
         safe_rel(&path)?;
         let kind = e.header().entry_type();
         if kind.is_dir() {
@@ -468,45 +609,62 @@ pub fn read_bundle(input: impl Read) -> Result<(Manifest, HashMap<String, Vec<u8
                 path.display()
             )));
         }
-        let mut buf = Vec::new();
-        e.read_to_end(&mut buf)
-            .map_err(|e| bad(format!("the bundle is damaged: {e}")))?;
-        files.insert(path.to_string_lossy().into_owned(), buf);
-    }
-    let m = files
-        .remove("manifest.json")
-        .ok_or_else(|| bad("the bundle has no manifest.json"))?;
-    let manifest: Manifest =
-        serde_json::from_slice(&m).map_err(|e| bad(format!("the manifest is not valid: {e}")))?;
-    if manifest.format != FORMAT || manifest.version > VERSION {
-        return Err(bad(format!(
-            "unsupported bundle {} version {}",
-            manifest.format, manifest.version
-        )));
-    }
-    let mut named = std::collections::HashSet::new();
-    for s in &manifest.sessions {
-        s.session_id.parse::<SessionId>()?;
-        for f in &s.files {
-            safe_rel(Path::new(&f.path))?;
-            let Some(bytes) = files.get(&f.path) else {
-                return Err(bad(format!("the bundle lacks {}", f.path)));
-            };
-            if sha256_hex(bytes) != f.sha256 {
-                return Err(bad(format!(
-                    "{} fails its checksum: the bundle is damaged, nothing was written",
-                    f.path
-                )));
-            }
-            named.insert(f.path.clone());
+        let key = path.to_string_lossy().into_owned();
+        if key == "manifest.json" {
+            continue;
         }
+        let Some((_, f)) = named.get(&key) else {
+            return Err(bad(format!(
+                "the bundle holds {key}, which its manifest does not name"
+            )));
+        };
+        if files.contains_key(&key) {
+            return Err(bad(format!("the bundle holds {key} twice: refused")));
+        }
+        if e.header().size().map_err(damaged)? != f.size {
+            return Err(bad(format!(
+                "{key} is not the size the manifest says: refused, nothing was written"
+            )));
+        }
+        let out = stage.join(format!("in-{n}"));
+        let mut w = std::fs::File::create(&out).map_err(|source| Error::Io {
+            path: out.clone(),
+            source,
+        })?;
+        let mut hashed = Hashing {
+            inner: (&mut e).take(f.size),
+            hash: sha2::Sha256::new(),
+            n: 0,
+        };
+        std::io::copy(&mut hashed, &mut w).map_err(damaged)?;
+        if hashed.n != f.size || hex(&hashed.hash.finalize()) != f.sha256 {
+            return Err(bad(format!(
+                "{key} fails its checksum: the bundle is damaged, nothing was written"
+            )));
+        }
+        files.insert(key, out);
     }
-    if let Some(extra) = files.keys().find(|k| !named.contains(*k)) {
-        return Err(bad(format!(
-            "the bundle holds {extra}, which its manifest does not name"
-        )));
+    if let Some(missing) = named.keys().find(|k| !files.contains_key(*k)) {
+        return Err(bad(format!("the bundle lacks {missing}")));
     }
-    Ok((manifest, files))
+    Ok(Staged { manifest, files })
+}
+
+/// Reads a bundle fully checked, into memory (for tests and small bundles; import
+/// stages to disk instead). Nothing is written to any config dir.
+pub fn read_bundle(
+    mut input: impl Read + std::io::Seek,
+) -> Result<(Manifest, HashMap<String, Vec<u8>>)> {
+    let manifest = find_manifest(&mut input)?;
+    input.rewind().map_err(damaged)?;
+    let stage = tempfile::tempdir().map_err(damaged)?;
+    let staged = stage_bundle(input, manifest, stage.path())?;
+    let mut files = HashMap::new();
+    for (k, p) in staged.files {
+        let bytes = std::fs::read(&p).map_err(|source| Error::Io { path: p, source })?;
+        files.insert(k, bytes);
+    }
+    Ok((staged.manifest, files))
 }
 
 /// JSON-escapes a string's body (what sits between the quotes in a line).
@@ -572,15 +730,88 @@ fn entry_uuids(text: &str) -> Vec<String> {
     out
 }
 
-impl ClaudeDir {
-    /// Imports a bundle (see [`ImportOptions`]). Checked whole before anything is
-    /// written; files are written through temp files and renames.
-    pub fn import(&self, input: impl Read, opts: &ImportOptions) -> Result<Vec<Imported>> {
-        let (manifest, files) = read_bundle(input)?;
-        std::fs::create_dir_all(self.projects_dir()).map_err(|source| Error::Io {
-            path: self.projects_dir(),
+/// A staged file and where it goes.
+type Move = (PathBuf, PathBuf);
+
+/// Puts staged files in place (idempotent: a file already moved is skipped), the
+/// transcripts last, so that a session appears only once its sidecar files are in.
+fn commit_moves(moves: &[Move]) -> Result<()> {
+    let mut order: Vec<&Move> = moves.iter().collect();
+    order.sort_by_key(|(_, dest)| {
+        dest.extension().is_some_and(|x| x == "jsonl") && {
+            // A transcript sits right in the project dir; sidecar files are deeper.
+            dest.parent()
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == "projects")
+        }
+    });
+    for (from, to) in order {
+        if !from.exists() {
+            continue; // moved before a crash
+        }
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        std::fs::rename(from, to).map_err(|source| Error::Io {
+            path: to.clone(),
             source,
         })?;
+    }
+    Ok(())
+}
+
+impl ClaudeDir {
+    /// Where imports stage their files: inside the config dir, so that the final
+    /// renames stay on one file system.
+    fn import_root(&self) -> PathBuf {
+        self.root.join(".ccsm-import")
+    }
+
+    /// Finishes or undoes imports a crash interrupted: one that had begun to put
+    /// its files in place (its journal says so) is completed, any other is
+    /// removed. Returns how many were completed.
+    pub fn recover_imports(&self) -> Result<usize> {
+        let root = self.import_root();
+        let Ok(rd) = std::fs::read_dir(&root) else {
+            return Ok(0);
+        };
+        let mut completed = 0;
+        for e in rd.flatten() {
+            let stage = e.path();
+            let journal = stage.join("COMMIT");
+            if let Ok(text) = std::fs::read_to_string(&journal) {
+                let moves: Vec<Move> = serde_json::from_str(&text)
+                    .map_err(|e| damaged(format!("{}: {e}", journal.display())))?;
+                commit_moves(&moves)?;
+                completed += 1;
+            }
+            std::fs::remove_dir_all(&stage).map_err(|source| Error::Io {
+                path: stage.clone(),
+                source,
+            })?;
+        }
+        let _ = std::fs::remove_dir(&root);
+        Ok(completed)
+    }
+
+    /// Imports a bundle (see [`ImportOptions`]). The bundle is read twice (the
+    /// manifest, then the files, each bounded by the manifest's size) and staged
+    /// on disk; every file it would write is checked first (an existing one is
+    /// refused unless `force`, and `force` only replaces the session's own files);
+    /// then all are put in place by renames, recorded in a journal so that an
+    /// interrupted import is completed by the next one, never left half done.
+    pub fn import(
+        &self,
+        mut input: impl Read + std::io::Seek,
+        opts: &ImportOptions,
+    ) -> Result<Vec<Imported>> {
+        self.recover_imports()?;
+        let manifest = find_manifest(&mut input)?;
+        input.rewind().map_err(damaged)?;
         let to = match &opts.to {
             Some(t) => {
                 if !t.is_absolute() {
@@ -598,12 +829,54 @@ impl ClaudeDir {
             }
             None => None,
         };
-        // Plan everything first: a conflict refuses the whole import.
-        let mut plan: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+        let root = self.import_root();
+        std::fs::create_dir_all(&root).map_err(|source| Error::Io {
+            path: root.clone(),
+            source,
+        })?;
+        let stage = tempfile::Builder::new()
+            .prefix("import-")
+            .tempdir_in(&root)
+            .map_err(|source| Error::Io {
+                path: root.clone(),
+                source,
+            })?;
+        let result = (|| {
+            let staged = stage_bundle(input, manifest, stage.path())?;
+            let (moves, done) = self.plan_import(&staged, opts, to.as_deref(), stage.path())?;
+            // The journal first: from here on, a crash is completed, not undone.
+            let journal = serde_json::to_vec(&moves).map_err(|e| bad(e.to_string()))?;
+            write_atomic(&stage.path().join("COMMIT"), &journal)?;
+            commit_moves(&moves)?;
+            Ok(done)
+        })();
+        // Refused or done: the staging dir goes (a crash leaves it to the next import).
+        drop(stage);
+        let _ = std::fs::remove_dir(&root);
+        result
+    }
+
+    /// Every file the import writes, staged under `stage` with its destination;
+    /// nothing outside `stage` is written.
+    fn plan_import(
+        &self,
+        staged: &Staged,
+        opts: &ImportOptions,
+        to: Option<&str>,
+        stage: &Path,
+    ) -> Result<(Vec<Move>, Vec<Imported>)> {
+        let mut moves: Vec<Move> = Vec::new();
         let mut done = Vec::new();
-        for s in &manifest.sessions {
+        let mut dests = std::collections::HashSet::new();
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|source| Error::Io {
+                path: p.to_owned(),
+                source,
+            })
+        };
+        for (si, s) in staged.manifest.sessions.iter().enumerate() {
             let old_path = s.project_path.clone();
-            let new_path = to.clone().or_else(|| old_path.clone());
+            let new_path = to.map(str::to_owned).or_else(|| old_path.clone());
             let project_dir = match &new_path {
                 Some(p) if to.is_some() => encode_project_dir(p),
                 _ => s.project_dir.clone(),
@@ -617,13 +890,11 @@ impl ClaudeDir {
             };
             if opts.new_ids {
                 map.insert(s.session_id.clone(), new_id.clone());
-                for f in &s.files {
-                    if f.path.ends_with(".jsonl") {
-                        let text = String::from_utf8_lossy(&files[&f.path]);
-                        for u in entry_uuids(&text) {
-                            map.entry(u)
-                                .or_insert_with(|| uuid::Uuid::new_v4().to_string());
-                        }
+                for f in s.files.iter().filter(|f| f.path.ends_with(".jsonl")) {
+                    let text = String::from_utf8_lossy(&read(&staged.files[&f.path])?).into_owned();
+                    for u in entry_uuids(&text) {
+                        map.entry(u)
+                            .or_insert_with(|| uuid::Uuid::new_v4().to_string());
                     }
                 }
             }
@@ -636,16 +907,29 @@ impl ClaudeDir {
                 )));
             }
             let prefix = format!("sessions/{}/", s.session_id);
-            for f in &s.files {
-                let rel = f
-                    .path
-                    .strip_prefix(&prefix)
-                    .ok_or_else(|| bad(format!("{} is outside its session", f.path)))?;
+            for (fi, f) in s.files.iter().enumerate() {
+                // check_manifest made sure: `<id>.jsonl` or `<id>/...`.
+                let rel = f.path.strip_prefix(&prefix).unwrap_or(&f.path);
                 let rel = rel.replacen(&s.session_id, &new_id, 1);
                 safe_rel(Path::new(&rel))?;
-                let mut bytes = files[&f.path].clone();
+                let dest = dest_dir.join(&rel);
+                if !dests.insert(dest.clone()) {
+                    return Err(bad(format!(
+                        "two files of the bundle land on {}: refused",
+                        dest.display()
+                    )));
+                }
+                // Every file written is checked, not only the transcript.
+                if std::fs::symlink_metadata(&dest).is_ok() && !opts.force {
+                    return Err(Error::Invalid(format!(
+                        "{} already exists: use --new-ids to import a copy, or --force to overwrite; nothing was written",
+                        dest.display()
+                    )));
+                }
+                let src = &staged.files[&f.path];
+                let out = stage.join(format!("out-{si}-{fi}"));
                 if f.path.ends_with(".jsonl") || f.path.ends_with(".json") {
-                    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+                    let mut text = String::from_utf8_lossy(&read(src)?).into_owned();
                     if let (Some(o), Some(n)) = (&old_path, &new_path) {
                         if o != n {
                             text = rewrite_cwd(&text, o, n).0;
@@ -654,9 +938,17 @@ impl ClaudeDir {
                     if opts.new_ids {
                         text = remap_uuids(&text, &map);
                     }
-                    bytes = text.into_bytes();
+                    std::fs::write(&out, text).map_err(|source| Error::Io {
+                        path: out.clone(),
+                        source,
+                    })?;
+                } else {
+                    std::fs::rename(src, &out).map_err(|source| Error::Io {
+                        path: out.clone(),
+                        source,
+                    })?;
                 }
-                plan.push((dest_dir.join(rel), bytes));
+                moves.push((out, dest));
             }
             done.push(Imported {
                 original_id: s.session_id.clone(),
@@ -666,10 +958,7 @@ impl ClaudeDir {
                 ccsm: s.ccsm.clone(),
             });
         }
-        for (path, bytes) in &plan {
-            write_atomic(path, bytes)?;
-        }
-        Ok(done)
+        Ok((moves, done))
     }
 
     /// A fork of a session into another (or the same) project path, with new ids;
@@ -682,7 +971,7 @@ impl ClaudeDir {
             new_ids: true,
             force: false,
         };
-        self.import(&bundle[..], &opts)?
+        self.import(std::io::Cursor::new(&bundle[..]), &opts)?
             .pop()
             .ok_or_else(|| bad("the clone wrote nothing"))
     }

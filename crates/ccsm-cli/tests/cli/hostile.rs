@@ -1,6 +1,6 @@
 //! What a hostile test found (issue 12): each test fails without its fix.
 
-use super::trust::usage_line;
+use super::trust::{ccsm_transcripts_under, usage_line};
 use super::*;
 
 /// `CCSM_HOME=""` created the catalog in the current folder: empty is unset.
@@ -263,4 +263,265 @@ fn impossible_token_counts_disable_nothing_and_wrap_nothing() {
     ok_at(&cfg, &["sessions", "list"]);
     ok_at(&cfg, &["sessions", "info", id]);
     ok_at(&cfg, &["usage", "daily"]);
+}
+
+/// A file of a hand-built bundle: its path in the bundle, its bytes, and the size
+/// the manifest claims (default: the true one).
+type BundleEntry = (String, Vec<u8>, Option<u64>);
+/// A session of a hand-built bundle: id, project dir, files.
+type BundleSession<'a> = (&'a str, &'a str, Vec<BundleEntry>);
+
+/// A hand-built bundle: the entries as given, then a manifest naming `files` (bundle
+/// path, bytes, the size the manifest claims) for one session each.
+fn hostile_bundle(
+    path: &std::path::Path,
+    sessions: &[BundleSession<'_>],
+    extra: &[(&str, Vec<u8>)],
+) {
+    hostile_bundle_with(path, sessions, extra, serde_json::Value::Null);
+}
+
+fn hostile_bundle_with(
+    path: &std::path::Path,
+    sessions: &[BundleSession<'_>],
+    extra: &[(&str, Vec<u8>)],
+    ccsm: serde_json::Value,
+) {
+    use sha2::Digest as _;
+    let mut tar = tar_builder(zstd_encoder(std::fs::File::create(path).unwrap()));
+    let mut manifest_sessions = Vec::new();
+    for (id, project_dir, files) in sessions {
+        let mut listed = Vec::new();
+        for (p, bytes, claimed) in files {
+            append_raw(&mut tar, p, bytes);
+            listed.push(serde_json::json!({"path": p,
+                "sha256": format!("{:x}", sha2::Sha256::digest(bytes)),
+                "size": claimed.unwrap_or(bytes.len() as u64)}));
+        }
+        manifest_sessions.push(
+            serde_json::json!({"sessionId": id, "projectPath": "/home/dev/p",
+            "projectDir": project_dir, "title": null, "tag": null, "files": listed, "ccsm": ccsm}),
+        );
+    }
+    for (p, bytes) in extra {
+        append_raw(&mut tar, p, bytes);
+    }
+    let m = serde_json::json!({"format": "ccsm-bundle", "version": 1, "created": "2026-11-20T00:00:00Z",
+        "cliVersion": null, "layout": "projects/<dir>/<id>.jsonl", "redacted": false,
+        "sessions": manifest_sessions});
+    append_raw(&mut tar, "manifest.json", m.to_string().as_bytes());
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+fn transcript_of(id: &str, text: &str) -> Vec<u8> {
+    format!(
+        "{}\n",
+        serde_json::json!({"type": "user", "sessionId": id, "uuid": format!("u-{text}"), "parentUuid": null,
+            "timestamp": "2026-11-20T10:00:00.000Z", "cwd": "/home/dev/p",
+            "message": {"role": "user", "content": text}})
+    )
+    .into_bytes()
+}
+
+/// Import overwrote other sessions: a bundle for a new session listing a file named
+/// after an existing session replaced it, without --force, with --new-ids and --to.
+/// Malformed manifests (a project dir of ".", a session twice, a file twice, sizes
+/// that lie) were accepted. Each is refused now, and nothing is written.
+#[test]
+fn a_bundle_cannot_write_outside_its_own_sessions_or_lie_in_its_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let existing = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let new = "66666666-6666-4666-8666-666666666666";
+    let before = snapshot(&cfg.join("projects"));
+    let own = (
+        format!("sessions/{new}/{new}.jsonl"),
+        transcript_of(new, "mine"),
+        None,
+    );
+    let b = tmp.path().join("evil.ccsm");
+    let refused = |bundle: &std::path::Path, extra_args: &[&str], says: &str| {
+        let mut args = vec!["sessions", "import", bundle.to_str().unwrap()];
+        args.extend(extra_args);
+        let r = ccsm_at(&cfg, &args);
+        assert!(!r.status.success(), "{args:?} must be refused");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+        assert_eq!(
+            snapshot(&cfg.join("projects")),
+            before,
+            "{args:?}: nothing written"
+        );
+    };
+    // A file named after an existing session, under the new session's folder.
+    hostile_bundle(
+        &b,
+        &[(
+            new,
+            "-home-dev-src-alpha",
+            vec![
+                own.clone(),
+                (
+                    format!("sessions/{new}/{existing}.jsonl"),
+                    transcript_of(existing, "overwritten"),
+                    None,
+                ),
+            ],
+        )],
+        &[],
+    );
+    let to = tmp.path().join("to");
+    std::fs::create_dir_all(&to).unwrap();
+    for extra in [
+        &[][..],
+        &["--new-ids"],
+        &["--to", to.to_str().unwrap()],
+        &["--force"],
+    ] {
+        refused(&b, extra, "is not a file of session");
+    }
+    // The project dir "." and a dir inside another session's folder.
+    for dir in [
+        ".",
+        "-home-dev-src-alpha/8b005bc5-61e3-4739-9e48-d98f4b9cdda6",
+        "..",
+    ] {
+        hostile_bundle(&b, &[(new, dir, vec![own.clone()])], &[]);
+        refused(&b, &[], "not one folder name");
+    }
+    // One session twice; one file twice in the tar; a size that lies.
+    hostile_bundle(
+        &b,
+        &[(new, "-p", vec![own.clone()]), (new, "-q", vec![])],
+        &[],
+    );
+    refused(&b, &[], "twice");
+    hostile_bundle(
+        &b,
+        &[(new, "-p", vec![own.clone()])],
+        &[(own.0.as_str(), own.1.clone())],
+    );
+    refused(&b, &[], "twice");
+    let liar = (own.0.clone(), own.1.clone(), Some(3));
+    hostile_bundle(&b, &[(new, "-p", vec![liar])], &[]);
+    refused(&b, &[], "size");
+    // ccsm's metadata that would fail later (an empty tag or name) fails first.
+    for meta in [
+        serde_json::json!({"tags": [""]}),
+        serde_json::json!({"names": [{"name": " ", "seq": 0}]}),
+    ] {
+        hostile_bundle_with(&b, &[(new, "-p", vec![own.clone()])], &[], meta);
+        refused(&b, &[], "metadata");
+    }
+}
+
+/// A 390 KiB bundle expanding to gigabytes took the machine's memory: entries are
+/// bounded by the manifest's sizes and streamed to disk, never held whole.
+#[test]
+fn a_decompression_bomb_is_refused_without_reading_it_into_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    std::fs::create_dir_all(cfg.join("projects")).unwrap();
+    let id = "77777777-7777-4777-8777-777777777777";
+    let zeros = vec![0u8; 256 << 20];
+    let b = tmp.path().join("bomb.ccsm");
+    hostile_bundle(
+        &b,
+        &[(
+            id,
+            "-p",
+            vec![(format!("sessions/{id}/{id}.jsonl"), zeros, Some(10))],
+        )],
+        &[],
+    );
+    assert!(
+        std::fs::metadata(&b).unwrap().len() < 1 << 20,
+        "a small file"
+    );
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    c.args(["sessions", "import"])
+        .arg(&b)
+        .arg("--config-dir")
+        .arg(&cfg)
+        .env("CCSM_HOME", cfg.join(".ccsm"))
+        .stdin(Stdio::null());
+    // GNU time is not on every machine: the kernel's peak RSS of the child instead.
+    let r = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
+    assert!(!r.status.success());
+    assert!(
+        r.stderr.contains("not the size the manifest says"),
+        "{}",
+        r.stderr
+    );
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    assert!(
+        usage.max_rss() < 100 << 10,
+        "peak memory of a child: {} KiB",
+        usage.max_rss()
+    );
+    assert!(snapshot(&cfg.join("projects")).is_empty());
+}
+
+/// Import was not atomic: a kill midway left some sessions written and `.tmp-`
+/// files behind, and the re-run refused them as existing. Now a kill while the
+/// bundle is staged leaves nothing, a kill while files are put in place is
+/// completed by the next import, and either way every session arrives whole.
+#[test]
+fn an_import_killed_midway_is_completed_or_undone_never_half_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    ccsm_testkit::corpus::generate(&src, &ccsm_testkit::corpus::CorpusSpec::sized(32 << 20, 9))
+        .unwrap();
+    let bundle = tmp.path().join("all.ccsm");
+    // Every session of the corpus, project by project, in one bundle.
+    let ids: Vec<String> = ccsm_transcripts_under(&src);
+    let mut args = vec!["sessions", "export", "--direct"];
+    args.extend(ids.iter().map(String::as_str));
+    args.extend(["-o", bundle.to_str().unwrap()]);
+    ok_at(&src, &args);
+    let want = snapshot(&src.join("projects"));
+    for (round, kill_when) in ["staging", "placing"].into_iter().enumerate() {
+        let dest = tmp.path().join(format!("dest{round}"));
+        std::fs::create_dir_all(dest.join("projects")).unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.args(["sessions", "import", "--direct"])
+            .arg(&bundle)
+            .arg("--config-dir")
+            .arg(&dest)
+            .env("CCSM_HOME", dest.join(".ccsm"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        let staging = dest.join(".ccsm-import");
+        wait_for(kill_when, Duration::from_secs(60), || {
+            let ready = match kill_when {
+                "staging" => std::fs::read_dir(&staging).is_ok_and(|mut d| d.next().is_some()),
+                _ => std::fs::read_dir(dest.join("projects")).is_ok_and(|mut d| d.next().is_some()),
+            };
+            (ready || child.try_wait().unwrap().is_some()).then_some(())
+        });
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Whatever was interrupted: the next import completes or redoes it.
+        let again = ccsm_at(
+            &dest,
+            &["sessions", "import", bundle.to_str().unwrap(), "--direct"],
+        );
+        assert!(
+            again.status.success() || again.stderr.contains("already exists"),
+            "{kill_when}: {again:?}"
+        );
+        assert!(!staging.exists(), "{kill_when}: no staging left behind");
+        assert_eq!(
+            snapshot(&dest.join("projects")).keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{kill_when}"
+        );
+        assert!(
+            snapshot(&dest.join("projects")) == want,
+            "{kill_when}: every byte"
+        );
+    }
 }

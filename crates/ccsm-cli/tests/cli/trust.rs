@@ -305,7 +305,7 @@ fn run_with_config_dir_writes_there() {
     assert!(names.stdout.contains(&id), "{names:?}");
 }
 
-fn ccsm_transcripts_under(config: &std::path::Path) -> Vec<String> {
+pub(crate) fn ccsm_transcripts_under(config: &std::path::Path) -> Vec<String> {
     ccsm_testkit::transcripts_in(config)
         .into_iter()
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
