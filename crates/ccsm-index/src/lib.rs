@@ -533,6 +533,7 @@ impl Indexer {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<SyncReport> {
         self.dir.check()?;
+        self.remove_stale_partials();
         // Calls already in were priced with the table of their time: a new table
         // (imported, updated) applies to every view at once.
         let prices = self.pricing.fingerprint();
@@ -803,7 +804,8 @@ impl Indexer {
     }
 
     /// Archives one session version unless this version is archived already;
-    /// returns the new archive key. `read`: the transcript's bytes and info as the
+    /// returns its archive key either way (a sync interrupted after the archive
+    /// was written, before its key was, records it the next time). `read`: the transcript's bytes and info as the
     /// indexer read them (the whole file), to not read it again; `key`: the
     /// version's name (default: id, size and mtime of the transcript).
     fn archive_one(
@@ -816,7 +818,7 @@ impl Indexer {
         let key = key.unwrap_or_else(|| format!("{}-{}-{}", f.id, f.size, f.mtime_ms));
         let dest = Self::archive_path(root, &f.id, &key);
         if dest.exists() {
-            return Ok(None);
+            return Ok(Some(key));
         }
         let dir = root.join(shard(&f.id));
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
@@ -855,6 +857,34 @@ impl Indexer {
             let _ = std::fs::remove_dir_all(&legacy);
         }
         Ok(Some(key))
+    }
+
+    /// Removes archive files a killed process left half written
+    /// (`.<key>.<pid>.partial`, whose process is gone).
+    fn remove_stale_partials(&self) {
+        let Some(root) = &self.archive else { return };
+        for shard in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            for e in std::fs::read_dir(shard.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let name = e.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".partial"))
+                    .and_then(|n| n.rsplit_once('.'))
+                    .and_then(|(_, pid)| pid.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                let alive =
+                    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+                if !alive {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
     }
 
     /// Links the copies this catalog's sessions have in the shared archive of

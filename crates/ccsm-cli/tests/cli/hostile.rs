@@ -1,6 +1,6 @@
 //! What a hostile test found (issue 12): each test fails without its fix.
 
-use super::trust::{ccsm_transcripts_under, usage_line};
+use super::trust::{ccsm_transcripts_under, usage_line, walk};
 use super::*;
 
 /// `CCSM_HOME=""` created the catalog in the current folder: empty is unset.
@@ -524,4 +524,58 @@ fn an_import_killed_midway_is_completed_or_undone_never_half_done() {
             "{kill_when}: every byte"
         );
     }
+}
+
+/// After a kill during a first index and a re-index, sessions had an archive file
+/// but no key in the catalog: when Claude Code later deleted them, restore said
+/// there was no archived copy. Every session is reachable now, and the `.partial`
+/// files the kill left are removed.
+#[test]
+fn an_interrupted_first_index_loses_no_archive_key() {
+    use ccsm_store::Store as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::corpus::generate(&cfg, &ccsm_testkit::corpus::CorpusSpec::sized(24 << 20, 4))
+        .unwrap();
+    let home = tmp.path().join("home");
+    let index = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.args(["index", "--config-dir"])
+            .arg(&cfg)
+            .env("CCSM_HOME", &home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let mut child = index().spawn().unwrap();
+    let archive = home.join("archive");
+    // Killed once archives are being written (or when it is done, on a fast day).
+    wait_for("archive files", Duration::from_secs(60), || {
+        let some = walk(&archive).len() > 5;
+        (some || child.try_wait().unwrap().is_some()).then_some(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(index().status().unwrap().success());
+    let db = std::fs::read_dir(home.join("catalogs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "db"))
+        .unwrap();
+    let store = ccsm_store::SqliteStore::open(&db).unwrap();
+    let all = store.list(&ccsm_store::ListFilter::default()).unwrap();
+    assert!(!all.is_empty());
+    let without: Vec<&str> = all
+        .iter()
+        .filter(|s| s.archive_key.is_none())
+        .map(|s| s.id.as_str())
+        .collect();
+    assert!(without.is_empty(), "no archive key: {without:?}");
+    let partial: Vec<_> = walk(&archive)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(partial.is_empty(), "{partial:?}");
 }

@@ -400,7 +400,7 @@ fn two_config_dirs_sharing_one_data_dir_each_restore_their_own_session() {
     }
 }
 
-fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
         let p = e.path();
