@@ -25,4 +25,6 @@ for (const id of ids.length ? ids : sessions.map((s) => s.sessionId)) {
   out.systemMessages[id] = (await getSessionMessages(id, { includeSystemMessages: true })).map((m) => ({ type: m.type, uuid: m.uuid }));
   out.subagents[id] = await listSubagents(id);
 }
-process.stdout.write(JSON.stringify(out));
+// Lone surrogates (a cut emoji) as U+FFFD, as ccsm shows them: serde reads no lone
+// surrogate escape.
+process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === "string" ? v.toWellFormed() : v)));

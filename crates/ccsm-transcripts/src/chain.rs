@@ -277,6 +277,74 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaybeBlock<'a> {
     }
 }
 
+/// A line as JavaScript's `JSON.parse` would take it, for serde: invalid UTF-8
+/// replaced (as Node decodes a buffer), a lone surrogate escape (`\ud800`, a cut
+/// emoji) made U+FFFD, a number out of range (`1e400`, Infinity in JavaScript)
+/// made `null` (what the SDK's JSON then says). Used only when a line does not
+/// parse as it is.
+pub(crate) fn js_compatible(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut in_str = false;
+    let hex4 = |at: usize| -> Option<u16> {
+        let h = text.get(at..at + 4)?;
+        u16::from_str_radix(h, 16).ok()
+    };
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            if c == b'\\' && i + 1 < b.len() {
+                if b[i + 1] == b'u' {
+                    if let Some(u) = hex4(i + 2) {
+                        let high = (0xD800..0xDC00).contains(&u);
+                        let low = (0xDC00..0xE000).contains(&u);
+                        let paired = high
+                            && text.get(i + 6..i + 8) == Some("\\u")
+                            && hex4(i + 8).is_some_and(|l| (0xDC00..0xE000).contains(&l));
+                        if paired {
+                            out.push_str(&text[i..i + 12]);
+                            i += 12;
+                            continue;
+                        }
+                        if high || low {
+                            out.push_str("\\ufffd");
+                            i += 6;
+                            continue;
+                        }
+                    }
+                }
+                out.push_str(&text[i..i + 2]);
+                i += 2;
+                continue;
+            }
+            if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == b'-' || c.is_ascii_digit() {
+            let start = i;
+            while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+                i += 1;
+            }
+            let num = &text[start..i];
+            if num.parse::<f64>().is_ok_and(|x| !x.is_finite()) {
+                out.push_str("null");
+            } else {
+                out.push_str(num);
+            }
+            continue;
+        }
+        // Whole characters: `c` may start a multi-byte one.
+        let ch_len = text[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&text[i..i + ch_len]);
+        i += ch_len;
+    }
+    out
+}
+
 /// What a compaction boundary says about the messages it kept.
 #[derive(Deserialize)]
 struct BoundaryLine {
@@ -350,8 +418,17 @@ pub(crate) fn index_entries(path: &Path) -> Result<Entries> {
         if memchr::memmem::find(body, b"\"uuid\"").is_none() {
             continue;
         }
-        let Ok(h) = serde_json::from_slice::<EntryHead<'_>>(body) else {
-            continue;
+        let fixed;
+        let h = match serde_json::from_slice::<EntryHead<'_>>(body) {
+            Ok(h) => h,
+            Err(_) => {
+                // What JavaScript would read of it (a cut emoji, a stray byte, 1e400).
+                fixed = js_compatible(body);
+                match serde_json::from_str::<EntryHead<'_>>(&fixed) {
+                    Ok(h) => h,
+                    Err(_) => continue,
+                }
+            }
         };
         if memchr::memmem::find(body, b"\"compactMetadata\"").is_some() {
             if let Ok(BoundaryLine { meta: Some(m) }) = serde_json::from_slice(body) {

@@ -739,7 +739,13 @@ fn read_chain_messages_any(
         buf.resize(e.len as usize, 0);
         f.seek(SeekFrom::Start(e.offset)).map_err(io(path))?;
         f.read_exact(&mut buf).map_err(io(path))?;
-        let v: Value = serde_json::from_slice(&buf).map_err(|e| Error::Invalid(e.to_string()))?;
+        // A line that does not parse as it is: as JavaScript would read it; one
+        // that does not parse at all is skipped, never the whole session.
+        let Ok(v) = serde_json::from_slice::<Value>(&buf)
+            .or_else(|_| serde_json::from_str::<Value>(&chain::js_compatible(&buf)))
+        else {
+            continue;
+        };
         out.push(SessionMessage {
             kind: v["type"].as_str().unwrap_or_default().to_owned(),
             uuid: e.uuid.clone(),

@@ -477,3 +477,42 @@ fn rename_and_tag_keep_a_last_line_without_its_newline() {
     assert_eq!(info.custom_title.as_deref(), Some("Greeting"));
     assert_eq!(info.tag.as_deref(), Some("kept"));
 }
+
+/// One bad line (a lone `\ud800` as JavaScript writes for a cut emoji, an invalid
+/// UTF-8 byte, `1e400`) made `sessions messages` fail for the whole session. The
+/// SDK reads such lines as JavaScript does; so does ccsm now.
+#[test]
+fn lines_javascript_reads_but_serde_does_not_read_as_the_sdk_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("projects/-home-dev-p");
+    std::fs::create_dir_all(&p).unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let line = |uuid: &str, parent: &str, kind: &str, text: &str| {
+        format!(
+            r#"{{"type":"{kind}","uuid":"{uuid}","parentUuid":{parent},"sessionId":"{id}","timestamp":"2026-11-20T10:00:0{n}.000Z","cwd":"/home/dev/p","message":{{"role":"{kind}","content":[{{"type":"text","text":"{text}"}}]}}}}"#,
+            n = uuid.len() % 10
+        )
+    };
+    let mut bytes = Vec::new();
+    bytes.extend(line("u1", "null", "user", "hello").as_bytes());
+    bytes.push(b'\n');
+    bytes.extend(line("a1", r#""u1""#, "assistant", r"a cut emoji \ud83d").as_bytes());
+    bytes.push(b'\n');
+    let bad_byte = line("u22", r#""a1""#, "user", "a stray byte X");
+    bytes.extend(bad_byte.replace("byte X", "byte \u{1}").as_bytes());
+    let at = bytes.iter().rposition(|b| *b == 1).unwrap();
+    bytes[at] = 0xff;
+    bytes.push(b'\n');
+    let big = line("a333", r#""u22""#, "assistant", "big").replace(
+        r#""role":"assistant""#,
+        r#""role":"assistant","usage":{"input_tokens":1e400,"output_tokens":1}"#,
+    );
+    bytes.extend(big.as_bytes());
+    bytes.push(b'\n');
+    std::fs::write(p.join(format!("{id}.jsonl")), &bytes).unwrap();
+    let dir = ClaudeDir::new(tmp.path());
+    let msgs = dir.messages(&id, MessageOptions::default()).unwrap();
+    assert_eq!(msgs.len(), 4, "{msgs:#?}");
+    let sdk = sdk_view(tmp.path(), &[]);
+    assert_same(&sdk, &ours(&dir, &ids_of(&sdk)));
+}
