@@ -134,7 +134,7 @@ struct Found {
 }
 
 impl Found {
-    fn line(&mut self, v: &Value, pricing: &PricingTable, tool_output: bool) {
+    fn line(&mut self, raw: &[u8], v: &Value, pricing: &PricingTable, tool_output: bool) {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
         if kind == "cost-state" {
             self.cli_cost = v["totalCostUSD"].as_f64().or(self.cli_cost);
@@ -230,50 +230,30 @@ impl Found {
                 }
             }
         }
-        if let Some(u) = msg.get("usage").filter(|u| u.is_object()) {
-            let n = |k: &str| u[k].as_u64().unwrap_or(0);
-            let cc = &u["cache_creation"];
-            let (c5, c1) = if cc.is_object() {
-                (
-                    cc["ephemeral_5m_input_tokens"].as_u64().unwrap_or(0),
-                    cc["ephemeral_1h_input_tokens"].as_u64().unwrap_or(0),
+        // The files' report's rule, by the same scanner: catalog and files agree.
+        if let ccsm_transcripts::usage::LineUsage::Call(call) =
+            ccsm_transcripts::usage::usage_call(raw)
+        {
+            let t = call.tokens;
+            let model = call.model.unwrap_or_else(|| "unknown".to_owned());
+            let cost = pricing.price(&model).map(|p| {
+                p.cost(
+                    t.input_tokens,
+                    t.output_tokens,
+                    t.cache_creation_5m,
+                    t.cache_creation_1h,
+                    t.cache_read_tokens,
                 )
-            } else {
-                (n("cache_creation_input_tokens"), 0)
-            };
-            let model = msg["model"].as_str().unwrap_or("unknown").to_owned();
-            let price = pricing.price(&model).copied();
-            let (input, output, cache_read) = (
-                n("input_tokens"),
-                n("output_tokens"),
-                n("cache_read_input_tokens"),
-            );
-            // The files' report's rule: a call claiming impossible counts is not
-            // counted (one hostile file must not overflow the catalog's sums).
-            if !ccsm_transcripts::usage::plausible_counts(&[
-                input,
-                output,
-                n("cache_creation_input_tokens"),
-                c5,
-                c1,
-                cache_read,
-            ]) {
-                return;
-            }
-            let cost = price.map(|p| p.cost(input, output, c5, c1, cache_read));
-            let key = match (msg["id"].as_str(), v["requestId"].as_str()) {
-                (Some(m), Some(r)) => Some(format!("{m}:{r}")),
-                _ => None,
-            };
+            });
             self.calls.push(CallRecord {
-                key,
-                ts,
+                key: call.key,
+                ts: call.ts_ms,
                 model,
-                input,
-                output,
-                cache_5m: c5,
-                cache_1h: c1,
-                cache_read,
+                input: t.input_tokens,
+                output: t.output_tokens,
+                cache_5m: t.cache_creation_5m,
+                cache_1h: t.cache_creation_1h,
+                cache_read: t.cache_read_tokens,
                 cost,
             });
         }
@@ -427,7 +407,7 @@ impl Indexer {
                 continue;
             }
             if let Ok(v) = serde_json::from_slice::<Value>(line) {
-                found.line(&v, &self.pricing, self.tool_output);
+                found.line(line, &v, &self.pricing, self.tool_output);
             }
         }
         let next = from + end as u64;

@@ -73,7 +73,7 @@ struct RawCacheCreation {
 }
 
 #[derive(Deserialize)]
-struct RawUsage {
+struct RawUsageFields {
     input_tokens: u64,
     output_tokens: u64,
     #[serde(default)]
@@ -82,6 +82,27 @@ struct RawUsage {
     cache_read_input_tokens: u64,
     #[serde(default)]
     cache_creation: Option<RawCacheCreation>,
+}
+
+/// `message.usage`: an object only (serde would also take a struct from an
+/// array, `"usage": [1, 2, 3]`, which ccusage does not count).
+struct RawUsage(RawUsageFields);
+
+impl<'de> Deserialize<'de> for RawUsage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawUsage;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a usage object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<RawUsage, A::Error> {
+                RawUsageFields::deserialize(serde::de::value::MapAccessDeserializer::new(a))
+                    .map(RawUsage)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Deserialize)]
@@ -133,28 +154,48 @@ struct FileScan {
 
 const BLOCK: usize = 4 << 20;
 
-fn scan_line(line: &[u8], out: &mut FileScan) {
-    // Cheap checks before any parsing: most lines carry no usage.
-    if memchr::memmem::find(line, b"\"usage\"").is_none() {
-        if memchr::memmem::find(line, b"\"cost-state\"").is_some() {
-            if let Ok(c) = serde_json::from_slice::<RawCostState>(line) {
-                out.cli_cost = c.total_cost_usd.or(out.cli_cost);
-            }
-        }
-        return;
-    }
+/// One model call as the usage reports count it, from a transcript line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageCall {
+    /// When (epoch ms).
+    pub ts_ms: i64,
+    /// `message.id:requestId`, which the dedupe goes by.
+    pub key: Option<String>,
+    pub model: Option<String>,
+    pub tokens: Tokens,
+}
+
+/// What a line says of usage (see [`usage_call`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineUsage {
+    /// No usage (or no time to count it at).
+    None,
+    Call(UsageCall),
+    /// The line mentions usage but breaks the rule: not counted, reported.
+    Broken,
+}
+
+/// What a line says of usage: the one rule both the files' report and the catalog
+/// apply (as ccusage counts): an RFC 3339 `timestamp`, a `message.usage` object
+/// whose `input_tokens` and `output_tokens` are present, the cache counts absent
+/// or present, every count a whole number from 0 to [`MAX_TOKENS_PER_CALL`], no
+/// field twice.
+pub fn usage_call(line: &[u8]) -> LineUsage {
     let Ok(l) = serde_json::from_slice::<RawLine<'_>>(line) else {
-        out.malformed += 1;
-        return;
+        return LineUsage::Broken;
     };
-    let Some(msg) = l.message else { return };
-    let Some(u) = msg.usage else { return };
+    let Some(msg) = l.message else {
+        return LineUsage::None;
+    };
+    let Some(RawUsage(u)) = msg.usage else {
+        return LineUsage::None;
+    };
     let Some(ts) = l
         .timestamp
         .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
     else {
-        return;
+        return LineUsage::None;
     };
     let (c5, c1) = u
         .cache_creation
@@ -177,19 +218,40 @@ fn scan_line(line: &[u8], out: &mut FileScan) {
         c1,
         tokens.cache_read_tokens,
     ]) {
-        out.malformed += 1;
-        return;
+        return LineUsage::Broken;
     }
     let key = match (msg.id, l.request_id) {
-        (Some(m), Some(r)) => Some(format!("{m}:{r}").into_boxed_str()),
+        (Some(m), Some(r)) => Some(format!("{m}:{r}")),
         _ => None,
     };
-    out.recs.push((
-        ts.timestamp_millis(),
+    LineUsage::Call(UsageCall {
+        ts_ms: ts.timestamp_millis(),
         key,
-        msg.model.map(Cow::into_owned),
+        model: msg.model.map(Cow::into_owned),
         tokens,
-    ));
+    })
+}
+
+fn scan_line(line: &[u8], out: &mut FileScan) {
+    // Cheap checks before any parsing: most lines carry no usage.
+    if memchr::memmem::find(line, b"\"usage\"").is_none() {
+        if memchr::memmem::find(line, b"\"cost-state\"").is_some() {
+            if let Ok(c) = serde_json::from_slice::<RawCostState>(line) {
+                out.cli_cost = c.total_cost_usd.or(out.cli_cost);
+            }
+        }
+        return;
+    }
+    match usage_call(line) {
+        LineUsage::Broken => out.malformed += 1,
+        LineUsage::None => {}
+        LineUsage::Call(c) => out.recs.push((
+            c.ts_ms,
+            c.key.map(String::into_boxed_str),
+            c.model,
+            c.tokens,
+        )),
+    }
 }
 
 fn scan_file(path: &Path) -> FileScan {

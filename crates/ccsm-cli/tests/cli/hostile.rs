@@ -579,3 +579,66 @@ fn an_interrupted_first_index_loses_no_archive_key() {
         .collect();
     assert!(partial.is_empty(), "{partial:?}");
 }
+
+/// The catalog's usage and the files' differed on imperfect usage lines although
+/// the README promises the same report: one rule, one scanner, as ccusage counts.
+#[test]
+fn imperfect_usage_lines_count_alike_in_the_catalog_the_files_and_ccusage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let p = cfg.join("projects/-home-dev-p");
+    std::fs::create_dir_all(&p).unwrap();
+    let id = "99999999-9999-4999-8999-999999999999";
+    let line = |i: u32, usage: &str, ts: &str| {
+        format!(
+            r#"{{"type":"assistant","sessionId":"{id}","uuid":"a{i}","timestamp":{ts},"requestId":"r{i}","message":{{"id":"m{i}","model":"claude-sonnet-4-5","role":"assistant","content":[],"usage":{usage}}}}}"#
+        )
+    };
+    let ok_ts = r#""2026-11-20T10:00:00.000Z""#;
+    let lines = [
+        line(1, r#"{"input_tokens":1,"output_tokens":1}"#, ok_ts),
+        line(2, r#"{"input_tokens":10}"#, ok_ts),
+        line(3, r#"{"input_tokens":"100","output_tokens":1}"#, ok_ts),
+        line(4, r#"{"input_tokens":-1000,"output_tokens":1}"#, ok_ts),
+        line(5, r#"{"input_tokens":10000.5,"output_tokens":1}"#, ok_ts),
+        line(
+            6,
+            r#"{"input_tokens":100000,"output_tokens":1,"cache_read_input_tokens":null}"#,
+            ok_ts,
+        ),
+        line(
+            7,
+            r#"{"input_tokens":1000000,"input_tokens":2000000,"output_tokens":1}"#,
+            ok_ts,
+        ),
+        line(8, "[1,2,3]", ok_ts),
+        line(
+            9,
+            r#"{"input_tokens":10000000,"output_tokens":1}"#,
+            r#""yesterday""#,
+        ),
+        // No timestamp: skipped by one reader and counted at 1970 by the other.
+        line(
+            10,
+            r#"{"input_tokens":100000000,"output_tokens":1}"#,
+            "null",
+        ),
+    ];
+    let mut bytes = lines.join("\n").into_bytes();
+    bytes.extend(b"\n");
+    std::fs::write(p.join(format!("{id}.jsonl")), bytes).unwrap();
+    let theirs = ccsm_testkit::ccusage(&cfg, "session");
+    let files = json_of(&ok_at(&cfg, &["usage", "session", "--json", "--direct"]));
+    let catalog = json_of(&ok_at(&cfg, &["usage", "session", "--json"]));
+    for k in [
+        "inputTokens",
+        "outputTokens",
+        "cacheCreationTokens",
+        "cacheReadTokens",
+        "totalTokens",
+    ] {
+        assert_eq!(files["totals"][k], theirs["totals"][k], "files {k}");
+        assert_eq!(catalog["totals"][k], theirs["totals"][k], "catalog {k}");
+    }
+    assert_eq!(files["totals"]["inputTokens"], 1);
+}
