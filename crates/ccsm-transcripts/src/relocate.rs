@@ -45,6 +45,46 @@ struct BackupManifest {
     /// sha256 of each moved file as the move wrote it: undo refuses if one changed.
     #[serde(default)]
     written: Vec<String>,
+    /// Symbolic links in the project dir (relative path, target): moved as links.
+    #[serde(default)]
+    links: Vec<(String, PathBuf)>,
+    /// `false` until every file is in place: a move killed midway is rolled back
+    /// from this backup (by `--undo`, or first thing by the next move).
+    #[serde(default = "yes")]
+    complete: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Holds the lock of `backups` (one move or undo at a time) while alive.
+struct MoveLock(std::fs::File);
+
+impl MoveLock {
+    fn take(backups: &Path) -> Result<Self> {
+        std::fs::create_dir_all(backups).map_err(io(backups))?;
+        let p = backups.join("move.lock");
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io(&p))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Self(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Invalid(
+                "another projects move (or undo) is running: try again when it is done".into(),
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(&p)(e)),
+        }
+    }
+}
+
+impl Drop for MoveLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -55,15 +95,45 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 }
 
 fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) -> Result<()> {
+    walk_links(dir, base, out, &mut Vec::new())
+}
+
+/// Files below `dir` (relative to `base`), and symbolic links apart: a link is
+/// moved as a link, never followed (an undo must give back a link, not a copy).
+fn walk_links(
+    dir: &Path,
+    base: &Path,
+    out: &mut Vec<String>,
+    links: &mut Vec<(String, PathBuf)>,
+) -> Result<()> {
     for e in std::fs::read_dir(dir).map_err(io(dir))?.flatten() {
         let p = e.path();
-        if p.is_dir() {
-            walk(&p, base, out)?;
-        } else if let Ok(rel) = p.strip_prefix(base) {
-            out.push(rel.to_string_lossy().into_owned());
+        let Ok(rel) = p
+            .strip_prefix(base)
+            .map(|r| r.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        let kind = e.file_type().map_err(io(&p))?;
+        if kind.is_symlink() {
+            links.push((rel, std::fs::read_link(&p).map_err(io(&p))?));
+        } else if kind.is_dir() {
+            walk_links(&p, base, out, links)?;
+        } else {
+            out.push(rel);
         }
     }
     Ok(())
+}
+
+fn make_link(target: &Path, at: &Path) -> Result<()> {
+    if let Some(parent) = at.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    if std::fs::symlink_metadata(at).is_ok() {
+        std::fs::remove_file(at).map_err(io(at))?;
+    }
+    std::os::unix::fs::symlink(target, at).map_err(io(at))
 }
 
 fn norm(p: &Path) -> String {
@@ -104,6 +174,14 @@ impl ClaudeDir {
         if !old.is_absolute() || !new.is_absolute() {
             return Err(Error::Invalid("both paths must be absolute".into()));
         }
+        let _lock = if dry_run {
+            None
+        } else {
+            let lock = MoveLock::take(backups)?;
+            // A move killed midway is rolled back first, from its backup.
+            self.roll_back_incomplete(backups)?;
+            Some(lock)
+        };
         let old_s = norm(old);
         let new_s = norm(&new.canonicalize().unwrap_or_else(|_| new.to_path_buf()));
         if old_s == new_s {
@@ -120,8 +198,10 @@ impl ClaudeDir {
         }
         let to_dir = self.projects_dir().join(encode_project_dir(&new_s));
         let mut moved = Vec::new();
-        walk(&from_dir, &from_dir, &mut moved)?;
+        let mut links = Vec::new();
+        walk_links(&from_dir, &from_dir, &mut moved, &mut links)?;
         moved.sort();
+        links.sort();
         for rel in &moved {
             if to_dir.join(rel).exists() {
                 return Err(Error::Invalid(format!(
@@ -236,83 +316,67 @@ impl ClaudeDir {
                 .iter()
                 .map(|(_, b)| crate::portable::sha256_hex(b))
                 .collect(),
+            links: links.clone(),
+            complete: false,
         };
-        write_atomic(
-            &bdir.join("backup.json"),
-            &serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
-        )?;
+        // The backup is the journal: written (incomplete) before anything changes,
+        // marked complete after the last change.
+        let journal = |m: &BackupManifest| {
+            write_atomic(
+                &bdir.join("backup.json"),
+                &serde_json::to_vec_pretty(m).unwrap_or_default(),
+            )
+        };
+        journal(&manifest)?;
         for (rel, bytes) in &project_writes {
             write_atomic(&to_dir.join(rel), bytes)?;
+        }
+        for (rel, target) in &links {
+            make_link(target, &to_dir.join(rel))?;
         }
         for (p, bytes) in &other {
             write_atomic(p, bytes)?;
         }
         std::fs::remove_dir_all(&from_dir).map_err(io(&from_dir))?;
+        journal(&BackupManifest {
+            complete: true,
+            ..manifest
+        })?;
         report.backup = Some(bdir);
         Ok(report)
     }
 
-    /// Undoes the newest move recorded in `backups`: the project dir, its files and
-    /// every other file come back exactly as they were.
-    pub fn undo_move(&self, backups: &Path) -> Result<MoveReport> {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(backups)
-            .map_err(|_| Error::Invalid(format!("no moves to undo in {}", backups.display())))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("move-"))
-                    && p.join("backup.json").is_file()
-            })
-            .collect();
-        dirs.sort();
-        let Some(bdir) = dirs.pop() else {
-            return Err(Error::Invalid(format!(
-                "no moves to undo in {}",
-                backups.display()
-            )));
+    /// Rolls back the newest move if it never completed (a kill midway): its
+    /// project files, links and other files come back from the backup, what it had
+    /// written at the new place goes. Returns whether there was one.
+    fn roll_back_incomplete(&self, backups: &Path) -> Result<bool> {
+        let Some((bdir, m)) = newest_backup(backups)? else {
+            return Ok(false);
         };
-        let text = std::fs::read_to_string(bdir.join("backup.json")).map_err(io(&bdir))?;
-        let m: BackupManifest =
-            serde_json::from_str(&text).map_err(|e| Error::Invalid(e.to_string()))?;
-        // Work done since the move (a resumed session appended to) would be lost.
-        for (rel, sum) in m.moved.iter().zip(&m.written) {
-            let now = std::fs::read(m.to_dir.join(rel)).unwrap_or_default();
-            if crate::portable::sha256_hex(&now) != *sum {
-                return Err(Error::Invalid(format!(
-                    "{} changed since the move; undoing would lose that: refused",
-                    m.to_dir.join(rel).display()
-                )));
-            }
+        if m.complete {
+            return Ok(false);
         }
-        let mut now = Vec::new();
-        if m.to_dir.is_dir() {
-            walk(&m.to_dir, &m.to_dir, &mut now)?;
-        }
-        if let Some(extra) = now
-            .iter()
-            .find(|f| !m.moved.contains(f))
-            .filter(|_| !m.to_dir_existed)
-        {
-            return Err(Error::Invalid(format!(
-                "{} was created since the move; undoing would delete it: refused",
-                m.to_dir.join(extra).display()
-            )));
-        }
-        if m.from_dir.exists() {
-            return Err(Error::Invalid(format!(
-                "{} exists again; refusing to overwrite it",
-                m.from_dir.display()
-            )));
-        }
+        self.restore_backup(&bdir, &m)?;
+        Ok(true)
+    }
+
+    /// Puts back what a backup holds and removes what the move wrote; the backup
+    /// is then marked undone.
+    fn restore_backup(&self, bdir: &Path, m: &BackupManifest) -> Result<PathBuf> {
         for rel in &m.moved {
             let src = bdir.join("project").join(rel);
             let bytes = std::fs::read(&src).map_err(io(&src))?;
             write_atomic(&m.from_dir.join(rel), &bytes)?;
+            if m.to_dir != m.from_dir {
+                let _ = std::fs::remove_file(m.to_dir.join(rel));
+            }
+        }
+        for (rel, target) in &m.links {
+            make_link(target, &m.from_dir.join(rel))?;
             let _ = std::fs::remove_file(m.to_dir.join(rel));
         }
         for (orig, name) in &m.files {
-            let bytes = std::fs::read(bdir.join(name)).map_err(io(&bdir))?;
+            let bytes = std::fs::read(bdir.join(name)).map_err(io(bdir))?;
             write_atomic(orig, &bytes)?;
         }
         if !m.to_dir_existed {
@@ -326,7 +390,54 @@ impl ClaudeDir {
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         ));
-        std::fs::rename(&bdir, &undone).map_err(io(&bdir))?;
+        std::fs::rename(bdir, &undone).map_err(io(bdir))?;
+        Ok(undone)
+    }
+
+    /// Undoes the newest move recorded in `backups`: the project dir, its files and
+    /// every other file come back exactly as they were.
+    pub fn undo_move(&self, backups: &Path) -> Result<MoveReport> {
+        let _lock = MoveLock::take(backups)?;
+        let Some((bdir, m)) = newest_backup(backups)? else {
+            return Err(Error::Invalid(format!(
+                "no moves to undo in {}",
+                backups.display()
+            )));
+        };
+        if m.complete {
+            // Work done since the move (a resumed session appended to) would be lost.
+            for (rel, sum) in m.moved.iter().zip(&m.written) {
+                let now = std::fs::read(m.to_dir.join(rel)).unwrap_or_default();
+                if crate::portable::sha256_hex(&now) != *sum {
+                    return Err(Error::Invalid(format!(
+                        "{} changed since the move; undoing would lose that: refused",
+                        m.to_dir.join(rel).display()
+                    )));
+                }
+            }
+            let mut now = Vec::new();
+            if m.to_dir.is_dir() {
+                walk(&m.to_dir, &m.to_dir, &mut now)?;
+            }
+            if let Some(extra) = now
+                .iter()
+                .find(|f| !m.moved.contains(f))
+                .filter(|_| !m.to_dir_existed)
+            {
+                return Err(Error::Invalid(format!(
+                    "{} was created since the move; undoing would delete it: refused",
+                    m.to_dir.join(extra).display()
+                )));
+            }
+            if m.from_dir.exists() {
+                return Err(Error::Invalid(format!(
+                    "{} exists again; refusing to overwrite it",
+                    m.from_dir.display()
+                )));
+            }
+        }
+        // A move killed midway is rolled back whatever state it reached.
+        let undone = self.restore_backup(&bdir, &m)?;
         Ok(MoveReport {
             from_dir: m.to_dir,
             to_dir: m.from_dir,
@@ -388,6 +499,30 @@ fn find_named(dir: &Path, name: &std::ffi::OsStr, depth: u32, out: &mut Vec<Path
             find_named(&p, name, depth - 1, out);
         }
     }
+}
+
+/// The newest move recorded in `backups` (not undone), with its manifest.
+fn newest_backup(backups: &Path) -> Result<Option<(PathBuf, BackupManifest)>> {
+    let Ok(rd) = std::fs::read_dir(backups) else {
+        return Ok(None);
+    };
+    let mut dirs: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("move-"))
+                && p.join("backup.json").is_file()
+        })
+        .collect();
+    dirs.sort();
+    let Some(bdir) = dirs.pop() else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(bdir.join("backup.json")).map_err(io(&bdir))?;
+    let m: BackupManifest =
+        serde_json::from_str(&text).map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok(Some((bdir, m)))
 }
 
 fn remove_empty_dirs(dir: &Path) {

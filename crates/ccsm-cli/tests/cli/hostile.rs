@@ -642,3 +642,105 @@ fn imperfect_usage_lines_count_alike_in_the_catalog_the_files_and_ccusage() {
     }
     assert_eq!(files["totals"]["inputTokens"], 1);
 }
+
+/// A `projects move` killed midway left files in both folders and neither `--undo`
+/// nor a re-run got out; two moves at once both ran; a symlinked folder came back
+/// from `--undo` as a copy. The backup is now the move's journal.
+#[test]
+fn a_project_move_killed_midway_is_undone_or_redone_and_moves_take_turns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let spec = ccsm_testkit::corpus::CorpusSpec {
+        sessions_per_project: 100_000,
+        ..ccsm_testkit::corpus::CorpusSpec::sized(24 << 20, 5)
+    };
+    ccsm_testkit::corpus::generate(&cfg, &spec).unwrap();
+    let old = "/home/dev/src/project-000";
+    let new = tmp.path().join("moved-here");
+    std::fs::create_dir_all(&new).unwrap();
+    let new_s = new.to_str().unwrap();
+    let before = snapshot(&cfg.join("projects"));
+    let sessions = before.len();
+    let backups = cfg.join(".ccsm/backups");
+    let to_dir = cfg.join("projects").join(new_s.replace(['/', '.'], "-"));
+    let killed_move = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+        c.args(["projects", "move", old, new_s, "--config-dir"])
+            .arg(&cfg)
+            .env("CCSM_HOME", cfg.join(".ccsm"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        wait_for("the move to be writing", Duration::from_secs(60), || {
+            (to_dir.exists() || child.try_wait().unwrap().is_some()).then_some(())
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+    };
+    // Killed, then undone: every byte as it was.
+    killed_move();
+    ok_at(&cfg, &["projects", "move", "--undo"]);
+    assert_eq!(
+        snapshot(&cfg.join("projects")),
+        before,
+        "undo gives back every byte"
+    );
+    // Killed, then run again: it completes.
+    killed_move();
+    ok_at(&cfg, &["projects", "move", old, new_s]);
+    let after = snapshot(&cfg.join("projects"));
+    assert_eq!(after.len(), sessions);
+    assert!(after
+        .keys()
+        .all(|k| k.starts_with(&to_dir.file_name().unwrap().to_string_lossy().to_string())));
+    let listed = json_of(&ok_at(
+        &cfg,
+        &["sessions", "list", "--json", "--all", "--direct"],
+    ));
+    assert!(
+        listed.as_array().unwrap().iter().all(|s| s["cwd"] == new_s),
+        "every session's cwd is the new path"
+    );
+    // One move at a time: while another holds the lock, a move is refused.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(backups.join("move.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    let r = ccsm_at(&cfg, &["projects", "move", "--undo"]);
+    assert!(
+        !r.status.success() && r.stderr.contains("another projects move"),
+        "{r:?}"
+    );
+    lock.unlock().unwrap();
+}
+
+#[test]
+fn a_symlinked_folder_in_a_project_comes_back_from_undo_as_a_link() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let target = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("f.txt"), "x").unwrap();
+    let link = cfg.join("projects/-home-dev-src-alpha/shared-folder");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let new = tmp.path().join("alpha2");
+    std::fs::create_dir_all(&new).unwrap();
+    ok_at(
+        &cfg,
+        &[
+            "projects",
+            "move",
+            "/home/dev/src/alpha",
+            new.to_str().unwrap(),
+        ],
+    );
+    ok_at(&cfg, &["projects", "move", "--undo"]);
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.file_type().is_symlink(), "a link again, not a copy");
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+}
