@@ -93,6 +93,50 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// Up to this size, the whole of what was read is hashed (below, an append is
+/// told from any change at all); above it, the last 4 KiB.
+const WHOLE_HASH_UP_TO: u64 = 16 << 20;
+
+/// The hash of what a sync had read of a file, `[0, end)` (or, for a big file, the
+/// 4 KiB that end at `end`): what the next sync checks to tell an append, as Claude
+/// Code writes, from a change inside what it had read.
+fn tail_hash(path: &Path, end: u64) -> Result<String> {
+    tail_hash_of(path, end, None)
+}
+
+/// [`tail_hash`], from `read` when it holds the file's `[0, end)` already.
+fn tail_hash_of(path: &Path, end: u64, read: Option<&[u8]>) -> Result<String> {
+    let start = if end <= WHOLE_HASH_UP_TO {
+        0
+    } else {
+        end - HEAD as u64
+    };
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let n = match read.filter(|r| start == 0 && r.len() as u64 == end) {
+        Some(bytes) => {
+            h.update(bytes);
+            end
+        }
+        None => {
+            let mut f = std::fs::File::open(path).map_err(io(path))?;
+            f.seek(SeekFrom::Start(start)).map_err(io(path))?;
+            let mut r = f.take(end - start);
+            let mut buf = vec![0u8; 1 << 20];
+            let mut n = 0u64;
+            loop {
+                let k = r.read(&mut buf).map_err(io(path))?;
+                if k == 0 {
+                    break;
+                }
+                h.update(&buf[..k]);
+                n += k as u64;
+            }
+            n
+        }
+    };
+    Ok(format!("{start}:{n}:{:032x}", h.digest128()))
+}
+
 fn head_hash(bytes: &[u8]) -> String {
     let d = sha2::Sha256::digest(bytes);
     let hex: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
@@ -134,7 +178,7 @@ struct Found {
 }
 
 impl Found {
-    fn line(&mut self, raw: &[u8], v: &Value, pricing: &PricingTable, tool_output: bool) {
+    fn line(&mut self, v: &Value, tool_output: bool) {
         let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
         if kind == "cost-state" {
             self.cli_cost = v["totalCostUSD"].as_f64().or(self.cli_cost);
@@ -230,7 +274,11 @@ impl Found {
                 }
             }
         }
-        // The files' report's rule, by the same scanner: catalog and files agree.
+    }
+
+    /// A line's model call, by the files' report's rule and scanner: catalog and
+    /// files agree, whatever else the line holds (or whether it parses as a whole).
+    fn usage(&mut self, raw: &[u8], pricing: &PricingTable) {
         if let ccsm_transcripts::usage::LineUsage::Call(call) =
             ccsm_transcripts::usage::usage_call(raw)
         {
@@ -331,18 +379,29 @@ impl Indexer {
                 head_hash: hh,
             }));
         };
-        // The head as it was hashed then: the same bytes must still be there.
-        let (len, _) = prev.head_hash.split_once(':').unwrap_or(("0", ""));
+        // Appended, as Claude Code writes: the file grew, and its head and the bytes
+        // just before the end last read are the same. Anything else (same size with
+        // a new mtime, shorter, or a change that shifted what was read) is read again
+        // whole.
+        let (head_part, tail_part) = prev
+            .head_hash
+            .split_once('|')
+            .map_or((prev.head_hash.as_str(), None), |(h, t)| (h, Some(t)));
+        let (len, _) = head_part.split_once(':').unwrap_or(("0", ""));
         let len: usize = len.parse().unwrap_or(0);
-        let same_head = head.len() >= len && head_hash(&head[..len]) == prev.head_hash;
-        if f.size >= prev.offset && same_head {
+        let same_head = head.len() >= len && head_hash(&head[..len]) == head_part;
+        let same_tail = match tail_part {
+            None => true, // a catalog from before tails were kept
+            Some(t) => tail_hash(&f.path, prev.offset)? == t,
+        };
+        if f.size > prev.size && f.size >= prev.offset && same_head && same_tail {
             Ok(Some(Plan {
                 file: f,
                 parent: None,
                 from: prev.offset,
                 full: false,
                 kind: Kind::Appended,
-                head_hash: prev.head_hash.clone(),
+                head_hash: head_part.to_owned(),
             }))
         } else {
             Ok(Some(Plan {
@@ -399,7 +458,10 @@ impl Indexer {
             if line.is_empty() {
                 continue;
             }
-            // Cheap check: only conversation lines (and the CLI's cost) matter.
+            // Cheap checks: only conversation lines, the CLI's cost and usage matter.
+            if contains(line, b"\"usage\"") {
+                found.usage(line, &self.pricing);
+            }
             if !(contains(line, b"\"user\"")
                 || contains(line, b"\"assistant\"")
                 || contains(line, b"\"cost-state\""))
@@ -407,7 +469,7 @@ impl Indexer {
                 continue;
             }
             if let Ok(v) = serde_json::from_slice::<Value>(line) {
-                found.line(line, &v, &self.pricing, self.tool_output);
+                found.line(&v, self.tool_output);
             }
         }
         let next = from + end as u64;
@@ -418,7 +480,16 @@ impl Indexer {
             size: if next >= p.file.size { p.file.size } else { 0 },
             mtime: p.file.mtime_ms,
             offset: next,
-            head_hash: p.head_hash.clone(),
+            head_hash: format!(
+                "{}|{}",
+                p.head_hash,
+                // The bytes just read, when they are all of [0, next).
+                tail_hash_of(
+                    &p.file.path,
+                    next,
+                    (from == 0).then_some(&buf[..end.min(buf.len())])
+                )?
+            ),
         };
         if let Some(parent) = &p.parent {
             // The project dir holding the subagent transcript, in either layout

@@ -75,6 +75,13 @@ impl SearchQuery {
                 input.len()
             )));
         }
+        // Control characters (a NUL, a tab pasted from a terminal) separate words:
+        // FTS5 would take a NUL for the end of its query.
+        let cleaned: String = input
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let input = cleaned.as_str();
         let mut q = SearchQuery {
             limit: 20,
             ..Default::default()

@@ -315,8 +315,12 @@ pub(crate) fn js_compatible(line: &[u8]) -> String {
                         }
                     }
                 }
-                out.push_str(&text[i..i + 2]);
-                i += 2;
+                // The escaped character whole (it may be several bytes long).
+                out.push('\\');
+                i += 1;
+                let n = text[i..].chars().next().map_or(1, char::len_utf8);
+                out.push_str(&text[i..i + n]);
+                i += n;
                 continue;
             }
             if c == b'"' {

@@ -744,3 +744,202 @@ fn a_symlinked_folder_in_a_project_comes_back_from_undo_as_a_link() {
     assert!(meta.file_type().is_symlink(), "a link again, not a copy");
     assert_eq!(std::fs::read_link(&link).unwrap(), target);
 }
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One random damage to a transcript's bytes.
+fn mutate(rng: &mut impl rand::Rng, bytes: &mut Vec<u8>) {
+    let len = bytes.len().max(1);
+    let at = rng.random_range(0..len).min(bytes.len());
+    match rng.random_range(0..8) {
+        0 if !bytes.is_empty() => {
+            let i = at.min(bytes.len() - 1);
+            bytes[i] ^= rng.random_range(1..=255u8);
+        }
+        1 => {
+            let junk: Vec<u8> = (0..rng.random_range(1..64)).map(|_| rng.random()).collect();
+            bytes.splice(at..at, junk);
+        }
+        2 => {
+            let end = (at + rng.random_range(1..512)).min(bytes.len());
+            bytes.drain(at..end);
+        }
+        3 => bytes.truncate(at),
+        4 => {
+            // A line again, elsewhere (a copied call, a duplicated uuid).
+            let line: Vec<u8> = bytes[at..]
+                .split(|b| *b == b'\n')
+                .next()
+                .unwrap_or_default()
+                .to_vec();
+            let to = rng.random_range(0..=bytes.len());
+            bytes.splice(to..to, line.into_iter().chain([b'\n']));
+        }
+        5 => {
+            let snippets: [&[u8]; 6] = [
+                br#"1e400"#,
+                br#""\ud800""#,
+                br#"18446744073709551615"#,
+                br#"{"type":"assistant","message":{"usage":[1,2]}}"#,
+                b"\xff\xfe",
+                br#"null"#,
+            ];
+            let s = snippets[rng.random_range(0..snippets.len())];
+            bytes.splice(at..at, s.iter().copied());
+        }
+        6 => bytes.splice(at..at, b"\n".iter().copied()).for_each(drop),
+        _ => {
+            // A number made huge or negative.
+            if let Some(i) = bytes[at..].iter().position(u8::is_ascii_digit) {
+                let i = at + i;
+                let n: &[u8] = if rng.random() {
+                    b"99999999999999999999"
+                } else {
+                    b"-7"
+                };
+                bytes.splice(i..i, n.iter().copied());
+            }
+        }
+    }
+}
+
+/// Seeded byte-level mutations of the recorded transcripts, each read by every
+/// read path with a deadline: no panic, no hang, no input file changed, and the
+/// catalog's usage equal to the files'.
+#[test]
+fn random_mutations_of_recorded_transcripts_are_read_safely_everywhere() {
+    use ccsm_store::Store as _;
+    use rand::SeedableRng as _;
+    let runs = env_number("CCSM_MUTATIONS", 200);
+    let seed = env_number("CCSM_FAULT_SEED", 42);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let files = ccsm_testkit::transcripts_in(&cfg);
+    let originals: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let store =
+        std::sync::Arc::new(ccsm_store::SqliteStore::open(&tmp.path().join("c.db")).unwrap());
+    let dir = ccsm_transcripts::ClaudeDir::new(&cfg);
+    let pricing = ccsm_transcripts::pricing::PricingTable::builtin();
+    let mut history: Vec<(u64, usize)> = Vec::new();
+    for run in 0..runs {
+        let j = rand::Rng::random_range(&mut rng, 0..files.len());
+        history.push((run, j));
+        let mut bytes = originals[j].clone();
+        for _ in 0..rand::Rng::random_range(&mut rng, 1..4) {
+            mutate(&mut rng, &mut bytes);
+        }
+        // Each write at a time of its own (the indexer, like make, goes by size and
+        // mtime; two versions of one size within a millisecond are not a real case).
+        let write_at = |path: &std::path::Path, bytes: &[u8], tick: u64| {
+            std::fs::write(path, bytes).unwrap();
+            let t = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + tick);
+            std::fs::File::options()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        };
+        write_at(&files[j], &bytes, 2 * run);
+        if std::env::var_os("CCSM_DUMP").is_some() {
+            std::fs::write(
+                std::env::temp_dir().join(format!("mut-{run}.jsonl")),
+                &bytes,
+            )
+            .unwrap();
+        }
+        let before: Vec<Vec<u8>> = files
+            .iter()
+            .map(|f| std::fs::read(f).unwrap_or_default())
+            .collect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (dir2, store2, pricing2) = (dir.clone(), store.clone(), pricing.clone());
+        let mutated = files[j].file_stem().unwrap().to_string_lossy().into_owned();
+        let reader = std::thread::spawn(move || {
+            let dir = dir2;
+            // Every session is listed; the mutated one is read every way.
+            let listed = dir.list_sessions(None, None, 0).unwrap();
+            for id in listed
+                .into_iter()
+                .map(|s| s.session_id)
+                .filter(|id| *id == mutated)
+            {
+                let _ = dir.info(&id);
+                for include_system in [false, true] {
+                    dir.messages(
+                        &id,
+                        ccsm_transcripts::MessageOptions {
+                            include_system,
+                            ..Default::default()
+                        },
+                    )
+                    .unwrap();
+                }
+                let _ = dir.subagents(&id);
+            }
+            let files = dir
+                .usage(&Default::default(), pricing2.clone())
+                .unwrap()
+                .totals();
+            ccsm_index::Indexer::new(dir.clone())
+                .sync(&*store2, &|_, _| {})
+                .unwrap();
+            let q = ccsm_store::SearchQuery::parse("the").unwrap();
+            store2.search(&q).unwrap();
+            let catalog =
+                ccsm_index::usage_report(&*store2, &dir, &Default::default(), pricing2, false)
+                    .unwrap()
+                    .totals();
+            let _ = tx.send((
+                serde_json::to_value(files).unwrap(),
+                serde_json::to_value(catalog).unwrap(),
+            ));
+        });
+        let got = rx.recv_timeout(Duration::from_secs(30));
+        let joined = reader.join();
+        assert!(
+            joined.is_ok(),
+            "run {run} (seed {seed}): a read path panicked on {}",
+            files[j].display()
+        );
+        let (files_usage, catalog_usage) =
+            got.unwrap_or_else(|_| panic!("run {run} (seed {seed}): no answer within 30 s"));
+        if files_usage != catalog_usage {
+            let keep = std::env::temp_dir().join(format!("ccsm-mutation-{seed}-{run}.jsonl"));
+            std::fs::write(&keep, &bytes).unwrap();
+            let last: Vec<String> = history
+                .iter()
+                .rev()
+                .take(4)
+                .map(|(r, j)| {
+                    format!(
+                        "run {r}: {}",
+                        files[*j].file_name().unwrap().to_string_lossy()
+                    )
+                })
+                .collect();
+            eprintln!("recent mutations: {last:?}");
+            panic!(
+                "run {run} (seed {seed}): catalog usage {catalog_usage} != files' usage {files_usage} after mutating {} (kept at {})",
+                files[j].display(),
+                keep.display()
+            );
+        }
+        let after: Vec<Vec<u8>> = files
+            .iter()
+            .map(|f| std::fs::read(f).unwrap_or_default())
+            .collect();
+        assert!(
+            before == after,
+            "run {run} (seed {seed}): reading changed an input file"
+        );
+        write_at(&files[j], &originals[j], 2 * run + 1);
+    }
+}
