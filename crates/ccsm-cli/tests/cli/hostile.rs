@@ -943,3 +943,146 @@ fn random_mutations_of_recorded_transcripts_are_read_safely_everywhere() {
         write_at(&files[j], &originals[j], 2 * run + 1);
     }
 }
+
+/// Starts `ccsm ARGS` and sends it SIGKILL after `after` (it may have finished).
+fn kill_after(cfg: &std::path::Path, home: &std::path::Path, args: &[&str], after: Duration) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    c.args(args)
+        .arg("--config-dir")
+        .arg(cfg)
+        .env("CCSM_HOME", home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    // Fault injection: the random moment is the point, not a wait for a condition.
+    #[allow(clippy::disallowed_methods)]
+    std::thread::sleep(after);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `kill -9` at seeded random moments of `index`, `import` and `projects move`:
+/// afterwards every session is readable (and archived, so restorable) and a re-run
+/// completes. `CCSM_KILLS` per command (default 6), `CCSM_FAULT_SEED`.
+#[test]
+fn kill_9_at_random_points_of_index_import_and_move_loses_nothing() {
+    use rand::{Rng as _, SeedableRng as _};
+    let kills = env_number("CCSM_KILLS", 6);
+    let seed = env_number("CCSM_FAULT_SEED", 42);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let spec = ccsm_testkit::corpus::CorpusSpec {
+        sessions_per_project: 100_000,
+        ..ccsm_testkit::corpus::CorpusSpec::sized(8 << 20, 3)
+    };
+    ccsm_testkit::corpus::generate(&src, &spec).unwrap();
+    let want = snapshot(&src.join("projects"));
+    let ids = ccsm_transcripts_under(&src);
+    let bundle = tmp.path().join("all.ccsm");
+    let mut args = vec!["sessions", "export", "--direct"];
+    args.extend(ids.iter().map(String::as_str));
+    args.extend(["-o", bundle.to_str().unwrap()]);
+    ok_at(&src, &args);
+    let count = |cfg: &std::path::Path, home: &std::path::Path, direct: bool| -> usize {
+        let mut a = vec!["sessions", "list", "--json", "--all"];
+        if direct {
+            a.push("--direct");
+        }
+        let r = ccsm_with_home(cfg, home, &a);
+        assert!(r.status.success(), "{r:?}");
+        json_of(&r).as_array().unwrap().len()
+    };
+    for k in 0..kills {
+        let at = Duration::from_millis(rng.random_range(0..400));
+        let case = format!("kill {k} (seed {seed}) after {at:?}");
+        // index
+        let cfg = tmp.path().join(format!("index-{k}"));
+        ccsm_testkit::copy_tree(&src, &cfg).unwrap();
+        let home = cfg.join(".ccsm");
+        kill_after(&cfg, &home, &["index"], at);
+        assert!(
+            ccsm_with_home(&cfg, &home, &["index"]).status.success(),
+            "{case}"
+        );
+        assert_eq!(count(&cfg, &home, false), ids.len(), "index {case}");
+        let archived = json_of(&ccsm_with_home(
+            &cfg,
+            &home,
+            &["sessions", "search", "is:gone", "--json"],
+        ));
+        assert!(archived.as_array().unwrap().is_empty(), "index {case}");
+        let files = json_of(&ccsm_with_home(
+            &cfg,
+            &home,
+            &["usage", "session", "--json", "--direct"],
+        ));
+        let catalog = json_of(&ccsm_with_home(
+            &cfg,
+            &home,
+            &["usage", "session", "--json"],
+        ));
+        assert_eq!(files["totals"], catalog["totals"], "index {case}");
+        // import
+        let dest = tmp.path().join(format!("import-{k}"));
+        std::fs::create_dir_all(dest.join("projects")).unwrap();
+        let home = dest.join(".ccsm");
+        kill_after(
+            &dest,
+            &home,
+            &["sessions", "import", bundle.to_str().unwrap(), "--direct"],
+            at,
+        );
+        let again = ccsm_with_home(
+            &dest,
+            &home,
+            &["sessions", "import", bundle.to_str().unwrap(), "--direct"],
+        );
+        assert!(
+            again.status.success() || again.stderr.contains("already exists"),
+            "import {case}: {again:?}"
+        );
+        assert!(
+            snapshot(&dest.join("projects")) == want,
+            "import {case}: every byte"
+        );
+        // projects move, then undo or redo
+        let cfg = tmp.path().join(format!("move-{k}"));
+        ccsm_testkit::copy_tree(&src, &cfg).unwrap();
+        let home = cfg.join(".ccsm");
+        let new = tmp.path().join(format!("moved-{k}"));
+        std::fs::create_dir_all(&new).unwrap();
+        let old = "/home/dev/src/project-000";
+        kill_after(
+            &cfg,
+            &home,
+            &["projects", "move", old, new.to_str().unwrap()],
+            at,
+        );
+        if k % 2 == 0 {
+            let r = ccsm_with_home(&cfg, &home, &["projects", "move", "--undo"]);
+            // Killed before the move began: nothing to undo.
+            assert!(
+                r.status.success() || r.stderr.contains("no moves to undo"),
+                "undo {case}: {r:?}"
+            );
+            assert!(
+                snapshot(&cfg.join("projects")) == want,
+                "undo {case}: every byte"
+            );
+        } else {
+            let r = ccsm_with_home(
+                &cfg,
+                &home,
+                &["projects", "move", old, new.to_str().unwrap()],
+            );
+            // Done before the kill: the old folder has no sessions left.
+            assert!(
+                r.status.success() || r.stderr.contains("no sessions are recorded"),
+                "redo {case}: {r:?}"
+            );
+        }
+        assert_eq!(count(&cfg, &home, true), ids.len(), "move {case}");
+    }
+}
