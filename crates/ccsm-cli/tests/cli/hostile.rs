@@ -964,11 +964,11 @@ fn kill_after(cfg: &std::path::Path, home: &std::path::Path, args: &[&str], afte
 
 /// `kill -9` at seeded random moments of `index`, `import` and `projects move`:
 /// afterwards every session is readable (and archived, so restorable) and a re-run
-/// completes. `CCSM_KILLS` per command (default 6), `CCSM_FAULT_SEED`.
+/// completes. `CCSM_KILLS` per command (default 8), `CCSM_FAULT_SEED`.
 #[test]
 fn kill_9_at_random_points_of_index_import_and_move_loses_nothing() {
     use rand::{Rng as _, SeedableRng as _};
-    let kills = env_number("CCSM_KILLS", 6);
+    let kills = env_number("CCSM_KILLS", 8);
     let seed = env_number("CCSM_FAULT_SEED", 42);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().unwrap();
