@@ -281,7 +281,7 @@ fn hostile_bundle(
     hostile_bundle_with(path, sessions, extra, serde_json::Value::Null);
 }
 
-fn hostile_bundle_with(
+pub(crate) fn hostile_bundle_with(
     path: &std::path::Path,
     sessions: &[BundleSession<'_>],
     extra: &[(&str, Vec<u8>)],

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod hostile;
+mod json_snapshots;
 mod trust;
 
 use ccsm_testkit::{claude_cli, run_with_deadline, wait_for, CliRun, MockModel, Scenario, TestEnv};
