@@ -62,6 +62,23 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl ccsm_core::HasKind for Error {
+    fn kind(&self) -> ccsm_core::ErrorKind {
+        use ccsm_core::ErrorKind as K;
+        match self {
+            Self::CliNotFound { .. } | Self::CliTooOld { .. } | Self::Spawn { .. } => K::Unavailable,
+            Self::InvalidOptions(_) => K::InvalidInput,
+            Self::Busy => K::Conflict,
+            Self::Exited { .. } | Self::Closed | Self::Api { .. } | Self::Timeout { .. } => {
+                K::Unavailable
+            }
+            Self::Cancelled | Self::Control { .. } | Self::Protocol { .. } | Self::Io(_) => {
+                K::Internal
+            }
+        }
+    }
+}
+
 fn display_paths(p: &[PathBuf]) -> String {
     p.iter()
         .map(|p| p.display().to_string())

@@ -1,7 +1,19 @@
-//! Domain types shared by every ccsm crate.
+//! The vocabulary every ccsm front speaks: ids, permission modes, error kinds,
+//! the views of sessions, projects, search hits, names and usage, the state of a
+//! live session and the events it publishes. Each wire type documents its JSON.
 //!
 //! This crate is deliberately small and free of I/O: no tokio, no database, no CLI
 //! parsing. Everything here can be used from any other crate without pulling weight.
+
+pub mod error;
+pub mod event;
+pub mod run;
+pub mod usage;
+pub mod views;
+
+pub use error::{ErrorKind, HasKind};
+pub use event::{Event, EventRecord};
+pub use run::RunStatus;
 
 use std::fmt;
 use std::str::FromStr;

@@ -53,6 +53,19 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl ccsm_core::HasKind for Error {
+    fn kind(&self) -> ccsm_core::ErrorKind {
+        use ccsm_core::ErrorKind as K;
+        match self {
+            Self::Store(e) => e.kind(),
+            Self::Transcripts(e) => e.kind(),
+            Self::Io { source, .. } => ccsm_core::error::io_kind(source),
+            Self::NotArchived(_) => K::NotFound,
+            Self::Exists(_) => K::Conflict,
+        }
+    }
+}
+
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -53,6 +53,24 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl ccsm_core::HasKind for Error {
+    fn kind(&self) -> ccsm_core::ErrorKind {
+        use ccsm_core::ErrorKind as K;
+        match self {
+            Self::NotFound(_) | Self::NameNotFound(_) => K::NotFound,
+            Self::Query(_) | Self::Invalid(_) => K::InvalidInput,
+            Self::TooNew { .. } => K::Unavailable,
+            // Busy: another process holds the catalog past the wait.
+            Self::Db(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            {
+                K::Unavailable
+            }
+            Self::Db(_) => K::Internal,
+        }
+    }
+}
+
 /// Everything the catalog knows about a session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -204,14 +222,7 @@ pub struct SearchHit {
 }
 
 /// A name: a conversation's chain of CLI session ids, newest last.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NameRecord {
-    pub name: String,
-    pub sessions: Vec<String>,
-    pub created: i64,
-    pub updated: i64,
-}
+pub use ccsm_core::views::NameView as NameRecord;
 
 /// The catalog, as domain operations. Object-safe: `Arc<dyn Store>`.
 pub trait Store: Send + Sync {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use ccsm_core::SessionId;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// What went wrong reading or changing session files.
@@ -50,6 +50,17 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl ccsm_core::HasKind for Error {
+    fn kind(&self) -> ccsm_core::ErrorKind {
+        use ccsm_core::ErrorKind as K;
+        match self {
+            Self::ConfigDirMissing(_) | Self::NotFound(_) | Self::MessageNotFound(_) => K::NotFound,
+            Self::InvalidId(_) | Self::Invalid(_) => K::InvalidInput,
+            Self::Io { source, .. } => ccsm_core::error::io_kind(source),
+        }
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
@@ -65,29 +76,7 @@ pub fn encode_project_dir(path: &str) -> String {
         .collect()
 }
 
-/// The SDK's `SDKSessionInfo`, field for field (JSON names as the SDK's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionInfo {
-    pub session_id: String,
-    pub summary: String,
-    pub last_modified: i64,
-    pub file_size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_prompt: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub git_branch: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub archived: Option<bool>,
-}
+pub use ccsm_core::views::{ProjectInfo, SessionInfo, SessionMessage};
 
 /// A session file found on disk.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,44 +95,6 @@ impl SessionFile {
     pub fn sidecar_dir(&self) -> PathBuf {
         self.path.with_extension("")
     }
-}
-
-/// The SDK's `SessionMessage`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionMessage {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub uuid: String,
-    pub session_id: Option<String>,
-    pub message: Value,
-    pub parent_tool_use_id: Option<String>,
-    pub parent_agent_id: Option<String>,
-    /// `isCompactSummary`, when the line is a compaction's summary.
-    #[serde(
-        rename = "isCompactSummary",
-        default,
-        skip_serializing_if = "std::ops::Not::not"
-    )]
-    pub is_compact_summary: bool,
-    /// A meta line the SDK still shows (a compaction's summary, say).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub is_meta: bool,
-    /// When the line was written (ISO 8601), as the SDK gives it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<String>,
-}
-
-/// A project dir with the real path its sessions ran in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProjectInfo {
-    /// The real path (from the entries' `cwd`; `None` if no entry says it).
-    pub path: Option<String>,
-    /// The dir name under `projects/`.
-    pub dir_name: String,
-    pub sessions: usize,
-    pub size: u64,
-    pub last_modified: i64,
 }
 
 /// Options of [`ClaudeDir::messages`].
