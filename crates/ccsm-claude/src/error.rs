@@ -66,7 +66,9 @@ impl ccsm_core::HasKind for Error {
     fn kind(&self) -> ccsm_core::ErrorKind {
         use ccsm_core::ErrorKind as K;
         match self {
-            Self::CliNotFound { .. } | Self::CliTooOld { .. } | Self::Spawn { .. } => K::Unavailable,
+            Self::CliNotFound { .. } | Self::CliTooOld { .. } | Self::Spawn { .. } => {
+                K::Unavailable
+            }
             Self::InvalidOptions(_) => K::InvalidInput,
             Self::Busy => K::Conflict,
             Self::Exited { .. } | Self::Closed | Self::Api { .. } | Self::Timeout { .. } => {

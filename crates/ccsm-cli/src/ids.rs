@@ -1,75 +1,42 @@
-//! What a user may type where a session is meant: the whole id (any case), a
-//! unique prefix of it (the short ids tables show), or the name of a conversation
-//! (`ccsm run --session NAME`). An ambiguous prefix lists its candidates.
+//! Every session a command names, resolved to its full id: the whole id (any
+//! case), a unique prefix of it (the short ids tables show), or a conversation's
+//! name. The rules are the service's; this walks a command's arguments.
 
-use anyhow::{bail, Result};
-use ccsm_store::Store as _;
-use ccsm_transcripts::ClaudeDir;
+use anyhow::Result;
+use ccsm_service::{Service, Source};
 
-use crate::catalog::Catalog;
+use crate::sessions::{SessionsCmd, TagsCmd};
 
-/// How many characters of an id tables show (`--full-ids` shows all 36).
-pub const SHORT: usize = 8;
-
-/// The id to show in a table.
-pub fn show(id: &str, full: bool) -> String {
-    if full {
-        id.to_owned()
-    } else {
-        id.chars().take(SHORT).collect()
-    }
-}
-
-/// The full id `input` means. `direct`: Claude Code's files only (no catalog, so
-/// no names and no sessions only the catalog still has).
-pub fn resolve(dir: &ClaudeDir, input: &str, direct: bool) -> Result<String> {
-    let typed = input.trim();
-    if let Ok(u) = uuid::Uuid::parse_str(typed) {
-        return Ok(u.to_string());
-    }
-    let catalog = if direct {
-        None
-    } else {
-        Catalog::open(dir).ok()
+/// Every session a command names, as the full id (prefixes, names, any case).
+pub fn resolve_ids(svc: &Service, mut cmd: SessionsCmd, source: Source) -> Result<SessionsCmd> {
+    let one = |id: &mut String| -> Result<()> {
+        *id = svc.resolve_id(id, source)?;
+        Ok(())
     };
-    if let Some(c) = &catalog {
-        if let Some(rec) = c.store.name(typed)? {
-            if let Some(id) = rec.sessions.last() {
-                return Ok(id.clone());
+    match &mut cmd {
+        SessionsCmd::Info { id }
+        | SessionsCmd::Describe { id, .. }
+        | SessionsCmd::Note { id, .. }
+        | SessionsCmd::Tags(TagsCmd::Add { id, .. } | TagsCmd::Rm { id, .. })
+        | SessionsCmd::Restore { id, .. }
+        | SessionsCmd::Messages { id, .. }
+        | SessionsCmd::Subagents { id }
+        | SessionsCmd::Rename { id, .. }
+        | SessionsCmd::Tag { id, .. }
+        | SessionsCmd::Archive { id }
+        | SessionsCmd::Unarchive { id }
+        | SessionsCmd::Rm { id, .. }
+        | SessionsCmd::Clone { id, .. }
+        | SessionsCmd::Fork { id, .. } => one(id)?,
+        SessionsCmd::Export { ids, .. } => {
+            for id in ids {
+                one(id)?;
             }
         }
+        SessionsCmd::List { .. }
+        | SessionsCmd::Search { .. }
+        | SessionsCmd::Cleanup { .. }
+        | SessionsCmd::Import { .. } => {}
     }
-    let prefix = typed.to_ascii_lowercase();
-    if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        bail!("not a session id, id prefix or name: {typed:?}");
-    }
-    let mut found: Vec<String> = dir
-        .session_files(&dir.project_dirs(None)?)
-        .into_iter()
-        .filter(|f| f.size > 0 && f.id.starts_with(&prefix))
-        .map(|f| f.id)
-        .collect();
-    if let Some(c) = &catalog {
-        found.extend(c.store.ids_with_prefix(&prefix, 20)?);
-    }
-    found.sort();
-    found.dedup();
-    match found.len() {
-        0 => bail!("no session id starts with {typed:?}, and no conversation has that name"),
-        1 => Ok(found.remove(0)),
-        n => {
-            let mut msg = format!("{typed:?} is ambiguous: {n} sessions start with it:");
-            for id in found.iter().take(10) {
-                let summary = dir
-                    .info(id)
-                    .map(|i| crate::sessions::one_line(&i.summary, 60))
-                    .unwrap_or_default();
-                msg.push_str(&format!("\n  {id}  {summary}"));
-            }
-            if n > 10 {
-                msg.push_str(&format!("\n  … and {} more", n - 10));
-            }
-            bail!("{msg}\ntype more of the id");
-        }
-    }
+    Ok(cmd)
 }

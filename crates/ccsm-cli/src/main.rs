@@ -1,15 +1,21 @@
 //! `ccsm`: the Claude Code session manager.
 
+mod bundles;
 mod catalog;
-mod config;
 mod ids;
+mod info;
+mod out;
+mod projects;
 mod render;
 mod run;
 mod sessions;
+mod setup;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ccsm_service::{config, Service};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -95,7 +101,7 @@ enum Command {
     /// Projects Claude Code has sessions for.
     Projects {
         #[command(subcommand)]
-        cmd: sessions::ProjectsCmd,
+        cmd: projects::ProjectsCmd,
         #[command(flatten)]
         out: Json,
         #[command(flatten)]
@@ -134,9 +140,9 @@ enum Command {
     /// Tokens and cost (ccusage-compatible JSON with --json).
     Usage {
         #[command(flatten)]
-        args: sessions::UsageArgs,
+        args: usage::UsageArgs,
         #[command(subcommand)]
-        cmd: sessions::UsageCmd,
+        cmd: usage::UsageCmd,
         #[command(flatten)]
         out: Json,
         #[command(flatten)]
@@ -149,56 +155,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// `ccsm config`: what is in effect, and where it came from.
-fn show_config(
-    config: &config::Config,
-    dir: &ccsm_transcripts::ClaudeDir,
-    json: bool,
-) -> anyhow::Result<()> {
-    let pricing = match &config.pricing {
-        Some(p) => p.display().to_string(),
-        None => {
-            let imported = sessions::data_dir().join("pricing.json");
-            if imported.is_file() {
-                imported.display().to_string()
-            } else {
-                "shipped (LiteLLM snapshot)".into()
-            }
-        }
-    };
-    let v = serde_json::json!({
-        "configFile": config::path(),
-        "configFileFound": config.path.is_some(),
-        "configDir": dir.root,
-        "dataDir": sessions::data_dir(),
-        "catalog": catalog::catalog_path(dir),
-        "pricing": pricing,
-        "claude": config.claude,
-        "serve": {"listen": config.serve.listen, "tokenFile": config.serve.token_file},
-    });
-    if json {
-        return sessions::print_json(&v);
-    }
-    let found = if config.path.is_some() {
-        ""
-    } else {
-        " (none: defaults)"
-    };
-    let show = |p: &Option<PathBuf>| p.as_ref().map_or("-".into(), |p| p.display().to_string());
-    println!("config file   {}{found}", show(&config::path()));
-    println!("config dir    {}", dir.root.display());
-    println!("data dir      {}", sessions::data_dir().display());
-    println!("catalog       {}", catalog::catalog_path(dir).display());
-    println!("pricing       {pricing}");
-    println!("claude        {}", show(&config.claude));
-    println!(
-        "serve         {} {}",
-        config.serve.listen.as_deref().unwrap_or("127.0.0.1:8082"),
-        show(&config.serve.token_file)
-    );
-    Ok(())
 }
 
 /// `ccsm sessions list | head` must end quietly when `head` does, not panic in the
@@ -274,66 +230,37 @@ fn main() -> ExitCode {
         }
     };
     // Claude Code's config dir: the flag, $CLAUDE_CONFIG_DIR, the config file, ~/.claude.
-    // The CLI that run/chat start is told it when it did not come from its own env.
-    let explicit = cli.config_dir.clone().or_else(|| {
-        config::env("CLAUDE_CONFIG_DIR")
-            .is_none()
-            .then(|| config.config_dir.clone())
-            .flatten()
-    });
-    let config_dir = explicit.map(|d| std::path::absolute(&d).unwrap_or(d));
-    let dir = config_dir.clone().map_or_else(
-        ccsm_transcripts::ClaudeDir::from_env,
-        ccsm_transcripts::ClaudeDir::new,
-    );
+    let svc = Service::new(config, cli.config_dir.clone()).with_progress(setup::progress_bar());
     let top_json = cli.json;
     let direct_of = |s: &Direct| s.direct || cli.direct || config::env("CCSM_DIRECT").is_some();
-    let claude_of = |c: &Claude| {
-        c.claude
-            .clone()
-            .or(cli.claude.clone())
-            .or(config.claude.clone())
-    };
+    let claude_of = |c: &Claude| c.claude.clone().or(cli.claude.clone());
     let result = rt.block_on(async {
         match cli.command {
             Command::Run { args, claude, out } => {
-                let claude = claude_of(&claude);
-                let json = out.json || top_json;
-                run::run(args, claude.as_ref(), json, &dir, config_dir.as_deref()).await
+                run::run(&svc, args, claude_of(&claude), out.json || top_json).await
             }
-            Command::Chat { args, claude } => {
-                let claude = claude_of(&claude);
-                run::chat(args, claude.as_ref(), &dir, config_dir.as_deref()).await
-            }
-            Command::Index { out } => catalog::Catalog::open(&dir)
-                .and_then(|c| c.sync(true))
-                .and_then(|r| {
-                    if out.json || top_json {
-                        sessions::print_json(&r)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .map(|()| 0),
+            Command::Chat { args, claude } => run::chat(&svc, args, claude_of(&claude)).await,
+            Command::Index { out } => catalog::index(&svc, out.json || top_json).map(|()| 0),
             Command::Names { cmd, out } => {
-                catalog::names(&dir, cmd, out.json || top_json).map(|()| 0)
+                catalog::names(&svc, cmd, out.json || top_json).map(|()| 0)
             }
             Command::Projects { cmd, out, source } => {
-                sessions::projects(&dir, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
+                projects::projects(&svc, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
             }
             Command::Sessions { cmd, out, source } => {
-                sessions::sessions(&dir, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
+                sessions::sessions(&svc, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
             }
             Command::Completions { .. } | Command::Man => Ok(0),
-            Command::Catalog { cmd, out } => catalog::catalog_cmd(&dir, cmd, out.json || top_json),
-            Command::Config { out } => show_config(config, &dir, out.json || top_json).map(|()| 0),
+            Command::Catalog { cmd, out } => catalog::catalog_cmd(&svc, cmd, out.json || top_json),
+            Command::Config { out } => setup::show_config(&svc, out.json || top_json).map(|()| 0),
             Command::Usage {
                 args,
                 cmd,
                 out,
                 source,
-            } => sessions::usage(&dir, args, cmd, out.json || top_json, direct_of(&source))
-                .map(|()| 0),
+            } => {
+                usage::usage(&svc, args, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
+            }
         }
     });
     match result {
@@ -342,8 +269,8 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("ccsm: {e:#}");
             let corrupt = e.chain().any(|c| {
-                c.downcast_ref::<ccsm_store::Error>()
-                    .is_some_and(ccsm_store::Error::is_corrupt)
+                c.downcast_ref::<ccsm_service::Error>()
+                    .is_some_and(ccsm_service::Error::is_corrupt)
             });
             if corrupt {
                 eprintln!(

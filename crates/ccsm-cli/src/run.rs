@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use ccsm_claude::{Error as ClaudeError, Ladder, Message, Options, Session, Turn};
+use ccsm_claude::{Error as ClaudeError, Ladder, Message, Session, Turn};
 use ccsm_core::PermissionMode;
+use ccsm_service::{RunRequest, Service};
 use clap::Args;
 use tokio::io::AsyncBufReadExt as _;
 
@@ -43,41 +44,28 @@ pub struct SessionArgs {
 }
 
 impl SessionArgs {
-    /// Resolves --session / --load-session to the conversation's latest session id,
-    /// and the name to save the result under.
-    fn resolve_name(&mut self, dir: &ccsm_transcripts::ClaudeDir) -> Result<Option<String>> {
-        use ccsm_store::Store as _;
-        let (name, must_exist) = match (&self.session, &self.load_session) {
-            (Some(n), _) => (n.clone(), false),
-            (None, Some(n)) => (n.clone(), true),
-            (None, None) => {
-                // `--resume` takes what every command takes: a prefix, a name, any case.
-                if let Some(r) = &self.resume {
-                    self.resume = Some(crate::ids::resolve(dir, r, false)?);
-                }
-                return Ok(None);
-            }
-        };
-        let c = crate::catalog::Catalog::open(dir)?;
-        match c.store.name(&name)? {
-            Some(rec) => self.resume = rec.sessions.last().cloned(),
-            None if must_exist => anyhow::bail!("no conversation is saved under the name {name:?}"),
-            None => {}
+    /// The service's request for these arguments.
+    fn request(&self, claude: Option<PathBuf>, partial: bool) -> RunRequest {
+        RunRequest {
+            claude,
+            cwd: self.cwd.clone(),
+            model: self.model.clone(),
+            resume: self.resume.clone(),
+            continue_: self.continue_,
+            fork: self.fork,
+            permission_mode: self.permission_mode.clone(),
+            allowed_tools: self.allowed_tools.clone(),
+            session_name: self.session.clone(),
+            load_name: self.load_session.clone(),
+            partial,
         }
-        Ok(Some(name))
     }
 }
 
-fn save_name(
-    dir: &ccsm_transcripts::ClaudeDir,
-    name: Option<&str>,
-    session_id: Option<String>,
-) -> Result<()> {
-    use ccsm_store::Store as _;
-    if let (Some(n), Some(id)) = (name, session_id) {
-        crate::catalog::Catalog::open(dir)?
-            .store
-            .save_name(n, &id)?;
+/// Saves the conversation's name once the session's id is known.
+fn save_name(svc: &Service, name: Option<&str>, session: &Session) -> Result<()> {
+    if let (Some(n), Some(id)) = (name, session.session_id()) {
+        svc.save_name(n, &id)?;
     }
     Ok(())
 }
@@ -94,38 +82,6 @@ pub struct RunArgs {
 pub struct ChatArgs {
     #[command(flatten)]
     pub session: SessionArgs,
-}
-
-fn options(
-    a: &SessionArgs,
-    claude: Option<&PathBuf>,
-    config_dir: Option<&std::path::Path>,
-    partial: bool,
-) -> Options {
-    let mut o = Options::new().include_partial_messages(partial);
-    // The CLI writes where ccsm reads: `--config-dir` reaches it too.
-    if let Some(d) = config_dir {
-        o = o.env("CLAUDE_CONFIG_DIR", d.as_os_str());
-    }
-    if let Some(c) = claude {
-        o = o.cli_path(c.clone());
-    }
-    if let Some(d) = &a.cwd {
-        o = o.cwd(d.clone());
-    }
-    if let Some(m) = &a.model {
-        o = o.model(m.clone());
-    }
-    if let Some(r) = &a.resume {
-        o = o.resume(r.clone());
-    }
-    if let Some(m) = &a.permission_mode {
-        o = o.permission_mode(m.clone());
-    }
-    if !a.allowed_tools.is_empty() {
-        o = o.allowed_tools(a.allowed_tools.clone());
-    }
-    o.continue_session(a.continue_).fork_session(a.fork)
 }
 
 /// How a turn ended, for the exit code.
@@ -200,22 +156,20 @@ fn summary(res: &ccsm_claude::ResultMessage) -> String {
     )
 }
 
-pub async fn run(
-    mut a: RunArgs,
-    claude: Option<&PathBuf>,
-    json: bool,
-    dir: &ccsm_transcripts::ClaudeDir,
-    config_dir: Option<&std::path::Path>,
-) -> Result<u8> {
-    let name = a.session.resolve_name(dir)?;
+pub async fn run(svc: &Service, a: RunArgs, claude: Option<PathBuf>, json: bool) -> Result<u8> {
+    let prepared = svc.prepare_run(&a.session.request(claude, !json))?;
+    let name = prepared.name.as_deref();
     let mut r = Renderer::new(json);
     r.start_spinner("starting Claude Code…");
-    let session = Session::start(options(&a.session, claude, config_dir, !json))
+    let session = Session::start(prepared.options)
         .await
         .context("starting Claude Code")?;
+    // The name is saved as soon as the session has an id (as `chat` does), and
+    // again after the turn in case the CLI moved to another id.
+    save_name(svc, name, &session)?;
     let turn = session.send(&a.prompt).await?;
     let end = drive(&session, turn, &mut r).await;
-    save_name(dir, name.as_deref(), session.session_id())?;
+    save_name(svc, name, &session)?;
     let code = match end {
         Ok(TurnEnd::Done { is_error }) => {
             session.close().await?;
@@ -233,18 +187,13 @@ pub async fn run(
     Ok(code)
 }
 
-pub async fn chat(
-    mut a: ChatArgs,
-    claude: Option<&PathBuf>,
-    dir: &ccsm_transcripts::ClaudeDir,
-    config_dir: Option<&std::path::Path>,
-) -> Result<u8> {
-    let name = a.session.resolve_name(dir)?;
+pub async fn chat(svc: &Service, a: ChatArgs, claude: Option<PathBuf>) -> Result<u8> {
+    let prepared = svc.prepare_run(&a.session.request(claude, true))?;
     let mut r = Renderer::new(false);
-    let session = Session::start(options(&a.session, claude, config_dir, true))
+    let session = Session::start(prepared.options)
         .await
         .context("starting Claude Code")?;
-    save_name(dir, name.as_deref(), session.session_id())?;
+    save_name(svc, prepared.name.as_deref(), &session)?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if tty {
         eprintln!("ccsm chat: one prompt per line; /model NAME, /permissions MODE; Ctrl-C interrupts, Ctrl-D ends");

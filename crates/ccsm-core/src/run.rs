@@ -29,7 +29,10 @@ pub enum RunStatus {
     InTurn { since: i64 },
     /// In a turn, stopped on a tool call until someone allows or denies it.
     #[serde(rename_all = "camelCase")]
-    AwaitingPermission { request_id: String, tool_name: String },
+    AwaitingPermission {
+        request_id: String,
+        tool_name: String,
+    },
     /// Asked to stop (interrupt, close or the kill ladder); not gone yet.
     Stopping,
     /// The process ended: its exit code, or the signal that ended it, and when.

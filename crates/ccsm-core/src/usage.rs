@@ -148,4 +148,3 @@ pub struct PeriodRow {
     #[serde(flatten)]
     pub row: Row,
 }
-

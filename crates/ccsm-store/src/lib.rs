@@ -62,12 +62,25 @@ impl ccsm_core::HasKind for Error {
             Self::TooNew { .. } => K::Unavailable,
             // Busy: another process holds the catalog past the wait.
             Self::Db(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
             {
                 K::Unavailable
             }
             Self::Db(_) => K::Internal,
         }
+    }
+}
+
+/// Opens the catalog a URL names: `sqlite:///path/to/file.db` (made if missing).
+pub fn open_url(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    match url.strip_prefix("sqlite://") {
+        Some(p) if !p.is_empty() => Ok(std::sync::Arc::new(SqliteStore::open(Path::new(p))?)),
+        _ => Err(Error::Invalid(format!(
+            "catalog {url:?}: only sqlite:// catalogs are supported by this build"
+        ))),
     }
 }
 

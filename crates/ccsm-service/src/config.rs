@@ -12,16 +12,15 @@
 //! catalog = "sqlite:///home/me/ccsm.db"  # config_dir's catalog (needs config_dir)
 //! pricing = "~/prices.json"           # a pricing table (ccsm's or LiteLLM's shape)
 //!
-//! [serve]                             # for `ccsm serve` (the daemon, to come)
+//! [serve]                             # for `ccsm serve`
 //! listen = "127.0.0.1:8082"
 //! token_file = "~/.config/ccsm/token"
 //! ```
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
-use anyhow::{bail, Context as _, Result};
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+use crate::error::{invalid, Context as _, Result};
 
 /// What the config file says.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -46,8 +45,6 @@ pub struct Serve {
     pub listen: Option<String>,
     pub token_file: Option<PathBuf>,
 }
-
-static CONFIG: OnceLock<Config> = OnceLock::new();
 
 /// An environment variable, an empty value counting as unset.
 pub fn env(name: &str) -> Option<std::ffi::OsString> {
@@ -77,65 +74,53 @@ pub fn path() -> Option<PathBuf> {
         .map(|d| d.join("ccsm").join("config.toml"))
 }
 
-/// Reads the config file (once per process).
-pub fn load() -> Result<&'static Config> {
-    if let Some(c) = CONFIG.get() {
-        return Ok(c);
-    }
+/// Reads the config file (a missing one gives the defaults; a bad one is an error).
+pub fn load() -> Result<Config> {
     let mut c = Config::default();
-    if let Some(p) = path() {
-        match std::fs::read_to_string(&p) {
-            Ok(text) => {
-                c = toml::from_str(&text)
-                    .with_context(|| format!("the config file {} is not valid", p.display()))?;
-                for f in [
-                    &mut c.config_dir,
-                    &mut c.claude,
-                    &mut c.data_dir,
-                    &mut c.pricing,
-                ] {
-                    if let Some(v) = f.as_mut() {
-                        *v = expand(v);
-                    }
-                }
-                if let Some(t) = c.serve.token_file.as_mut() {
-                    *t = expand(t);
-                }
-                if c.catalog.is_some() && c.config_dir.is_none() {
-                    bail!(
-                        "the config file {}: `catalog` needs `config_dir` (a catalog belongs to one config dir)",
-                        p.display()
-                    );
-                }
-                if let Some(url) = &c.catalog {
-                    catalog_file(url)
-                        .with_context(|| format!("the config file {}", p.display()))?;
-                }
-                c.path = Some(p);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && env("CCSM_CONFIG").is_none() => {}
-            Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+    let Some(p) = path() else { return Ok(c) };
+    let text = match std::fs::read_to_string(&p) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && env("CCSM_CONFIG").is_none() => {
+            return Ok(c)
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", p.display())),
+    };
+    c = toml::from_str(&text).map_err(|e| {
+        crate::Error::invalid(format!("the config file {} is not valid: {e}", p.display()))
+    })?;
+    for f in [
+        &mut c.config_dir,
+        &mut c.claude,
+        &mut c.data_dir,
+        &mut c.pricing,
+    ] {
+        if let Some(v) = f.as_mut() {
+            *v = expand(v);
         }
     }
-    Ok(CONFIG.get_or_init(|| c))
-}
-
-/// The config, or the defaults if it could not be read (`main` reports that
-/// error before anything else runs).
-pub fn get() -> &'static Config {
-    static EMPTY: OnceLock<Config> = OnceLock::new();
-    CONFIG
-        .get()
-        .unwrap_or_else(|| EMPTY.get_or_init(Config::default))
+    if let Some(t) = c.serve.token_file.as_mut() {
+        *t = expand(t);
+    }
+    if c.catalog.is_some() && c.config_dir.is_none() {
+        invalid!(
+            "the config file {}: `catalog` needs `config_dir` (a catalog belongs to one config dir)",
+            p.display()
+        );
+    }
+    if let Some(url) = &c.catalog {
+        catalog_file(url).with_context(|| format!("the config file {}", p.display()))?;
+    }
+    c.path = Some(p);
+    Ok(c)
 }
 
 /// The file of a catalog URL: `sqlite:///abs/path` or `sqlite://~/path`.
 pub fn catalog_file(url: &str) -> Result<PathBuf> {
     let Some(rest) = url.strip_prefix("sqlite://") else {
-        bail!("catalog {url:?}: only sqlite:// catalogs are supported by this build");
+        invalid!("catalog {url:?}: only sqlite:// catalogs are supported by this build");
     };
     if rest.is_empty() {
-        bail!("catalog {url:?} names no file");
+        invalid!("catalog {url:?} names no file");
     }
     Ok(expand(Path::new(rest)))
 }

@@ -1,0 +1,425 @@
+//! Sessions: list, read, find, describe, change, delete and bring back; from the
+//! catalog (kept fresh) or, when asked, from Claude Code's files alone.
+
+use std::path::{Path, PathBuf};
+
+use ccsm_core::views::{SearchHitView, SessionInfo, SessionMessage, SessionView};
+use ccsm_core::ErrorKind;
+use ccsm_store::{ListFilter, SearchQuery, SessionRecord};
+use ccsm_transcripts::MessageOptions;
+
+use crate::error::invalid;
+use crate::{Error, Result, Service};
+
+/// Where an answer comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// ccsm's catalog, brought up to date first (sees sessions Claude Code
+    /// deleted, ccsm's tags, notes and names).
+    Catalog,
+    /// Claude Code's files only, as the SDK reads them.
+    Files,
+}
+
+impl Source {
+    /// `Files` when `direct`.
+    pub fn direct(direct: bool) -> Self {
+        if direct {
+            Self::Files
+        } else {
+            Self::Catalog
+        }
+    }
+}
+
+/// Which sessions to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Only the sessions of this project directory.
+    pub project: Option<PathBuf>,
+    /// At most this many (`None`: all).
+    pub limit: Option<usize>,
+    /// Skip this many of the newest first.
+    pub offset: usize,
+    /// Only sessions with this tag (Claude Code's own or a ccsm tag).
+    pub tag: Option<String>,
+    /// Only sessions last active on or after this day (`YYYY-MM-DD`, local time).
+    pub since: Option<String>,
+    /// Only sessions last active on or before this day.
+    pub until: Option<String>,
+}
+
+/// What the catalog knows of a session beyond the listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionStats {
+    pub project_path: Option<String>,
+    pub messages: u64,
+    pub user_turns: u64,
+    pub tool_calls: u64,
+    pub tokens: ccsm_core::usage::Tokens,
+    pub cost_usd: f64,
+    /// Models used that the pricing table does not know (not in `cost_usd`).
+    pub unpriced_models: Vec<String>,
+    pub models: Vec<String>,
+    pub tools: Vec<String>,
+    pub files_touched: u64,
+    pub names: Vec<String>,
+}
+
+/// One session in detail: its view, where its transcript is, and the catalog's
+/// statistics (none when read from the files).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionDetail {
+    pub view: SessionView,
+    pub file: PathBuf,
+    pub stats: Option<SessionStats>,
+}
+
+/// A session `cleanup` forgets (or would).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cleanup {
+    pub session_id: String,
+    pub summary: String,
+}
+
+/// What `rm` did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub session_id: String,
+    pub deleted: PathBuf,
+    /// An archived copy is kept (`restore` brings it back).
+    pub archived: bool,
+}
+
+/// A catalog entry as the SDK names it, plus ccsm's own fields.
+pub(crate) fn view(s: SessionRecord) -> SessionView {
+    SessionView {
+        info: SessionInfo {
+            session_id: s.id,
+            summary: s.summary,
+            last_modified: s.last_modified,
+            file_size: s.file_size,
+            custom_title: s.custom_title,
+            first_prompt: s.first_prompt,
+            git_branch: s.git_branch,
+            cwd: s.cwd,
+            tag: s.native_tag,
+            created_at: s.created_at,
+            archived: s.archived,
+        },
+        gone: s.gone,
+        tags: s.tags,
+        description: s.description,
+        notes: s.notes,
+    }
+}
+
+/// The first moment of a local day given as text.
+fn day_start(d: &str, what: &str) -> Result<i64> {
+    let Some(day) = ccsm_transcripts::usage::parse_date(d) else {
+        invalid!("{what} {d:?} is not a date (YYYY-MM-DD)");
+    };
+    Ok(day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .map_or(0, |t| t.timestamp_millis()))
+}
+
+/// A project folder as the catalog records it (real path, no trailing `/`).
+pub(crate) fn project_key(p: &Path) -> String {
+    p.canonicalize()
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+impl Service {
+    /// Sessions, newest first.
+    pub fn list_sessions(&self, q: &ListQuery, source: Source) -> Result<Vec<SessionView>> {
+        let from = q
+            .since
+            .as_deref()
+            .map(|d| day_start(d, "--since"))
+            .transpose()?;
+        // The whole of the last day.
+        let before = q
+            .until
+            .as_deref()
+            .map(|d| day_start(d, "--until").map(|t| t + 86_400_000))
+            .transpose()?;
+        if source == Source::Files {
+            return Ok(self
+                .dir
+                .list_sessions(q.project.as_deref(), None, 0)?
+                .into_iter()
+                .filter(|i| q.tag.is_none() || i.tag == q.tag)
+                .filter(|i| from.is_none_or(|t| i.last_modified >= t))
+                .filter(|i| before.is_none_or(|t| i.last_modified < t))
+                .skip(q.offset)
+                .take(q.limit.unwrap_or(usize::MAX))
+                .map(SessionView::from)
+                .collect());
+        }
+        let c = self.fresh()?;
+        let rows = c.store.list(&ListFilter {
+            project_path: q.project.as_deref().map(project_key),
+            include_gone: true,
+            limit: q.limit,
+            offset: q.offset,
+            tag: q.tag.clone(),
+            modified_from: from,
+            modified_before: before,
+        })?;
+        Ok(rows.into_iter().map(view).collect())
+    }
+
+    /// One session as `sessions info --json` shows it: the catalog's view, else
+    /// the files'.
+    pub fn session(&self, id: &str, source: Source) -> Result<SessionView> {
+        if source == Source::Catalog {
+            if let Some(s) = self.fresh()?.store.session(id)? {
+                return Ok(view(s));
+            }
+        }
+        Ok(self.dir.info(id)?.into())
+    }
+
+    /// One session in detail.
+    pub fn session_detail(&self, id: &str, source: Source) -> Result<SessionDetail> {
+        if source == Source::Files {
+            let info = self.dir.info(id)?;
+            let file = self.dir.find(id)?.path;
+            return Ok(SessionDetail {
+                view: info.into(),
+                file,
+                stats: None,
+            });
+        }
+        let c = self.fresh()?;
+        let Some(s) = c.store.session(id)? else {
+            // Not in the catalog: say what the files say (a clear not-found).
+            self.dir.info(id)?;
+            return Err(Error::not_found(format!(
+                "session {id} is not in the catalog"
+            )));
+        };
+        let unpriced = self
+            .pricing()?
+            .unpriced(s.models.iter().map(String::as_str));
+        let stats = SessionStats {
+            project_path: s.project_path.clone(),
+            messages: s.messages,
+            user_turns: s.user_turns,
+            tool_calls: s.tool_calls,
+            tokens: ccsm_core::usage::Tokens {
+                input_tokens: s.input_tokens,
+                output_tokens: s.output_tokens,
+                cache_creation_tokens: s.cache_creation_tokens,
+                cache_read_tokens: s.cache_read_tokens,
+                ..Default::default()
+            },
+            cost_usd: s.cost_usd,
+            unpriced_models: unpriced,
+            models: s.models.clone(),
+            tools: s.tools.clone(),
+            files_touched: s.files_touched,
+            names: s.names.clone(),
+        };
+        let file = PathBuf::from(&s.file_path);
+        Ok(SessionDetail {
+            view: view(s),
+            file,
+            stats: Some(stats),
+        })
+    }
+
+    /// Full-text search over every session the catalog has seen.
+    pub fn search(&self, query: &str, rank: bool, limit: usize) -> Result<Vec<SearchHitView>> {
+        let mut q = SearchQuery::parse(query).map_err(ccsm_store::Error::from)?;
+        q.rank = rank;
+        q.limit = limit;
+        if let Some(p) = q.project.as_mut() {
+            // `~` inside quotes never reaches the shell's expansion: do it here.
+            if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+                *p = PathBuf::from(home)
+                    .join(rest)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            if p.starts_with('/') || p.starts_with('.') {
+                let pb = PathBuf::from(&*p);
+                *p = pb
+                    .canonicalize()
+                    .unwrap_or(pb)
+                    .to_string_lossy()
+                    .into_owned();
+            }
+        }
+        let hits = self.fresh()?.store.search(&q)?;
+        Ok(hits
+            .into_iter()
+            .map(|h| SearchHitView {
+                snippet: h.snippet,
+                score: h.score,
+                session: view(h.session),
+            })
+            .collect())
+    }
+
+    /// A session's description (ccsm's own; empty text clears it).
+    pub fn describe(&self, id: &str, text: &str) -> Result<()> {
+        let text = text.trim();
+        self.fresh()?
+            .store
+            .set_description(id, (!text.is_empty()).then_some(text))?;
+        Ok(())
+    }
+
+    /// A session's notes: replaced, or added to (`append`); empty text clears them.
+    pub fn note(&self, id: &str, text: &str, append: bool) -> Result<()> {
+        let c = self.fresh()?;
+        let text = text.trim();
+        if c.store.session(id)?.is_none() {
+            return Err(Error::not_found(format!(
+                "session {id} is not in the catalog"
+            )));
+        }
+        if append {
+            if !text.is_empty() {
+                c.store.append_notes(id, text)?;
+            }
+        } else {
+            c.store.set_notes(id, (!text.is_empty()).then_some(text))?;
+        }
+        Ok(())
+    }
+
+    /// Adds ccsm tags.
+    pub fn add_tags(&self, id: &str, tags: &[String]) -> Result<()> {
+        Ok(self.fresh()?.store.add_tags(id, tags)?)
+    }
+
+    /// Removes ccsm tags.
+    pub fn remove_tags(&self, id: &str, tags: &[String]) -> Result<()> {
+        Ok(self.fresh()?.store.remove_tags(id, tags)?)
+    }
+
+    /// Writes an archived session back where Claude Code looks for it.
+    pub fn restore(&self, id: &str, force: bool) -> Result<PathBuf> {
+        let c = self.fresh()?;
+        Ok(c.indexer.restore(c.store.as_ref(), id, force)?)
+    }
+
+    /// Forgets catalog entries (and archives) last active more than `days` ago;
+    /// with `delete_files`, deletes their transcripts too. `dry_run`: only says which.
+    pub fn cleanup(&self, days: u32, dry_run: bool, delete_files: bool) -> Result<Vec<Cleanup>> {
+        let c = self.fresh()?;
+        let cutoff = chrono::Utc::now().timestamp_millis() - i64::from(days) * 86_400_000;
+        let old = c.store.older_than(cutoff)?;
+        let mut out = Vec::with_capacity(old.len());
+        for s in old {
+            if !dry_run {
+                if delete_files && !s.gone {
+                    self.dir.delete(&s.id)?;
+                }
+                c.indexer.forget_archive(&s.id)?;
+                c.store.delete(&s.id)?;
+            }
+            out.push(Cleanup {
+                session_id: s.id,
+                summary: s.summary,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The conversation's messages, oldest first (as the SDK gives them).
+    pub fn messages(&self, id: &str, opts: MessageOptions) -> Result<Vec<SessionMessage>> {
+        Ok(self.dir.messages(id, opts)?)
+    }
+
+    /// The subagents a session started.
+    pub fn subagents(&self, id: &str) -> Result<Vec<String>> {
+        Ok(self.dir.subagents(id)?)
+    }
+
+    /// Gives a session a title (Claude Code's picker shows it).
+    pub fn rename(&self, id: &str, title: &str) -> Result<()> {
+        Ok(self.dir.rename(id, title)?)
+    }
+
+    /// Sets or clears the CLI's own tag.
+    pub fn tag(&self, id: &str, tag: Option<&str>) -> Result<()> {
+        Ok(self.dir.tag(id, tag)?)
+    }
+
+    /// Hides a session from pickers (or shows it again); the catalog at once too,
+    /// so `is:archived` and `info` show it.
+    pub fn set_archived(&self, id: &str, archived: bool, source: Source) -> Result<()> {
+        self.dir.set_archived(id, archived)?;
+        if source == Source::Catalog {
+            self.fresh()?.store.set_archived_flag(id, archived)?;
+        }
+        Ok(())
+    }
+
+    /// The summary of a session's transcript (for a confirmation question).
+    pub fn summary(&self, id: &str) -> Result<String> {
+        Ok(self.dir.info(id)?.summary)
+    }
+
+    /// Deletes a session's transcript and sidecar files. From the catalog, it is
+    /// archived first (so `restore` brings it back), and refused if it cannot be.
+    pub fn delete(&self, id: &str, source: Source) -> Result<Deleted> {
+        self.dir.info(id)?;
+        let catalog = match source {
+            Source::Files => None,
+            Source::Catalog => {
+                let c = self.fresh()?;
+                if c.store.session(id)?.and_then(|s| s.archive_key).is_none() {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!("{id} could not be archived: not deleted"),
+                    ));
+                }
+                Some(c)
+            }
+        };
+        let p = self.dir.delete(id)?;
+        if let Some(c) = &catalog {
+            self.sync_catalog(c)?;
+        }
+        Ok(Deleted {
+            session_id: id.to_owned(),
+            deleted: p,
+            archived: catalog.is_some(),
+        })
+    }
+
+    /// Copies a session into a new one (new ids, same history), cut after
+    /// message `at` if given.
+    pub fn fork(&self, id: &str, at: Option<&str>, title: Option<&str>) -> Result<String> {
+        Ok(self.dir.fork(id, at, title)?)
+    }
+
+    /// Forks a session into another project folder (or its own).
+    pub fn clone_session(
+        &self,
+        id: &str,
+        to: Option<&Path>,
+        create: bool,
+        name: Option<&str>,
+    ) -> Result<crate::Imported> {
+        let to = match to {
+            Some(t) => Some(crate::existing_folder(t, create, "the --to folder")?),
+            None => None,
+        };
+        let c = self.dir.clone_session(id, to.as_deref())?;
+        if let Some(n) = name {
+            self.dir.rename(&c.session_id, n)?;
+        }
+        Ok(c)
+    }
+}

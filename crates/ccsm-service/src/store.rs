@@ -1,0 +1,194 @@
+//! The catalog of a config dir: opened from its URL, kept in step with Claude
+//! Code's files before it answers, checked and repaired.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ccsm_index::Indexer;
+use ccsm_store::Store;
+use ccsm_transcripts::ClaudeDir;
+use sha2::Digest as _;
+
+use crate::{Context as _, Result, Service};
+
+/// The catalog of a config dir, and the indexer that keeps it.
+pub struct Catalog {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) indexer: Indexer,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").finish_non_exhaustive()
+    }
+}
+
+/// A short name for a config dir (its canonical path hashed): its catalog and its
+/// archive are named after it.
+fn config_key(dir: &ClaudeDir) -> String {
+    let root = dir.root.canonicalize().unwrap_or_else(|_| dir.root.clone());
+    let h = sha2::Sha256::digest(root.to_string_lossy().as_bytes());
+    h.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What `catalog check` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CatalogCheck {
+    pub catalog: PathBuf,
+    pub ok: bool,
+    pub problem: Option<String>,
+}
+
+/// What `catalog repair` did.
+#[derive(Debug)]
+pub struct Repaired {
+    pub catalog: PathBuf,
+    /// Where the damaged catalog was moved (kept), if there was one.
+    pub damaged_copy: Option<PathBuf>,
+    pub report: SyncReport,
+    /// What was brought over from the damaged copy: (what, how many or why not).
+    pub recovered: Vec<(String, std::result::Result<u64, String>)>,
+}
+
+use ccsm_index::SyncReport;
+
+impl Service {
+    /// The catalog's file: one per config dir in the data dir; the config file's
+    /// `catalog` names the file for the config dir it makes the default.
+    pub fn catalog_path(&self) -> PathBuf {
+        let cfg = &self.config;
+        if let (Some(url), Some(default)) = (&cfg.catalog, &cfg.config_dir) {
+            let same = |a: &Path| a.canonicalize().unwrap_or_else(|_| a.to_path_buf());
+            if same(default) == same(&self.dir.root) {
+                if let Ok(p) = crate::config::catalog_file(url) {
+                    return p;
+                }
+            }
+        }
+        self.data_dir
+            .join("catalogs")
+            .join(format!("{}.db", config_key(&self.dir)))
+    }
+
+    /// The catalog's URL (`sqlite:///…`).
+    pub fn catalog_url(&self) -> String {
+        format!("sqlite://{}", self.catalog_path().display())
+    }
+
+    /// The catalog as it is (not synced): for what only ccsm knows (names).
+    pub fn catalog(&self) -> Result<Catalog> {
+        // A missing config dir is the error to show, not a catalog that cannot be made.
+        self.dir.check()?;
+        let path = self.catalog_path();
+        let store = ccsm_store::open_url(&self.catalog_url())
+            .with_context(|| format!("opening the catalog {}", path.display()))?;
+        let mut indexer = Indexer::new(self.dir.clone());
+        // Each config dir archives into a dir of its own: two config dirs sharing
+        // this data dir (two users, a test dir, a second profile) never replace
+        // each other's copies.
+        indexer.archive = Some(self.data_dir.join("archive").join(config_key(&self.dir)));
+        indexer.shared_archive = Some(self.data_dir.join("archive"));
+        if let Ok(p) = self.pricing() {
+            indexer.pricing = p;
+        }
+        let c = Catalog { store, indexer };
+        if let Some(own) = c.indexer.archive.as_deref().filter(|a| !a.exists()) {
+            // First use of this config dir's own archive: bring over its copies from
+            // the archive every config dir shared before.
+            c.indexer
+                .migrate_shared_archive(c.store.as_ref())
+                .context("moving archived sessions to this config dir's archive")?;
+            std::fs::create_dir_all(own).with_context(|| format!("creating {}", own.display()))?;
+        }
+        Ok(c)
+    }
+
+    /// The catalog, brought up to date with the files first (only what changed
+    /// is read).
+    pub fn fresh(&self) -> Result<Catalog> {
+        let c = self.catalog()?;
+        self.sync_catalog(&c)?;
+        Ok(c)
+    }
+
+    /// Brings the catalog up to date and says what it did (`ccsm index`).
+    pub fn index(&self) -> Result<SyncReport> {
+        let c = self.catalog()?;
+        self.sync_catalog(&c)
+    }
+
+    pub(crate) fn sync_catalog(&self, c: &Catalog) -> Result<SyncReport> {
+        let none = |_: u64, _: u64| {};
+        let progress: &(dyn Fn(u64, u64) + Sync) = match &self.progress {
+            Some(p) => p.as_ref(),
+            None => &none,
+        };
+        Ok(c.indexer.sync(c.store.as_ref(), progress)?)
+    }
+
+    /// Checks the catalog file (the database's integrity check and the full-text
+    /// index's); a catalog not made yet is sound.
+    pub fn check_catalog(&self) -> Result<CatalogCheck> {
+        self.dir.check()?;
+        let path = self.catalog_path();
+        let r = if path.exists() { check(&path) } else { Ok(()) };
+        Ok(CatalogCheck {
+            catalog: path,
+            ok: r.is_ok(),
+            problem: r.err(),
+        })
+    }
+
+    /// Moves a damaged catalog aside (kept), builds a new one from Claude Code's
+    /// files and brings over what only ccsm knew. `None`: the catalog is sound and
+    /// `force` was not given.
+    pub fn repair_catalog(&self, force: bool) -> Result<Option<Repaired>> {
+        self.dir.check()?;
+        let path = self.catalog_path();
+        if path.exists() && !force && check(&path).is_ok() {
+            return Ok(None);
+        }
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+        let aside = path.with_extension(format!("db.damaged-{stamp}"));
+        if path.exists() {
+            // Its log and shared-memory files go with it: they belong to that file.
+            for suffix in ["", "-wal", "-shm"] {
+                let mut from = path.as_os_str().to_owned();
+                from.push(suffix);
+                let mut to = aside.as_os_str().to_owned();
+                to.push(suffix);
+                let from = PathBuf::from(from);
+                if from.exists() {
+                    std::fs::rename(&from, PathBuf::from(to))
+                        .with_context(|| format!("moving {} aside", from.display()))?;
+                }
+            }
+        }
+        let c = self.catalog()?;
+        let report = self.sync_catalog(&c)?;
+        let recovered = if aside.exists() {
+            ccsm_store::SqliteStore::open(&path)?.recover_from(&aside)?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(Repaired {
+            catalog: path,
+            damaged_copy: aside.exists().then_some(aside),
+            report,
+            recovered: recovered
+                .into_iter()
+                .map(|(w, r)| (w.to_string(), r.map(|n| n as u64)))
+                .collect(),
+        }))
+    }
+}
+
+/// What the catalog check says: `Ok(())`, or what is wrong.
+fn check(path: &Path) -> std::result::Result<(), String> {
+    let store = ccsm_store::SqliteStore::open(path).map_err(|e| e.to_string())?;
+    match store.integrity_check() {
+        Ok(s) if s == "ok" => Ok(()),
+        Ok(s) => Err(s),
+        Err(e) => Err(e.to_string()),
+    }
+}
