@@ -39,4 +39,4 @@ pub use find::{candidates, check_version, find_cli, ClaudeCli, MIN_VERSION};
 pub use options::Options;
 pub use protocol::{ContentBlock, HostEvent, Line, Message, ResultMessage, SystemMessage};
 pub use query::{query, Query};
-pub use session::{ExitInfo, Ladder, Session, Turn, TurnOutcome};
+pub use session::{Drained, ExitInfo, Ladder, Session, Turn, TurnOutcome};

@@ -5,6 +5,8 @@ use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use ccsm_core::RunStatus;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -78,9 +80,28 @@ pub(crate) struct Inner {
     guard: ProcessGuard,
     options: Options,
     counter: AtomicU64,
+    /// Where the session is; every handle and watcher sees it.
+    status: watch::Sender<RunStatus>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Inner {
+    /// Moves the status on, unless the process is already gone (exited is final).
+    fn set_status(&self, next: RunStatus) {
+        self.status.send_if_modified(|s| {
+            if s.is_final() || *s == next {
+                return false;
+            }
+            *s = next;
+            true
+        });
+    }
+
     fn stderr_tail(&self) -> String {
         let t = self
             .stderr_tail
@@ -142,6 +163,9 @@ impl Inner {
     /// Hands a line to the running turn, or keeps it for the next one.
     async fn deliver(&self, item: Result<Line>) {
         let ends_turn = matches!(&item, Ok(l) if matches!(l.message, Message::Result(_)));
+        if ends_turn && !matches!(*self.status.borrow(), RunStatus::Stopping) {
+            self.set_status(RunStatus::Idle);
+        }
         let tx = {
             let Ok(mut slot) = self.turn.lock() else {
                 return;
@@ -215,6 +239,11 @@ impl Inner {
             "can_use_tool" => {
                 let request = ToolPermissionRequest::from_fields(fields);
                 let input = request.input.clone();
+                let was = self.status.borrow().clone();
+                self.set_status(RunStatus::AwaitingPermission {
+                    request_id: req.request_id.clone(),
+                    tool_name: request.tool_name.clone(),
+                });
                 let decision = match &self.options.can_use_tool {
                     Some(cb) => cb.decide(request).await,
                     None => {
@@ -228,6 +257,10 @@ impl Inner {
                         )
                     }
                 };
+                // Back to the turn, unless it ended or stopped meanwhile.
+                if matches!(*self.status.borrow(), RunStatus::AwaitingPermission { .. }) {
+                    self.set_status(was);
+                }
                 Ok(decision.to_response(&input))
             }
             "hook_callback" => {
@@ -428,6 +461,9 @@ async fn reader_task(inner: Arc<Inner>, stdout: tokio::process::ChildStdout) {
                 if let Ok(mut i) = inner.init.lock() {
                     *i = Some(s.clone());
                 }
+                if matches!(*inner.status.borrow(), RunStatus::Starting) {
+                    inner.set_status(RunStatus::Idle);
+                }
             }
             _ => {}
         }
@@ -448,10 +484,32 @@ async fn reader_task(inner: Arc<Inner>, stdout: tokio::process::ChildStdout) {
     inner.fail_turn(inner.exit_error(info)).await;
 }
 
-/// A persistent Claude Code session. Dropping it kills the process group and
+/// A persistent Claude Code session: a handle that can be cloned and shared
+/// between tasks (one sends prompts, another watches the status, a third may
+/// interrupt or cancel). Dropping the last handle kills the process group and
 /// everything the CLI started.
+#[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
+    /// Shared by every clone: the process dies with the last of them.
+    _owner: Arc<KillOnDrop>,
+}
+
+/// Kills the session's processes when the last [`Session`] handle is dropped.
+struct KillOnDrop(Arc<Inner>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Kill on drop. Only while the leader has not been reaped: a reaped pid may
+        // already belong to someone else. The marker sweep is always safe.
+        let inner = &self.0;
+        if inner.exited().is_none() {
+            let d = descendants(inner.guard.pid);
+            inner.guard.kill_everything(&d);
+        } else {
+            inner.guard.sweep(&[]);
+        }
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -469,6 +527,7 @@ impl Session {
     pub async fn start(options: Options) -> Result<Self> {
         let session = Self::spawn(options)?;
         session.initialize().await?;
+        session.inner.set_status(RunStatus::Idle);
         Ok(session)
     }
 
@@ -572,6 +631,8 @@ impl Session {
         });
 
         let (exit_tx, exit_rx) = watch::channel(None);
+        let status_tx = watch::Sender::new(RunStatus::Starting);
+        let status = status_tx.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
             // The tail is complete once stderr closes; bounded wait in case a tool
@@ -589,6 +650,11 @@ impl Session {
                 },
             };
             exit_tx.send_replace(Some(info));
+            status_tx.send_replace(RunStatus::Exited {
+                code: info.code,
+                signal: info.signal,
+                ended_at: now_ms(),
+            });
         });
 
         let initial_id = options
@@ -608,9 +674,13 @@ impl Session {
             guard,
             options,
             counter: AtomicU64::new(1),
+            status,
         });
         tokio::spawn(reader_task(inner.clone(), stdout));
-        Ok(Self { inner })
+        Ok(Self {
+            _owner: Arc::new(KillOnDrop(inner.clone())),
+            inner,
+        })
     }
 
     async fn initialize(&self) -> Result<()> {
@@ -672,6 +742,17 @@ impl Session {
         self.inner.exited()
     }
 
+    /// Where the session is now.
+    pub fn status(&self) -> RunStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    /// A watch of the session's status: every change, the last one always seen
+    /// (`changed().await`, then `borrow()`); it ends with [`RunStatus::Exited`].
+    pub fn watch_status(&self) -> watch::Receiver<RunStatus> {
+        self.inner.status.subscribe()
+    }
+
     /// Sends a prompt; the returned [`Turn`] streams this turn's lines, ending with
     /// its result.
     pub async fn send(&self, prompt: &str) -> Result<Turn> {
@@ -696,6 +777,7 @@ impl Session {
             }
             slot.tx = Some(tx);
         }
+        self.inner.set_status(RunStatus::InTurn { since: now_ms() });
         let sent = self
             .inner
             .write_line(&json!({"type": "user", "message": message,
@@ -706,6 +788,7 @@ impl Session {
             if let Ok(mut slot) = self.inner.turn.lock() {
                 slot.tx = None;
             }
+            self.inner.set_status(RunStatus::Idle);
             return Err(match e {
                 Error::Closed => self
                     .inner
@@ -783,7 +866,7 @@ impl Session {
     /// callbacks, working directory). The CLI has no control request that clears
     /// the context of a running session, so this closes the process and starts a
     /// new one; the old conversation stays on disk and can be resumed.
-    pub async fn clear(self) -> Result<Session> {
+    pub async fn clear(&self) -> Result<Session> {
         let mut options = self.inner.options.clone();
         options.resume = None;
         options.continue_session = false;
@@ -796,7 +879,11 @@ impl Session {
 
     /// Closes stdin and waits for the CLI to exit; then the ladder if it does not,
     /// and a sweep of whatever its tools left running.
-    pub async fn close(self) -> Result<ExitInfo> {
+    pub async fn close(&self) -> Result<ExitInfo> {
+        if let Some(info) = self.inner.exited() {
+            return Ok(info);
+        }
+        self.inner.set_status(RunStatus::Stopping);
         let d = descendants(self.inner.guard.pid);
         {
             let mut stdin = self.inner.stdin.lock().await;
@@ -813,7 +900,11 @@ impl Session {
     /// Cancels whatever runs: the protocol interrupt, then SIGINT, SIGTERM and
     /// SIGKILL to the process group with bounded waits between, then a sweep of every
     /// process the CLI started. The running turn ends with [`Error::Cancelled`].
-    pub async fn cancel(self, ladder: Ladder) -> ExitInfo {
+    pub async fn cancel(&self, ladder: Ladder) -> ExitInfo {
+        if let Some(info) = self.inner.exited() {
+            self.inner.fail_turn(Error::Cancelled).await;
+            return info;
+        }
         let d = descendants(self.inner.guard.pid);
         let turn_running = self
             .inner
@@ -821,6 +912,7 @@ impl Session {
             .lock()
             .map(|s| s.tx.is_some())
             .unwrap_or(false);
+        self.inner.set_status(RunStatus::Stopping);
         if turn_running && self.inner.exited().is_none() {
             let _ = tokio::time::timeout(ladder.interrupt, self.interrupt()).await;
         }
@@ -855,19 +947,6 @@ impl Session {
 
     async fn wait_exit(&self, d: Duration) -> Option<ExitInfo> {
         self.inner.wait_exit(d).await
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // Kill on drop. Only while the leader has not been reaped: a reaped pid may
-        // already belong to someone else. The marker sweep is always safe.
-        if self.inner.exited().is_none() {
-            let d = descendants(self.inner.guard.pid);
-            self.inner.guard.kill_everything(&d);
-        } else {
-            self.inner.guard.sweep(&[]);
-        }
     }
 }
 
@@ -970,7 +1049,54 @@ impl TurnOutcome {
     }
 }
 
+/// How [`Turn::interrupt_and_drain`] ended.
+#[derive(Debug, Clone)]
+pub enum Drained {
+    /// The CLI stopped the turn and said so with its result (an error result).
+    Result(ResultMessage),
+    /// The turn ended without a result (the process went away); the error says how.
+    Ended(String),
+}
+
 impl Turn {
+    /// Interrupts this turn and reads it to its end: the protocol's interrupt,
+    /// then every line up to the CLI's result, each handed to `on_line` (a front
+    /// still shows what arrives while the CLI stops). A garbage line is skipped.
+    /// Waits at most `deadline` for the result; past it, or if the interrupt
+    /// cannot be sent, the caller cancels the session (the kill ladder).
+    pub async fn interrupt_and_drain(
+        &mut self,
+        deadline: Duration,
+        mut on_line: impl FnMut(&Line),
+    ) -> Result<Drained> {
+        if self.finished {
+            return Ok(Drained::Ended("the turn had already ended".into()));
+        }
+        self.inner.control("interrupt", Map::new()).await?;
+        let drain = async {
+            while let Some(item) = self.next_line().await {
+                match item {
+                    Ok(line) => {
+                        on_line(&line);
+                        if let Message::Result(r) = &line.message {
+                            return Drained::Result(r.clone());
+                        }
+                    }
+                    Err(Error::Protocol { reason, .. }) => {
+                        tracing::warn!("skipping a line from the CLI ({reason})");
+                    }
+                    Err(e) => return Drained::Ended(e.to_string()),
+                }
+            }
+            Drained::Ended("the turn ended without a result".into())
+        };
+        tokio::time::timeout(deadline, drain)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "the interrupted turn to end".into(),
+            })
+    }
+
     /// The next line, or `None` after the result.
     pub async fn next_line(&mut self) -> Option<Result<Line>> {
         futures::StreamExt::next(self).await

@@ -251,6 +251,99 @@ async fn interrupt_ends_a_slow_turn_quickly_and_the_session_goes_on() {
     bounded(s.close()).await.unwrap();
 }
 
+/// Many owners: one task runs a turn while another, holding a clone of the
+/// handle, interrupts it; the library drains the turn to its result; every
+/// watcher sees the status move (idle, in turn, idle, stopping, exited with its
+/// code); a dropped clone does not end the session, the last one does.
+#[tokio::test]
+async fn a_shared_session_reports_its_status_and_any_owner_can_interrupt_and_close() {
+    use ccsm_core::RunStatus;
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let s = bounded(Session::start(real(&env, &model))).await.unwrap();
+    assert_eq!(s.status(), RunStatus::Idle);
+    let mut watch = s.watch_status();
+    let first = watch.borrow_and_update().name();
+    let seen = tokio::spawn(async move {
+        let mut states = vec![first];
+        while watch.changed().await.is_ok() {
+            let st = watch.borrow_and_update().clone();
+            states.push(st.name());
+            if st.is_final() {
+                return (states, st);
+            }
+        }
+        (states, RunStatus::Stopping)
+    });
+    let mut turn = s.send("SLOW 40").await.unwrap();
+    assert!(
+        matches!(s.status(), RunStatus::InTurn { .. }),
+        "{:?}",
+        s.status()
+    );
+    wait_for("the slow request", BOUND, || {
+        (!model.message_requests().is_empty()).then_some(())
+    });
+    // Another owner interrupts, from its own task.
+    let other = s.clone();
+    let start = Instant::now();
+    let mut shown = 0;
+    let drained = bounded(turn.interrupt_and_drain(Duration::from_secs(20), |_| shown += 1))
+        .await
+        .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let ccsm_claude::Drained::Result(res) = drained else {
+        panic!("no result: {drained:?}")
+    };
+    assert!(shown > 0, "the result line was handed over");
+    assert!(
+        res.is_error
+            || res.subtype != "success"
+            || res.result.as_deref() != Some(&*"slow ".repeat(40))
+    );
+    assert_eq!(other.status(), RunStatus::Idle);
+    // The session goes on, through the clone.
+    assert_eq!(say(&other, "still here").await.text(), "echo: still here");
+    let pid = s.pid();
+    drop(s);
+    assert!(
+        fake::process_alive(pid),
+        "one dropped handle must not end the session"
+    );
+    let info = bounded(other.close()).await.unwrap();
+    assert_eq!(info.code, Some(0));
+    let (states, last) = bounded(seen).await.unwrap();
+    assert_eq!(
+        last,
+        RunStatus::Exited {
+            code: Some(0),
+            signal: None,
+            ended_at: match last {
+                RunStatus::Exited { ended_at, .. } => ended_at,
+                _ => 0,
+            }
+        }
+    );
+    // A watch may fold quick changes together, never reorder them, and always
+    // shows the last one.
+    let all = [
+        "idle", "inTurn", "idle", "inTurn", "idle", "stopping", "exited",
+    ];
+    let mut rest = all.iter();
+    assert!(
+        states.iter().all(|st| rest.any(|a| a == st)),
+        "{states:?} is not in the order of {all:?}"
+    );
+    assert!(
+        states.contains(&"inTurn") && states.ends_with(&["stopping", "exited"]),
+        "{states:?}"
+    );
+}
+
 #[tokio::test]
 async fn can_use_tool_deny_stops_the_command() {
     let env = TestEnv::new();

@@ -225,7 +225,7 @@ fn main() -> ExitCode {
     let config = match config::load() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("ccsm: {e:#}");
+            eprintln!("ccsm: {:#}", anyhow::Error::from(e));
             return ExitCode::FAILURE;
         }
     };

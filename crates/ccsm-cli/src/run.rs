@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use ccsm_claude::{Error as ClaudeError, Ladder, Message, Session, Turn};
+use ccsm_claude::{Drained, Error as ClaudeError, Ladder, Message, Session, Turn};
 use ccsm_core::PermissionMode;
 use ccsm_service::{RunRequest, Service};
 use clap::Args;
@@ -90,10 +90,9 @@ enum TurnEnd {
     Interrupted,
 }
 
-/// Renders a turn; on Ctrl-C asks the CLI to interrupt and keeps reading until the
-/// turn ends (a second Ctrl-C gives up waiting).
-async fn drive(session: &Session, mut turn: Turn, r: &mut Renderer) -> Result<TurnEnd> {
-    let mut interrupted = false;
+/// Renders a turn; on Ctrl-C the library interrupts it and drains it to its end
+/// (what arrives meanwhile is still shown); a second Ctrl-C gives up waiting.
+async fn drive(mut turn: Turn, r: &mut Renderer) -> Result<TurnEnd> {
     loop {
         tokio::select! {
             item = turn.next_line() => {
@@ -102,11 +101,7 @@ async fn drive(session: &Session, mut turn: Turn, r: &mut Renderer) -> Result<Tu
                     Ok(line) => {
                         r.line(&line);
                         if let Message::Result(res) = &line.message {
-                            let summary = summary(res);
-                            r.finish(Some(&summary));
-                            if interrupted {
-                                return Ok(TurnEnd::Interrupted);
-                            }
+                            r.finish(Some(&summary(res)));
                             if res.is_error {
                                 eprintln!("error: {}", res.result.as_deref().unwrap_or(&res.subtype));
                             }
@@ -123,27 +118,29 @@ async fn drive(session: &Session, mut turn: Turn, r: &mut Renderer) -> Result<Tu
                 }
             }
             _ = tokio::signal::ctrl_c() => {
-                if interrupted {
-                    r.finish(None);
-                    return Ok(TurnEnd::Interrupted);
-                }
-                interrupted = true;
                 eprintln!("\ninterrupting…");
-                if let Err(e) = session.interrupt().await {
-                    tracing::warn!("interrupt failed: {e}");
-                    r.finish(None);
-                    return Ok(TurnEnd::Interrupted);
+                let drained = tokio::select! {
+                    d = turn.interrupt_and_drain(DRAIN_DEADLINE, |line| r.line(line)) => d,
+                    _ = tokio::signal::ctrl_c() => Ok(Drained::Ended("given up".into())),
+                };
+                match drained {
+                    Ok(Drained::Result(res)) => r.finish(Some(&summary(&res))),
+                    Ok(Drained::Ended(_)) => r.finish(None),
+                    Err(e) => {
+                        tracing::warn!("interrupt failed: {e}");
+                        r.finish(None);
+                    }
                 }
+                return Ok(TurnEnd::Interrupted);
             }
         }
     }
     r.finish(None);
-    Ok(if interrupted {
-        TurnEnd::Interrupted
-    } else {
-        TurnEnd::Done { is_error: true }
-    })
+    Ok(TurnEnd::Done { is_error: true })
 }
+
+/// How long an interrupted turn may take to end before the session is cancelled.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn summary(res: &ccsm_claude::ResultMessage) -> String {
     let tokens = res.usage.as_ref().map_or(0, |u| u.total());
@@ -168,7 +165,7 @@ pub async fn run(svc: &Service, a: RunArgs, claude: Option<PathBuf>, json: bool)
     // again after the turn in case the CLI moved to another id.
     save_name(svc, name, &session)?;
     let turn = session.send(&a.prompt).await?;
-    let end = drive(&session, turn, &mut r).await;
+    let end = drive(turn, &mut r).await;
     save_name(svc, name, &session)?;
     let code = match end {
         Ok(TurnEnd::Done { is_error }) => {
@@ -242,7 +239,7 @@ pub async fn chat(svc: &Service, a: ChatArgs, claude: Option<PathBuf>) -> Result
         }
         r.start_spinner("thinking…");
         let turn = session.send(line).await?;
-        match drive(&session, turn, &mut r).await? {
+        match drive(turn, &mut r).await? {
             TurnEnd::Done { is_error } => failed |= is_error,
             TurnEnd::Interrupted => {}
         }
