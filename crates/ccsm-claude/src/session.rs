@@ -1053,7 +1053,7 @@ impl TurnOutcome {
 #[derive(Debug, Clone)]
 pub enum Drained {
     /// The CLI stopped the turn and said so with its result (an error result).
-    Result(ResultMessage),
+    Result(Box<ResultMessage>),
     /// The turn ended without a result (the process went away); the error says how.
     Ended(String),
 }
@@ -1079,7 +1079,7 @@ impl Turn {
                     Ok(line) => {
                         on_line(&line);
                         if let Message::Result(r) = &line.message {
-                            return Drained::Result(r.clone());
+                            return Drained::Result(Box::new(r.clone()));
                         }
                     }
                     Err(Error::Protocol { reason, .. }) => {
