@@ -81,3 +81,11 @@ fn subagent_transcripts_indexed_before_migration_3_are_read_again() {
     );
     assert_eq!(store.integrity_check().expect("check"), "ok");
 }
+
+#[test]
+fn sqlite_answers_a_project_filter_from_its_index() {
+    let store = ccsm_store::SqliteStore::memory().expect("open");
+    let q = ccsm_store::SearchQuery::parse("project:/src/a").expect("query");
+    let plan = store.explain_search(&q).expect("plan");
+    assert!(plan.contains("sessions_project"), "plan: {plan}");
+}
