@@ -89,3 +89,17 @@ fn sqlite_answers_a_project_filter_from_its_index() {
     let plan = store.explain_search(&q).expect("plan");
     assert!(plan.contains("sessions_project"), "plan: {plan}");
 }
+
+#[test]
+fn a_closed_catalog_leaves_no_log_behind_after_reads_from_its_pool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("catalog.db");
+    {
+        use ccsm_store::Store;
+        let store = ccsm_store::SqliteStore::open(&path).expect("open");
+        store.set_sync_digest("d").expect("write");
+        assert_eq!(store.sync_digest().expect("read").as_deref(), Some("d"));
+    }
+    // A log left behind would carry pages a damaged file no longer has.
+    assert!(!dir.path().join("catalog.db-wal").exists());
+}

@@ -4,6 +4,7 @@
 
 mod calls;
 mod ingest;
+mod readers;
 mod search;
 mod store_impl;
 
@@ -27,6 +28,11 @@ const MIGRATIONS: &[&str] = &[
 /// The embedded catalog: one SQLite file (WAL) in ccsm's data dir.
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Read-only connections of an on-disk catalog. Closed first (fields drop
+    /// in order): the last connection to close folds the log into the file and
+    /// removes it, which a read-only one cannot do.
+    readers: Option<readers::Readers>,
+    /// The one writer (and the reader of an in-memory catalog).
     conn: Mutex<Connection>,
     /// Copies the write-ahead log into the database on a thread of its own.
     _checkpointer: Option<Checkpointer>,
@@ -188,6 +194,7 @@ impl SqliteStore {
         let checkpointer = Some(Checkpointer::start(&mut conn, path)?);
         let store = Self {
             conn: Mutex::new(conn),
+            readers: Some(readers::Readers::new(path)),
             _checkpointer: checkpointer,
         };
         store.migrate(&path.display().to_string())?;
@@ -213,6 +220,7 @@ impl SqliteStore {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             let store = Self {
                 conn: Mutex::new(conn),
+                readers: None,
                 _checkpointer: None,
             };
             store.migrate(&path.display().to_string())?;
@@ -232,6 +240,7 @@ impl SqliteStore {
     pub fn memory() -> Result<Self> {
         let store = Self {
             conn: Mutex::new(Connection::open_in_memory()?),
+            readers: None,
             _checkpointer: None,
         };
         store.migrate(":memory:")?;
@@ -243,6 +252,7 @@ impl SqliteStore {
     pub fn open_at_version(path: &Path, version: usize) -> Result<Self> {
         let store = Self {
             conn: Mutex::new(Connection::open(path)?),
+            readers: None,
             _checkpointer: None,
         };
         store.migrate_to(&path.display().to_string(), version)?;
@@ -282,6 +292,15 @@ impl SqliteStore {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// A connection to read with: one of the pool's, so reads never wait for a
+    /// write; the writer where there is no pool.
+    fn read(&self) -> Result<readers::Reader<'_>> {
+        match &self.readers {
+            Some(pool) => pool.get(),
+            None => Ok(readers::Reader::Writer(self.lock()?)),
+        }
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {

@@ -297,7 +297,7 @@ impl SqliteStore {
 
     /// A search: newest first through the runs of text, or ranked by FTS5.
     pub(super) fn search_hits(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         if !q.rank && !q.terms.is_empty() {
             // One read transaction for the few dozen small queries of a search (not
             // a lock and unlock of the WAL for each).

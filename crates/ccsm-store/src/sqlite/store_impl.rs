@@ -13,7 +13,7 @@ impl Store for SqliteStore {
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionRecord>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let s = conn
             .query_row(
                 &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = ?1"),
@@ -25,7 +25,7 @@ impl Store for SqliteStore {
     }
 
     fn list(&self, f: &ListFilter) -> Result<Vec<SessionRecord>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         // A file without a summary (only `file-history-snapshot` lines, say) is no
         // session for the SDK: kept in the catalog for its file state, never listed.
         let mut sql = format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.summary <> ''");
@@ -69,7 +69,7 @@ impl Store for SqliteStore {
     }
 
     fn file_state(&self, path: &str) -> Result<Option<FileState>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         Ok(conn
             .query_row(
                 "SELECT path, session_id, size, mtime, offset, head_hash FROM files WHERE path = ?1",
@@ -89,7 +89,7 @@ impl Store for SqliteStore {
     }
 
     fn file_states(&self) -> Result<Vec<FileState>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let mut st =
             conn.prepare("SELECT path, session_id, size, mtime, offset, head_hash FROM files")?;
         let v = st
@@ -108,7 +108,7 @@ impl Store for SqliteStore {
     }
 
     fn count_present(&self) -> Result<usize> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let n: i64 = conn.query_row("SELECT COUNT(*) FROM sessions WHERE gone = 0", [], |r| {
             r.get(0)
         })?;
@@ -116,7 +116,7 @@ impl Store for SqliteStore {
     }
 
     fn known_files(&self) -> Result<Vec<(String, String, bool)>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let mut st = conn.prepare("SELECT id, file_path, gone FROM sessions")?;
         let v = st
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0)))?
@@ -156,7 +156,7 @@ impl Store for SqliteStore {
     }
 
     fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         // A range on the primary key: ids are lower-case hex and '-', all below '~'.
         let ids = conn
             .prepare_cached(
@@ -171,7 +171,7 @@ impl Store for SqliteStore {
     }
 
     fn archive_keys(&self) -> Result<Vec<(String, String)>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let keys = conn
             .prepare("SELECT id, archive_key FROM sessions WHERE archive_key IS NOT NULL")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -290,7 +290,7 @@ impl Store for SqliteStore {
     }
 
     fn older_than(&self, cutoff_ms: i64) -> Result<Vec<SessionRecord>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let mut st = conn.prepare(&format!(
             "SELECT {SESSION_COLS} FROM sessions s
              WHERE COALESCE(s.last_activity, s.last_modified) < ?1 ORDER BY s.last_modified"
@@ -332,7 +332,7 @@ impl Store for SqliteStore {
     }
 
     fn name(&self, name: &str) -> Result<Option<NameRecord>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let head: Option<(i64, i64)> = conn
             .query_row(
                 "SELECT created, updated FROM names WHERE name = ?1",
@@ -358,7 +358,7 @@ impl Store for SqliteStore {
 
     fn names(&self) -> Result<Vec<NameRecord>> {
         let list: Vec<String> = {
-            let conn = self.lock()?;
+            let conn = self.read()?;
             let mut st = conn.prepare("SELECT name FROM names ORDER BY updated DESC")?;
             let v = st
                 .query_map([], |r| r.get(0))?
@@ -381,7 +381,7 @@ impl Store for SqliteStore {
     }
 
     fn calls(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, CallRecord)>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT session_id, key, ts, model, input, output, cache_5m, cache_1h, cache_read, cost
              FROM calls WHERE ts >= ?1 AND ts <= ?2",
@@ -516,7 +516,7 @@ impl Store for SqliteStore {
     }
 
     fn sync_digest(&self) -> Result<Option<String>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let digest = conn
             .prepare_cached("SELECT value FROM meta WHERE key = 'sync_digest'")?
             .query_row([], |r| r.get(0))
@@ -535,7 +535,7 @@ impl Store for SqliteStore {
     }
 
     fn pricing_fingerprint(&self) -> Result<Option<String>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let v = conn
             .prepare_cached("SELECT value FROM meta WHERE key = 'pricing'")?
             .query_row([], |r| r.get(0))
@@ -571,7 +571,7 @@ impl Store for SqliteStore {
     }
 
     fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let mut st = conn.prepare_cached(
             "SELECT s.project_dir,
                 (SELECT p.project_path FROM sessions p
@@ -602,7 +602,7 @@ impl Store for SqliteStore {
         project_dirs: Option<&[String]>,
         include_gone: bool,
     ) -> Result<Vec<UsageRow>> {
-        let conn = self.lock()?;
+        let conn = self.read()?;
         let mut sql = String::from(
             "SELECT u.session_id, s.project_dir, u.model, u.day, u.first_ts, u.last_ts, u.calls,
                 u.input, u.output, u.cache_5m, u.cache_1h, u.cache_read, s.cli_cost_usd
