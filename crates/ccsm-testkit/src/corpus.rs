@@ -29,6 +29,9 @@ pub struct CorpusSpec {
     pub seed: u64,
     /// Sessions per project, on average.
     pub sessions_per_project: usize,
+    /// Scales assistant messages and tool results (1.0: ~2.4 KB average lines;
+    /// 2.0: ~4 KB, the shape of a history of long answers and large tool output).
+    pub text_scale: f64,
 }
 
 impl CorpusSpec {
@@ -50,6 +53,7 @@ impl Default for CorpusSpec {
             median_bytes: 105_000.0,
             seed: 42,
             sessions_per_project: 25,
+            text_scale: 1.0,
         }
     }
 }
@@ -108,6 +112,8 @@ pub fn encode_project_dir(path: &str) -> String {
 struct Gen {
     rng: ChaCha8Rng,
     clock_ms: i64,
+    /// See [`CorpusSpec::text_scale`].
+    scale: f64,
 }
 
 impl Gen {
@@ -135,6 +141,12 @@ impl Gen {
             });
         }
         s
+    }
+    /// Text of a length scaled by [`CorpusSpec::text_scale`].
+    fn long_text(&mut self, min: usize, max: usize) -> String {
+        let at = |n: usize| (n as f64 * self.scale).max(1.0) as usize;
+        let (min, max) = (at(min), at(max));
+        self.text(min, max.max(min))
     }
     fn tick(&mut self) -> String {
         self.clock_ms += self.rng.random_range(50..4000);
@@ -249,7 +261,7 @@ fn write_session(
                     json!([{"type":"tool_use","id": id,"name":"Bash",
                             "input":{"command": g.text(10, 120),"description":"run"}}])
                 } else {
-                    json!([{"type":"text","text": g.text(800, 4000)}])
+                    json!([{"type":"text","text": g.long_text(800, 4000)}])
                 };
                 // Earlier block lines of a streamed message carry partial output counts.
                 let out = if last_block { final_out } else { final_out / 2 };
@@ -273,9 +285,9 @@ fn write_session(
             if let Some(id) = tool_id {
                 let big = g.rng.random_ratio(1, 10);
                 let output = if big {
-                    g.text(8_000, 64_000)
+                    g.long_text(8_000, 64_000)
                 } else {
-                    g.text(800, 4000)
+                    g.long_text(800, 4000)
                 };
                 let uuid = g.uuid();
                 let mut r = json!({"type":"user","message":{"role":"user","content":[
@@ -313,6 +325,7 @@ pub fn generate(config_dir: &Path, spec: &CorpusSpec) -> std::io::Result<CorpusR
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(spec.seed),
         clock_ms: 1_790_000_000_000,
+        scale: spec.text_scale,
     };
     // mu = ln(median); sigma from p90 / median = 650 / 105 at z = 1.2816.
     let sigma = (650.0f64 / 105.0).ln() / 1.2816;
@@ -360,6 +373,7 @@ pub fn generate_single(config_dir: &Path, bytes: u64, seed: u64) -> std::io::Res
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
         clock_ms: 1_790_000_000_000,
+        scale: 1.0,
     };
     let cwd = "/home/dev/src/huge";
     let dir = config_dir.join("projects").join(encode_project_dir(cwd));

@@ -1,5 +1,5 @@
 //! `ccsm-corpus --out DIR [--size 1GiB] [--sessions N] [--median 105KB] [--seed N]
-//! [--single 600MB]`: writes a Claude-Code-shaped config dir for benchmarks.
+//! [--text-scale 1.0] [--per-project 25] [--single 600MB]`: writes a Claude-Code-shaped config dir for benchmarks.
 
 use std::path::PathBuf;
 
@@ -27,6 +27,13 @@ struct Args {
     median: String,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Scale assistant messages and tool results: 1.0 gives ~2.4 KB average
+    /// lines, 2.0 about 4 KB (long answers, large tool output).
+    #[arg(long, default_value_t = 1.0)]
+    text_scale: f64,
+    /// Sessions per project, on average.
+    #[arg(long, default_value_t = 25)]
+    per_project: usize,
     /// Write one transcript of this size instead.
     #[arg(long)]
     single: Option<String>,
@@ -50,7 +57,8 @@ fn main() -> anyhow::Result<()> {
         max_sessions: a.sessions,
         median_bytes: size(&a.median)? as f64,
         seed: a.seed,
-        ..CorpusSpec::default()
+        text_scale: a.text_scale,
+        sessions_per_project: a.per_project,
     };
     let r = generate(&a.out, &spec).context("writing the corpus")?;
     println!(
