@@ -303,6 +303,15 @@ impl SqliteStore {
         }
     }
 
+    /// Sets one of ccsm's own texts of a session (`update` binds id, text).
+    fn set_text(&self, id: &str, update: &str, text: Option<&str>) -> Result<()> {
+        let conn = self.lock()?;
+        if conn.execute(update, params![id, text])? == 0 {
+            return Err(Error::NotFound(id.to_owned()));
+        }
+        Ok(())
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
         self.conn
             .lock()

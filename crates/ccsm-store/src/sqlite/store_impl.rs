@@ -189,27 +189,15 @@ impl Store for SqliteStore {
     }
 
     fn set_description(&self, id: &str, text: Option<&str>) -> Result<()> {
-        let conn = self.lock()?;
-        if conn.execute(
+        self.set_text(
+            id,
             "UPDATE sessions SET description = ?2 WHERE id = ?1",
-            params![id, text],
-        )? == 0
-        {
-            return Err(Error::NotFound(id.to_owned()));
-        }
-        Ok(())
+            text,
+        )
     }
 
     fn set_notes(&self, id: &str, text: Option<&str>) -> Result<()> {
-        let conn = self.lock()?;
-        if conn.execute(
-            "UPDATE sessions SET notes = ?2 WHERE id = ?1",
-            params![id, text],
-        )? == 0
-        {
-            return Err(Error::NotFound(id.to_owned()));
-        }
-        Ok(())
+        self.set_text(id, "UPDATE sessions SET notes = ?2 WHERE id = ?1", text)
     }
 
     fn append_notes(&self, id: &str, text: &str) -> Result<()> {
