@@ -61,6 +61,10 @@ pub struct Options {
     pub control_timeout: Duration,
     /// How many bytes of stderr are kept for error messages.
     pub stderr_tail_bytes: usize,
+    /// The marker every process of this run carries (`CCSM_RUN_ID`); a fresh
+    /// one when unset. A supervisor that records it can find and stop the run's
+    /// processes after it crashed itself.
+    pub run_id: Option<String>,
     /// Longest stdout line accepted; longer is a protocol error (memory stays bounded).
     pub max_line_bytes: usize,
 }
@@ -119,6 +123,7 @@ impl Default for Options {
             hooks: Vec::new(),
             control_timeout: Duration::from_secs(30),
             stderr_tail_bytes: 64 * 1024,
+            run_id: None,
             max_line_bytes: 64 << 20,
         }
     }
@@ -236,6 +241,10 @@ impl Options {
     }
     pub fn hook(mut self, event: impl Into<String>, matcher: HookMatcher) -> Self {
         self.hooks.push((event.into(), matcher));
+        self
+    }
+    pub fn run_id(mut self, id: impl Into<String>) -> Self {
+        self.run_id = Some(id.into());
         self
     }
     pub fn control_timeout(mut self, t: Duration) -> Self {

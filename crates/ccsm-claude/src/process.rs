@@ -106,3 +106,106 @@ pub fn marked_processes(run_id: &str) -> Vec<u32> {
         .filter_map(|p| p.parse().ok())
         .collect()
 }
+
+/// One process as `/proc/<pid>/stat` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: u32,
+    pub ppid: u32,
+    pub state: char,
+    /// User plus system CPU time, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Start time after boot, in clock ticks: with the pid, names one process
+    /// for good (Claude Code's registry records it as `procStart`).
+    pub start_ticks: u64,
+}
+
+fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
+    // The command name is in parentheses and may hold spaces or ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields counted from 3 (state) in proc(5): state=3, ppid=4, utime=14,
+    // stime=15, starttime=22.
+    let field = |n: usize| f.get(n - 3).copied();
+    Some(ProcStat {
+        pid,
+        state: field(3)?.chars().next()?,
+        ppid: field(4)?.parse().ok()?,
+        cpu_ticks: field(14)?.parse::<u64>().ok()? + field(15)?.parse::<u64>().ok()?,
+        start_ticks: field(22)?.parse().ok()?,
+    })
+}
+
+/// `/proc/<pid>/stat` of one process, if it lives.
+pub fn proc_stat_of(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &stat)
+}
+
+/// The resident memory of one process, in bytes (`VmRSS`).
+pub fn rss_bytes(pid: u32) -> u64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), 100 where it cannot be read.
+pub fn clock_ticks() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|t| u64::try_from(t).ok())
+        .filter(|t| *t > 0)
+        .unwrap_or(100)
+}
+
+/// One read of every process's stat, for questions about trees of processes
+/// (one scan of `/proc`, however many trees are asked about).
+#[derive(Debug, Default)]
+pub struct ProcTable {
+    procs: Vec<ProcStat>,
+}
+
+impl ProcTable {
+    pub fn read() -> Self {
+        let procs = all_pids()
+            .iter()
+            .filter_map(|p| {
+                let pid = p.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+                parse_stat(pid, &stat)
+            })
+            .filter(|s| s.state != 'Z')
+            .collect();
+        Self { procs }
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&ProcStat> {
+        self.procs.iter().find(|p| p.pid == pid)
+    }
+
+    /// `root` and every live process under it.
+    pub fn tree(&self, root: u32) -> Vec<&ProcStat> {
+        let mut out: Vec<&ProcStat> = self.get(root).into_iter().collect();
+        let mut i = 0;
+        while i < out.len() {
+            let parent = out[i].pid;
+            out.extend(self.procs.iter().filter(|p| p.ppid == parent));
+            i += 1;
+        }
+        out
+    }
+
+    /// RSS (bytes) and CPU ticks of `root` and everything under it.
+    pub fn tree_usage(&self, root: u32) -> (u64, u64) {
+        self.tree(root).iter().fold((0, 0), |(rss, cpu), p| {
+            (rss + rss_bytes(p.pid), cpu + p.cpu_ticks)
+        })
+    }
+}

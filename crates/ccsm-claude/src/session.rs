@@ -573,7 +573,10 @@ impl Session {
             None => crate::find::find_cli(None)?.path,
         };
         let args = options.to_args()?;
-        let run_id = uuid::Uuid::new_v4().to_string();
+        let run_id = options
+            .run_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut cmd = Command::new(&cli);
         cmd.args(&args)
             .stdin(Stdio::piped())
@@ -714,6 +717,11 @@ impl Session {
     /// The process id of the CLI (leader of its process group).
     pub fn pid(&self) -> u32 {
         self.inner.guard.pid
+    }
+
+    /// The marker every process of this run carries (`CCSM_RUN_ID`).
+    pub fn run_id(&self) -> &str {
+        &self.inner.guard.run_id
     }
 
     /// The session id: known from the start for new sessions and plain resumes; for

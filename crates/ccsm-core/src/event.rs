@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::live::LiveStatus;
 use crate::run::RunStatus;
 
 /// One event of a live session, with its place in the session's stream.
@@ -31,8 +32,16 @@ pub struct EventRecord {
 /// {"kind": "stderr", "text": "warning: …"}
 /// {"kind": "permissionRequest", "requestId": "req-1", "toolName": "Bash", "input": {"command": "ls"}}
 /// {"kind": "permissionDecided", "requestId": "req-1", "allow": true}
+/// {"kind": "state", "status": {"state": "cancelled"}}
+/// {"kind": "error", "message": "the CLI exited with code 1: …"}
+/// {"kind": "complete", "result": {"type": "result", "subtype": "success", …}}
+/// {"kind": "alert", "limit": "memory", "message": "…", "action": "interrupt"}
 /// {"kind": "lagged", "missed": 120}
 /// ```
+///
+/// Over the daemon's WebSocket and SSE each kind travels under the name of
+/// [`Event::wire_name`] (`claude-output`, `claude-status`, `claude-error`,
+/// `claude-complete`, `approval`, `alert`, `lagged`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Event {
@@ -52,11 +61,40 @@ pub enum Event {
     /// A permission request was answered.
     #[serde(rename_all = "camelCase")]
     PermissionDecided { request_id: String, allow: bool },
+    /// The session's state as the process table shows it (with `cancelled` and
+    /// `interrupted`, which only its owner knows).
+    State { status: LiveStatus },
+    /// Something went wrong: a turn failed, the CLI crashed, a request was refused.
+    Error { message: String },
+    /// A turn ended: the CLI's `result` line (cost, tokens, duration, text).
+    Complete { result: serde_json::Value },
+    /// A limit was crossed (memory, runtime, cost, restarts), and what was done.
+    Alert {
+        limit: String,
+        message: String,
+        action: String,
+    },
     /// This watcher read too slowly and missed this many events: refetch the state.
     Lagged { missed: u64 },
     /// A kind this build does not know (from a newer ccsm).
     #[serde(other)]
     Unknown,
+}
+
+impl Event {
+    /// The event's name on the daemon's streams.
+    pub fn wire_name(&self) -> &'static str {
+        match self {
+            Self::Line { .. } => "claude-output",
+            Self::Status { .. } | Self::State { .. } => "claude-status",
+            Self::Stderr { .. } | Self::Error { .. } => "claude-error",
+            Self::Complete { .. } => "claude-complete",
+            Self::PermissionRequest { .. } | Self::PermissionDecided { .. } => "approval",
+            Self::Alert { .. } => "alert",
+            Self::Lagged { .. } => "lagged",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 #[cfg(test)]

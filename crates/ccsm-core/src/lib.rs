@@ -7,12 +7,14 @@
 
 pub mod error;
 pub mod event;
+pub mod live;
 pub mod run;
 pub mod usage;
 pub mod views;
 
 pub use error::{ErrorKind, HasKind};
 pub use event::{Event, EventRecord};
+pub use live::{ApprovalView, LiveStatus, ProcessView, StartedBy};
 pub use run::RunStatus;
 
 use std::fmt;

@@ -325,6 +325,13 @@ pub trait Store: Send + Sync {
     /// Sessions per project dir, newest activity first: those whose transcript is
     /// present, and with `include_gone` those Claude Code deleted too.
     fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>>;
+    /// Stores (or replaces) a daemon record: `value` is JSON the daemon reads back
+    /// after a restart (its runs, approvals, supervision specs), by `kind` and `key`.
+    fn put_record(&self, kind: &str, key: &str, value: &str) -> Result<()>;
+    /// Every record of a kind, as (key, value), oldest write first.
+    fn records(&self, kind: &str) -> Result<Vec<(String, String)>>;
+    /// Removes a record; whether there was one.
+    fn delete_record(&self, kind: &str, key: &str) -> Result<bool>;
 }
 
 /// A project dir as the catalog knows it.

@@ -13,6 +13,7 @@
 mod chain;
 pub mod portable;
 pub mod pricing;
+pub mod registry;
 pub mod relocate;
 pub mod scan;
 pub mod usage;

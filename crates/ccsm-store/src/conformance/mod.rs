@@ -157,6 +157,7 @@ pub const CHAPTERS: &[Chapter] = &[
     ("search: interleaved_runs", search::interleaved_runs),
     ("sessions: batched_steps", sessions::batched_steps),
     ("sessions: cleanup_and_delete", sessions::cleanup_and_delete),
+    ("sessions: daemon_records", sessions::daemon_records),
 ];
 
 /// Runs every chapter on an empty store, in order; a failure names its chapter.

@@ -243,3 +243,22 @@ pub(super) fn cleanup_and_delete(store: &dyn Store) {
     assert!(store.remove_name("work").unwrap());
     assert!(!store.exists("work").unwrap());
 }
+
+/// The daemon's records: put, replace, list by kind, delete; kinds do not mix.
+pub(super) fn daemon_records(store: &dyn Store) {
+    store.put_record("run", "a", r#"{"n":1}"#).unwrap();
+    store.put_record("run", "b", r#"{"n":2}"#).unwrap();
+    store.put_record("spec", "a", r#"{"s":1}"#).unwrap();
+    store.put_record("run", "a", r#"{"n":3}"#).unwrap();
+    let runs = store.records("run").unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.contains(&("a".into(), r#"{"n":3}"#.into())));
+    assert_eq!(
+        store.records("spec").unwrap(),
+        vec![("a".to_string(), r#"{"s":1}"#.to_string())]
+    );
+    assert!(store.delete_record("run", "a").unwrap());
+    assert!(!store.delete_record("run", "a").unwrap());
+    assert_eq!(store.records("run").unwrap().len(), 1);
+    assert!(store.records("nothing").unwrap().is_empty());
+}

@@ -362,6 +362,35 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn put_record(&self, kind: &str, key: &str, value: &str) -> Result<()> {
+        let conn = self.lock()?;
+        conn.execute(
+            "INSERT INTO daemon_records (kind, key, value, updated) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+            params![kind, key, value, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    fn records(&self, kind: &str) -> Result<Vec<(String, String)>> {
+        let conn = self.read()?;
+        let mut st = conn.prepare_cached(
+            "SELECT key, value FROM daemon_records WHERE kind = ?1 ORDER BY updated, key",
+        )?;
+        let v = st
+            .query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(v)
+    }
+
+    fn delete_record(&self, kind: &str, key: &str) -> Result<bool> {
+        let conn = self.lock()?;
+        Ok(conn.execute(
+            "DELETE FROM daemon_records WHERE kind = ?1 AND key = ?2",
+            params![kind, key],
+        )? > 0)
+    }
+
     fn remove_name(&self, name: &str) -> Result<bool> {
         let conn = self.lock()?;
         conn.execute("DELETE FROM name_sessions WHERE name = ?1", [name])?;

@@ -1,0 +1,239 @@
+//! Every Claude Code process on the machine, from the CLI's own registry
+//! (`<config>/sessions/<pid>.json`) checked against `/proc`: what `ccsm ps` shows
+//! without a daemon, and what the daemon's process table adds its own runs to.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ccsm_claude::process::{clock_ticks, ProcTable};
+use ccsm_core::{LiveStatus, ProcessView, StartedBy};
+use ccsm_transcripts::registry::{read_registry, RegistryEntry};
+
+use crate::Service;
+
+/// CPU use between two looks at the same processes.
+#[derive(Debug)]
+pub struct CpuSampler {
+    /// (pid, start ticks) → (CPU ticks of its tree, when).
+    prev: HashMap<(u32, u64), (u64, Instant)>,
+    ticks_per_sec: u64,
+}
+
+impl Default for CpuSampler {
+    fn default() -> Self {
+        Self {
+            prev: HashMap::new(),
+            ticks_per_sec: clock_ticks(),
+        }
+    }
+}
+
+impl CpuSampler {
+    /// The CPU % of a tree since the last look; on a first look, the average
+    /// since the process started.
+    pub fn percent(&mut self, key: (u32, u64), cpu_ticks: u64, runtime_ms: i64) -> f64 {
+        let now = Instant::now();
+        let tps = self.ticks_per_sec as f64;
+        let pct = match self.prev.get(&key) {
+            Some(&(ticks, at)) => {
+                let secs = now.duration_since(at).as_secs_f64();
+                if secs <= 0.0 {
+                    0.0
+                } else {
+                    cpu_ticks.saturating_sub(ticks) as f64 / tps / secs * 100.0
+                }
+            }
+            None if runtime_ms > 0 => cpu_ticks as f64 / tps / (runtime_ms as f64 / 1000.0) * 100.0,
+            None => 0.0,
+        };
+        self.prev.insert(key, (cpu_ticks, now));
+        pct
+    }
+
+    /// Forgets processes that are gone.
+    pub fn retain(&mut self, live: &HashSet<(u32, u64)>) {
+        self.prev.retain(|k, _| live.contains(k));
+    }
+}
+
+/// A registry entry that is a live process: its pid is alive and started when
+/// the entry says (a `kill -9`'d CLI leaves its file; its pid may be reused).
+#[derive(Debug, Clone)]
+pub struct LiveEntry {
+    pub entry: RegistryEntry,
+    pub config_dir: PathBuf,
+    pub start_ticks: u64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The config dir a running CLI uses, from its environment (readable for the
+/// user's own processes only).
+fn config_dir_of(pid: u32) -> Option<PathBuf> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let mut home = None;
+    for kv in env.split(|b| *b == 0) {
+        let kv = String::from_utf8_lossy(kv);
+        if let Some(v) = kv.strip_prefix("CLAUDE_CONFIG_DIR=") {
+            if !v.is_empty() {
+                return Some(PathBuf::from(v));
+            }
+        }
+        if let Some(v) = kv.strip_prefix("HOME=") {
+            home = Some(PathBuf::from(v).join(".claude"));
+        }
+    }
+    home
+}
+
+/// Where running CLIs keep their messaging sockets (`<pid>.sock`): one per
+/// running CLI, whatever its config dir, so the machine's config dirs in use can
+/// be found from them.
+fn socket_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(x) = crate::config::env("XDG_RUNTIME_DIR") {
+        dirs.push(PathBuf::from(x).join("cc-socks"));
+    }
+    for var in ["CLAUDE_CODE_TMPDIR", "TMPDIR"] {
+        if let Some(t) = crate::config::env(var) {
+            dirs.push(PathBuf::from(t).join("cc-socks"));
+        }
+    }
+    dirs.push(PathBuf::from("/tmp/cc-socks"));
+    dirs.push(PathBuf::from(format!(
+        "/tmp/cc-socks-{}",
+        nix::unistd::getuid()
+    )));
+    dirs
+}
+
+impl Service {
+    /// The config dirs whose registries are read: this one, those in
+    /// `$CCSM_CONFIG_DIRS` (colon-separated), and those of every running CLI
+    /// found by its messaging socket.
+    pub fn registry_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.config_dir().to_path_buf()];
+        if let Some(extra) = crate::config::env("CCSM_CONFIG_DIRS") {
+            dirs.extend(std::env::split_paths(&extra));
+        }
+        for sock_dir in socket_dirs() {
+            let Ok(rd) = std::fs::read_dir(&sock_dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".sock"))
+                    .and_then(|p| p.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if let Some(d) = config_dir_of(pid) {
+                    dirs.push(d);
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        dirs.retain(|d| seen.insert(std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())));
+        dirs
+    }
+
+    /// Every registry entry of `dirs` that is a live process.
+    pub fn live_entries(&self, dirs: &[PathBuf], table: &ProcTable) -> Vec<LiveEntry> {
+        let mut out = Vec::new();
+        for dir in dirs {
+            for entry in read_registry(dir) {
+                let Some(stat) = table.get(entry.pid) else {
+                    continue;
+                };
+                let recorded = entry.proc_start.as_deref().map(str::trim);
+                if recorded.is_some_and(|r| r != stat.start_ticks.to_string()) {
+                    continue;
+                }
+                out.push(LiveEntry {
+                    start_ticks: stat.start_ticks,
+                    config_dir: dir.clone(),
+                    entry,
+                });
+            }
+        }
+        out.sort_by_key(|e| (e.entry.started_at.unwrap_or(0), e.entry.pid));
+        out
+    }
+
+    /// The pids of live processes (other than `except`) that hold `session_id`.
+    pub fn live_holders(&self, session_id: &str, except: &[u32]) -> Vec<u32> {
+        let table = ProcTable::read();
+        self.live_entries(&[self.config_dir().to_path_buf()], &table)
+            .into_iter()
+            .filter(|e| e.entry.session_id.as_deref() == Some(session_id))
+            .map(|e| e.entry.pid)
+            .filter(|p| !except.contains(p))
+            .collect()
+    }
+
+    /// The process table of every Claude Code process the registries show.
+    pub fn processes(&self, sampler: &mut CpuSampler) -> Vec<ProcessView> {
+        let table = ProcTable::read();
+        let dirs = self.registry_dirs();
+        let now = now_ms();
+        let mut seen = HashSet::new();
+        let rows = self
+            .live_entries(&dirs, &table)
+            .into_iter()
+            .map(|live| {
+                let e = &live.entry;
+                let (rss, cpu_ticks) = table.tree_usage(e.pid);
+                let started_at = e.started_at.unwrap_or(now);
+                let runtime_ms = (now - started_at).max(0);
+                let key = (e.pid, live.start_ticks);
+                seen.insert(key);
+                ProcessView {
+                    pid: e.pid,
+                    session_id: e.session_id.clone(),
+                    name: e.name.clone(),
+                    project_path: e.cwd.clone(),
+                    model: None,
+                    started_at,
+                    status: LiveStatus::from_registry(
+                        e.status.as_deref().unwrap_or(""),
+                        e.waiting_for.as_deref(),
+                    ),
+                    memory_bytes: rss,
+                    cpu_percent: sampler.percent(key, cpu_ticks, runtime_ms),
+                    runtime_ms,
+                    tokens: None,
+                    cost_usd: None,
+                    started_by: started_by(e),
+                    config_dir: Some(live.config_dir.display().to_string()),
+                    version: e.version.clone(),
+                    job_id: e.job_id.clone(),
+                }
+            })
+            .collect();
+        sampler.retain(&seen);
+        rows
+    }
+}
+
+fn started_by(e: &RegistryEntry) -> StartedBy {
+    match (e.kind.as_deref(), e.entrypoint.as_deref()) {
+        (Some("bg"), _) => StartedBy::Background,
+        (_, Some("sdk-cli")) => StartedBy::Sdk,
+        (_, Some("cli")) => StartedBy::Terminal,
+        _ => StartedBy::Other,
+    }
+}
+
+/// Whether `path` is one of `dirs` (after resolving links).
+pub fn is_one_of(path: &Path, dirs: &[PathBuf]) -> bool {
+    let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    dirs.iter()
+        .any(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()) == p)
+}
