@@ -4,10 +4,12 @@ mod bundles;
 mod catalog;
 mod ids;
 mod info;
+mod live;
 mod out;
 mod projects;
 mod render;
 mod run;
+mod serve;
 mod sessions;
 mod setup;
 mod usage;
@@ -76,6 +78,49 @@ enum Command {
         args: run::RunArgs,
         #[command(flatten)]
         claude: Claude,
+        #[command(flatten)]
+        out: Json,
+        #[command(flatten)]
+        daemon: live::DaemonArgs,
+    },
+    /// The daemon: start, watch, steer and stop many sessions over HTTP and WebSocket.
+    Serve {
+        #[command(flatten)]
+        args: serve::ServeArgs,
+        #[command(flatten)]
+        claude: Claude,
+    },
+    /// Every Claude Code process on the machine: the daemon's sessions and the others.
+    Ps {
+        #[command(flatten)]
+        daemon: live::DaemonArgs,
+        #[command(flatten)]
+        out: Json,
+    },
+    /// Cancel a daemon session (or all of them, or by --pid a process it did not start).
+    Cancel {
+        #[command(flatten)]
+        args: live::CancelArgs,
+        #[command(flatten)]
+        daemon: live::DaemonArgs,
+        #[command(flatten)]
+        out: Json,
+    },
+    /// A daemon session's events (-f follows them until it ends).
+    Logs {
+        #[command(flatten)]
+        args: live::LogsArgs,
+        #[command(flatten)]
+        daemon: live::DaemonArgs,
+        #[command(flatten)]
+        out: Json,
+    },
+    /// Tool calls waiting for a person's answer: list, allow, deny.
+    Approvals {
+        #[command(subcommand)]
+        cmd: Option<live::ApprovalsCmd>,
+        #[command(flatten)]
+        daemon: live::DaemonArgs,
         #[command(flatten)]
         out: Json,
     },
@@ -150,39 +195,6 @@ enum Command {
     },
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-/// `ccsm sessions list | head` must end quietly when `head` does, not panic in the
-/// middle of a table (`println!` panics on a closed pipe). The usual Unix answer:
-/// the default SIGPIPE action, which ends the process as every filter does. Not for
-/// `run`/`chat`, which write to the CLI's stdin and must see its end as an error.
-#[allow(unsafe_code)]
-fn quiet_broken_pipe() {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: called first thing in main, before any thread exists; SIG_DFL installs
-    // no handler code.
-    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
-}
-
-/// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
-fn write_out(bytes: &[u8]) -> ExitCode {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ccsm: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -192,8 +204,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run { .. } | Command::Chat { .. }) {
-        quiet_broken_pipe();
+    if !matches!(
+        cli.command,
+        Command::Run { .. } | Command::Chat { .. } | Command::Serve { .. }
+    ) {
+        out::quiet_broken_pipe();
     }
     // Generated from the clap definitions: always in step with the commands.
     match &cli.command {
@@ -201,7 +216,7 @@ fn main() -> ExitCode {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();
             clap_complete::generate(*shell, &mut cmd, "ccsm", &mut buf);
-            return write_out(&buf);
+            return out::write_out(&buf);
         }
         Command::Man => {
             let cmd = <Cli as clap::CommandFactory>::command();
@@ -210,7 +225,7 @@ fn main() -> ExitCode {
                 eprintln!("ccsm: {e}");
                 return ExitCode::FAILURE;
             }
-            return write_out(&buf);
+            return out::write_out(&buf);
         }
         _ => {}
     }
@@ -236,8 +251,26 @@ fn main() -> ExitCode {
     let claude_of = |c: &Claude| c.claude.clone().or(cli.claude.clone());
     let result = rt.block_on(async {
         match cli.command {
-            Command::Run { args, claude, out } => {
-                run::run(&svc, args, claude_of(&claude), out.json || top_json).await
+            Command::Run {
+                args, out, daemon, ..
+            } if args.detach => {
+                live::detach(&svc, &daemon, args.start_request()?, out.json || top_json)
+            }
+            Command::Run {
+                args, claude, out, ..
+            } => run::run(&svc, args, claude_of(&claude), out.json || top_json).await,
+            Command::Serve { args, claude } => serve::serve(&svc, args, claude_of(&claude)).await,
+            Command::Ps { daemon, out } => {
+                live::ps(&svc, &daemon, out.json || top_json).map(|()| 0)
+            }
+            Command::Cancel { args, daemon, out } => {
+                live::cancel(&svc, &daemon, args, out.json || top_json).map(|()| 0)
+            }
+            Command::Logs { args, daemon, out } => {
+                live::logs(&svc, &daemon, args, out.json || top_json).map(|()| 0)
+            }
+            Command::Approvals { cmd, daemon, out } => {
+                live::approvals(&svc, &daemon, cmd, out.json || top_json).map(|()| 0)
             }
             Command::Chat { args, claude } => run::chat(&svc, args, claude_of(&claude)).await,
             Command::Index { out } => catalog::index(&svc, out.json || top_json).map(|()| 0),
@@ -265,7 +298,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ccsm: {e:#}");
             let corrupt = e.chain().any(|c| {

@@ -70,3 +70,36 @@ pub fn size(b: u64) -> String {
         b => format!("{b} B"),
     }
 }
+
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `ccsm sessions list | head` must end quietly when `head` does, not panic in the
+/// middle of a table (`println!` panics on a closed pipe). The usual Unix answer:
+/// the default SIGPIPE action, which ends the process as every filter does. Not for
+/// `run`/`chat`, which write to the CLI's stdin and must see its end as an error.
+#[allow(unsafe_code)]
+pub fn quiet_broken_pipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL installs
+    // no handler code.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
+/// Writes generated text to stdout; a closed pipe (`| head`) is not an error.
+pub fn write_out(bytes: &[u8]) -> std::process::ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ccsm: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

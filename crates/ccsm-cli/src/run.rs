@@ -76,6 +76,33 @@ pub struct RunArgs {
     pub prompt: String,
     #[command(flatten)]
     pub session: SessionArgs,
+    /// Start the session in the daemon (`ccsm serve`) and print its id; follow it
+    /// with `ccsm logs -f ID`.
+    #[arg(long)]
+    pub detach: bool,
+}
+
+impl RunArgs {
+    /// The daemon's start request for these arguments.
+    pub fn start_request(&self) -> Result<ccsm_daemon::fleet::StartRequest> {
+        let s = &self.session;
+        let cwd = match &s.cwd {
+            Some(d) => std::path::absolute(d)?,
+            None => std::env::current_dir()?,
+        };
+        Ok(ccsm_daemon::fleet::StartRequest {
+            working_directory: Some(cwd),
+            prompt: Some(self.prompt.clone()),
+            model: s.model.clone(),
+            permission_mode: s.permission_mode.as_ref().map(|m| m.as_str().to_owned()),
+            name: s.session.clone(),
+            resume: s.resume.clone().or(s.load_session.clone()),
+            continue_: s.continue_,
+            fork: s.fork,
+            allowed_tools: s.allowed_tools.clone(),
+            ..Default::default()
+        })
+    }
 }
 
 #[derive(Args, Debug)]

@@ -6,6 +6,10 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::{Context as _, Result, Service};
 
+/// Records read back: (key, value) of those that read, and the keys of those
+/// that did not.
+pub type Records<T> = (Vec<(String, T)>, Vec<String>);
+
 impl Service {
     /// Stores `value` under `kind`/`key`, replacing what was there.
     pub fn save_record<T: Serialize>(&self, kind: &str, key: &str, value: &T) -> Result<()> {
@@ -16,10 +20,7 @@ impl Service {
 
     /// Every record of `kind` that reads as a `T`; one that does not (written by
     /// another version) is skipped and reported in the second list.
-    pub fn load_records<T: DeserializeOwned>(
-        &self,
-        kind: &str,
-    ) -> Result<(Vec<(String, T)>, Vec<String>)> {
+    pub fn load_records<T: DeserializeOwned>(&self, kind: &str) -> Result<Records<T>> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for (key, value) in self.catalog()?.store.records(kind)? {

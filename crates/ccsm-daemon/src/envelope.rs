@@ -1,0 +1,134 @@
+//! Every answer of the API: `{"success", "data", "error": {"kind", "message"} |
+//! null, "timestamp"}` (seconds since the epoch). Errors carry a kind a program
+//! can act on; a 5xx says nothing internal.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ccsm_core::{ErrorKind, HasKind};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::Error;
+
+fn timestamp() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A successful answer.
+#[derive(Debug)]
+pub struct Data<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Data<T> {
+    fn into_response(self) -> Response {
+        axum::Json(json!({
+            "success": true,
+            "data": self.0,
+            "error": null,
+            "timestamp": timestamp(),
+        }))
+        .into_response()
+    }
+}
+
+/// A failed answer: a status, a kind and a message for people.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalidInput", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "notFound", message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let kind = e.kind();
+        let status = match kind {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_server_error() && kind == ErrorKind::Internal {
+            tracing::error!("internal error: {e}");
+            "internal error (see the daemon's log)".to_owned()
+        } else {
+            e.to_string()
+        };
+        Self {
+            status,
+            kind: kind.as_str(),
+            message,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({
+                "success": false,
+                "data": null,
+                "error": {"kind": self.kind, "message": self.message},
+                "timestamp": timestamp(),
+            })),
+        )
+            .into_response()
+    }
+}
+
+/// A JSON body whose every rejection (not JSON, wrong types, unknown fields, too
+/// large, wrong content type) is an envelope.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(rejected(rejection)),
+        }
+    }
+}
+
+fn rejected(r: JsonRejection) -> ApiError {
+    let status = r.status();
+    let kind = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payloadTooLarge",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupportedMediaType",
+        _ => "invalidInput",
+    };
+    let status = if status.is_server_error() {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    ApiError::new(status, kind, r.body_text())
+}
+
+pub type ApiResult<T> = Result<Data<T>, ApiError>;

@@ -1,0 +1,667 @@
+//! The fleet: the live Claude Code sessions this daemon drives, each a
+//! persistent `ccsm-claude` session keyed by its session id (chosen before the
+//! CLI starts), with its events, its output, its approvals, its limits and, when
+//! asked, a supervisor that restarts it after a crash. No HTTP here: the routes
+//! call these methods.
+
+mod approvals;
+mod log;
+mod run;
+mod supervise;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ccsm_claude::{Ladder, Options};
+use ccsm_core::{ApprovalView, LiveStatus, PermissionMode, ProcessView};
+use ccsm_service::live::CpuSampler;
+use ccsm_service::{RunRequest, Service};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+pub use approvals::Answer;
+pub use log::{frame_of, EventLog, Published, Replay};
+pub use run::Run;
+
+use crate::error::{blocking, Error, Result};
+
+/// How the fleet behaves.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    /// A live session with no turn for this long is closed (it is resumed on
+    /// its next prompt).
+    pub idle_timeout: Duration,
+    /// How long a tool call waits for an answer before the default one.
+    pub approval_timeout: Duration,
+    /// The default answer when nobody answers in time.
+    pub approval_default_allow: bool,
+    /// The waits of the cancel ladder.
+    pub ladder: Ladder,
+    /// Events kept per session for subscribers that come back.
+    pub buffer_events: usize,
+    /// Output (stream-json lines) kept per session.
+    pub output_bytes: usize,
+    /// Ended runs kept in the table (the oldest go first).
+    pub keep_ended: usize,
+    /// The claude binary (default: the service's).
+    pub claude: Option<PathBuf>,
+    /// Variables every session gets (tests: the scripted model).
+    pub env: Vec<(String, String)>,
+    /// Variables no session gets (the daemon's own environment may hold them).
+    pub env_remove: Vec<String>,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            approval_timeout: Duration::from_secs(5 * 60),
+            approval_default_allow: false,
+            ladder: Ladder::default(),
+            buffer_events: 4096,
+            output_bytes: 16 << 20,
+            keep_ended: 256,
+            claude: None,
+            env: Vec::new(),
+            env_remove: Vec::new(),
+        }
+    }
+}
+
+/// The kind of the catalog records that hold the fleet's runs.
+pub(crate) const RUN_RECORD: &str = "run";
+
+/// What a limit does when crossed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LimitAction {
+    /// Only the alert.
+    #[default]
+    None,
+    /// Interrupt the turn.
+    Interrupt,
+    /// Cancel the session.
+    Cancel,
+}
+
+/// Limits of one session; crossing one raises an `alert` event and runs `action`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub struct Limits {
+    /// RSS of the CLI and its tools.
+    pub max_memory_mb: Option<u64>,
+    /// Since the session started.
+    pub max_runtime_secs: Option<u64>,
+    /// Cost of the session's turns so far.
+    pub max_cost_usd: Option<f64>,
+    #[serde(default)]
+    pub action: LimitAction,
+}
+
+/// Restart a session whose CLI exits without being asked to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub struct Supervise {
+    /// Restarts allowed within `window_secs`; one more is a crash loop.
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
+    #[serde(default = "default_window")]
+    pub window_secs: u64,
+    /// The first wait before a restart; doubled each time, up to 30 s.
+    #[serde(default = "default_backoff")]
+    pub backoff_ms: u64,
+}
+
+fn default_max_restarts() -> u32 {
+    3
+}
+fn default_window() -> u64 {
+    60
+}
+fn default_backoff() -> u64 {
+    500
+}
+
+/// `POST /api/claude/sessions`: what to start.
+///
+/// ```json
+/// {"working_directory": "/home/me/api", "prompt": "Fix the failing test",
+///  "model": "sonnet", "permission_mode": "default", "name": "api-fix",
+///  "resume": null, "continue": false, "fork": false,
+///  "environment_variables": {"RUST_LOG": "debug"},
+///  "limits": {"max_memory_mb": 2048, "max_runtime_secs": 3600, "max_cost_usd": 5, "action": "interrupt"},
+///  "supervise": {"max_restarts": 3, "window_secs": 60, "backoff_ms": 500}}
+/// ```
+///
+/// Every field is optional (a session with no prompt starts and waits for one);
+/// unknown fields are refused. Fields may be added.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub struct StartRequest {
+    pub working_directory: Option<PathBuf>,
+    pub prompt: Option<String>,
+    pub model: Option<String>,
+    pub permission_mode: Option<String>,
+    pub name: Option<String>,
+    /// A session id (or a prefix, or a saved name) to resume.
+    pub resume: Option<String>,
+    /// Continue the newest session of the working directory.
+    #[serde(default, rename = "continue")]
+    pub continue_: bool,
+    /// With resume or continue: a new session with the same history.
+    #[serde(default)]
+    pub fork: bool,
+    #[serde(default, alias = "env")]
+    pub environment_variables: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub allowed_tools: Vec<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    pub supervise: Option<Supervise>,
+}
+
+/// What a start answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub session_id: String,
+    pub name: Option<String>,
+    pub pid: Option<u32>,
+    pub status: LiveStatus,
+    /// The session it was forked or resumed from.
+    pub from: Option<String>,
+}
+
+/// One session's state, as `GET /api/claude/sessions/{id}/status` answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    pub session_id: String,
+    pub name: Option<String>,
+    pub pid: Option<u32>,
+    pub status: LiveStatus,
+    pub project_path: String,
+    pub model: Option<String>,
+    pub started_at: i64,
+    pub turns: u64,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub supervised: bool,
+    pub restarts: u32,
+    /// The number of the newest event.
+    pub last_seq: u64,
+    pub pending_approvals: Vec<ApprovalView>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Parses a permission mode the CLI knows; anything else is refused.
+pub fn parse_mode(s: &str) -> Result<PermissionMode> {
+    let mode: PermissionMode = s.parse().unwrap_or(PermissionMode::Default);
+    match mode {
+        PermissionMode::Other(_) => Err(Error::Invalid(format!(
+            "unknown permission mode {s:?}: use default, acceptEdits, auto, bypassPermissions, manual, dontAsk or plan"
+        ))),
+        m => Ok(m),
+    }
+}
+
+/// A name sessions can be addressed by: letters, digits, `.`, `_`, `-`, at most
+/// 64, not a UUID.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !s.starts_with(['.', '-'])
+        && uuid::Uuid::parse_str(s).is_err()
+}
+
+/// The fleet; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    pub(crate) inner: Arc<FleetInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct FleetInner {
+    pub(crate) service: Service,
+    pub(crate) cfg: FleetConfig,
+    pub(crate) runs: RwLock<HashMap<String, Arc<Run>>>,
+    /// Live names → session ids.
+    pub(crate) names: RwLock<HashMap<String, String>>,
+    pub(crate) approvals: approvals::Pending,
+    pub(crate) tx: broadcast::Sender<Arc<Published>>,
+    pub(crate) sampler: Mutex<CpuSampler>,
+}
+
+impl Fleet {
+    pub fn new(service: Service, cfg: FleetConfig) -> Self {
+        let (tx, _) = broadcast::channel(8192);
+        Self {
+            inner: Arc::new(FleetInner {
+                service,
+                cfg,
+                runs: RwLock::new(HashMap::new()),
+                names: RwLock::new(HashMap::new()),
+                approvals: approvals::Pending::default(),
+                tx,
+                sampler: Mutex::new(CpuSampler::default()),
+            }),
+        }
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.inner.service
+    }
+
+    pub fn config(&self) -> &FleetConfig {
+        &self.inner.cfg
+    }
+
+    /// Every event of every session, live (see [`EventLog::replay`] for history).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.inner.tx.subscribe()
+    }
+
+    /// The session an id or a name names.
+    pub fn get(&self, id_or_name: &str) -> Result<Arc<Run>> {
+        let key = id_or_name.trim();
+        let is_uuid = uuid::Uuid::parse_str(key).is_ok();
+        if !is_uuid && !valid_name(key) {
+            return Err(Error::Invalid(format!(
+                "{key:?} is neither a session id (a UUID) nor a session name"
+            )));
+        }
+        let id = if is_uuid {
+            key.to_ascii_lowercase()
+        } else {
+            self.inner
+                .names
+                .read()
+                .ok()
+                .and_then(|n| n.get(key).cloned())
+                .ok_or_else(|| Error::NotFound(format!("no live session is named {key:?}")))?
+        };
+        self.inner
+            .runs
+            .read()
+            .ok()
+            .and_then(|r| r.get(&id).cloned())
+            .ok_or_else(|| Error::NotFound(format!("no session {id} in this daemon")))
+    }
+
+    /// Every run of the fleet, oldest first.
+    pub fn runs(&self) -> Vec<Arc<Run>> {
+        let mut v: Vec<_> = self
+            .inner
+            .runs
+            .read()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default();
+        v.sort_by_key(|r| (r.started_at, r.id.clone()));
+        v
+    }
+
+    /// Starts a session (new, continued, resumed or forked), and its first turn
+    /// when there is a prompt.
+    pub async fn start(&self, req: StartRequest) -> Result<Started> {
+        let plan = self.plan(&req).await?;
+        let run = Run::new(self.clone(), &plan, &req);
+        self.insert(run.clone())?;
+        run.persist().await;
+        match run.spawn_session(plan.options.clone()).await {
+            Ok(()) => {}
+            Err(e) if req.supervise.is_some() => {
+                // A supervised session's supervisor retries (and gives up on a
+                // crash loop); the start itself is accepted.
+                run.publish_error(&format!("the session failed to start: {e}"));
+                supervise::after_exit(run.clone());
+            }
+            Err(e) => {
+                run.mark_ended(LiveStatus::Exited {
+                    code: None,
+                    signal: None,
+                });
+                run.persist().await;
+                return Err(e);
+            }
+        }
+        if let Some(prompt) = req.prompt.as_deref().filter(|p| !p.is_empty()) {
+            run.send(prompt).await?;
+        }
+        Ok(Started {
+            session_id: run.id.clone(),
+            name: run.name.clone(),
+            pid: run.pid(),
+            status: run.status(),
+            from: plan.from,
+        })
+    }
+
+    fn insert(&self, run: Arc<Run>) -> Result<()> {
+        let mut names = self
+            .inner
+            .names
+            .write()
+            .map_err(|_| Error::Internal("fleet lock poisoned".into()))?;
+        let mut runs = self
+            .inner
+            .runs
+            .write()
+            .map_err(|_| Error::Internal("fleet lock poisoned".into()))?;
+        if let Some(old) = runs.get(&run.id) {
+            if !old.status().is_final() {
+                return Err(Error::Conflict(format!(
+                    "session {} is already live in this daemon: send it a message instead",
+                    run.id
+                )));
+            }
+        }
+        if let Some(name) = &run.name {
+            if let Some(other) = names.get(name).and_then(|id| runs.get(id)) {
+                if !other.status().is_final() && other.id != run.id {
+                    return Err(Error::Conflict(format!(
+                        "the name {name:?} is taken by live session {}",
+                        other.id
+                    )));
+                }
+            }
+            names.insert(name.clone(), run.id.clone());
+        }
+        runs.insert(run.id.clone(), run);
+        // Forget the oldest ended runs beyond the limit.
+        let mut ended: Vec<_> = runs
+            .values()
+            .filter(|r| r.status().is_final())
+            .map(|r| (r.started_at, r.id.clone()))
+            .collect();
+        if ended.len() > self.inner.cfg.keep_ended {
+            ended.sort();
+            let excess = ended.len() - self.inner.cfg.keep_ended;
+            for (_, id) in ended.into_iter().take(excess) {
+                runs.remove(&id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves what to run: the working directory, the session to resume, the
+    /// id the session gets, the CLI's options.
+    async fn plan(&self, req: &StartRequest) -> Result<Plan> {
+        if let Some(name) = &req.name {
+            if !valid_name(name) {
+                return Err(Error::Invalid(format!(
+                    "{name:?} is not a usable session name: letters, digits, '.', '_' and '-', at most 64, not a UUID"
+                )));
+            }
+        }
+        if req.fork && req.resume.is_none() && !req.continue_ {
+            return Err(Error::Invalid(
+                "fork needs resume or continue: there is nothing to fork".into(),
+            ));
+        }
+        if req.resume.is_some() && req.continue_ {
+            return Err(Error::Invalid(
+                "resume and continue cannot be used together".into(),
+            ));
+        }
+        let mode = req.permission_mode.as_deref().map(parse_mode).transpose()?;
+        for k in req.environment_variables.keys() {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return Err(Error::Invalid(format!(
+                    "{k:?} is not an environment variable name"
+                )));
+            }
+        }
+        let cwd = match &req.working_directory {
+            Some(d) if !d.is_absolute() => {
+                return Err(Error::Invalid(format!(
+                    "working_directory must be an absolute path, not {}",
+                    d.display()
+                )))
+            }
+            Some(d) => d.clone(),
+            None => std::env::current_dir()
+                .map_err(|e| Error::Internal(format!("the daemon's directory: {e}")))?,
+        };
+        if !cwd.is_dir() {
+            return Err(Error::Invalid(format!(
+                "working_directory {} is not a directory",
+                cwd.display()
+            )));
+        }
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        let service = self.inner.service.clone();
+        let run_req = RunRequest {
+            claude: self.inner.cfg.claude.clone(),
+            cwd: Some(cwd.clone()),
+            model: req.model.clone(),
+            resume: req.resume.clone(),
+            permission_mode: mode,
+            allowed_tools: req.allowed_tools.clone(),
+            ..Default::default()
+        };
+        let continue_ = req.continue_;
+        let ours: Vec<u32> = self.runs().iter().filter_map(|r| r.pid()).collect();
+        let fork = req.fork;
+        let (options, from) = blocking(move || {
+            let mut prepared = service.prepare_run(&run_req)?;
+            let mut from = prepared.options.resume.clone();
+            if continue_ {
+                // The newest session of the folder, named now so the session is
+                // keyed by its id from the start.
+                let q = ccsm_service::ListQuery {
+                    project: Some(cwd.clone()),
+                    limit: Some(1),
+                    ..Default::default()
+                };
+                let latest = service
+                    .list_sessions(&q, ccsm_service::Source::direct(true))?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "no session to continue in {}",
+                            cwd.display()
+                        ))
+                    })?;
+                from = Some(latest.info.session_id.clone());
+                prepared.options.resume = from.clone();
+            }
+            if let (Some(id), false) = (&from, fork) {
+                let holders = service.live_holders(id, &ours);
+                if let Some(pid) = holders.first() {
+                    return Err(Error::Conflict(format!(
+                        "session {id} is live in another Claude Code process (pid {pid}): resuming it here would fork its transcript silently; ask for fork to branch off a copy, or stop that process first"
+                    )));
+                }
+            }
+            Ok((prepared.options, from))
+        })
+        .await?;
+        let session_id = match (&from, fork) {
+            (Some(id), false) => id.clone(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        };
+        let mut options = options.run_id(uuid::Uuid::new_v4().to_string());
+        if from.is_none() || fork {
+            options.session_id = session_id.parse().ok();
+        }
+        options.fork_session = fork;
+        options.continue_session = false;
+        for (k, v) in self
+            .inner
+            .cfg
+            .env
+            .iter()
+            .map(|(k, v)| (k, v))
+            .chain(req.environment_variables.iter())
+        {
+            options = options.env(k, v);
+        }
+        Ok(Plan {
+            session_id,
+            cwd: options.cwd.clone().unwrap_or_default(),
+            options,
+            from,
+        })
+    }
+
+    /// Cancels one session: the protocol's interrupt, the kill ladder, the sweep
+    /// of its tools' processes. Its status becomes `cancelled`.
+    pub async fn cancel(&self, id: &str) -> Result<RunView> {
+        let run = self.get(id)?;
+        run.cancel().await;
+        Ok(run.view())
+    }
+
+    /// Cancels every live session of the fleet, all at once.
+    pub async fn cancel_all(&self) -> Vec<RunView> {
+        let live: Vec<_> = self
+            .runs()
+            .into_iter()
+            .filter(|r| !r.status().is_final())
+            .collect();
+        futures::future::join_all(live.iter().map(|r| r.cancel())).await;
+        live.iter().map(|r| r.view()).collect()
+    }
+
+    /// Pending approvals (all, or one session's).
+    pub fn approvals(&self, session: Option<&str>) -> Vec<ApprovalView> {
+        self.inner.approvals.list(session)
+    }
+
+    /// Answers a pending approval.
+    pub fn answer(&self, approval_id: &str, answer: Answer) -> Result<ApprovalView> {
+        let (view, _) = self.inner.approvals.answer(approval_id, answer.clone())?;
+        if let Ok(run) = self.get(&view.session_id) {
+            run.publish(ccsm_core::Event::PermissionDecided {
+                request_id: view.id.clone(),
+                allow: answer.allow,
+            });
+        }
+        Ok(view)
+    }
+
+    /// The process table: this daemon's runs, and with `all` every other Claude
+    /// Code process the registries show.
+    pub async fn processes(&self, all: bool) -> Vec<ProcessView> {
+        let fleet = self.clone();
+        blocking(move || Ok(fleet.processes_now(all)))
+            .await
+            .unwrap_or_default()
+    }
+
+    fn processes_now(&self, all: bool) -> Vec<ProcessView> {
+        let table = ccsm_claude::process::ProcTable::read();
+        let mut sampler = match self.inner.sampler.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        let mut rows: Vec<ProcessView> = self
+            .runs()
+            .iter()
+            .map(|r| r.process_view(&table, &mut sampler))
+            .collect();
+        if all {
+            let ours: Vec<u32> = rows
+                .iter()
+                .filter(|r| !r.status.is_final())
+                .map(|r| r.pid)
+                .collect();
+            rows.extend(
+                self.inner
+                    .service
+                    .processes(&mut sampler)
+                    .into_iter()
+                    .filter(|p| !ours.contains(&p.pid)),
+            );
+        }
+        rows
+    }
+
+    /// Closes sessions idle for longer than the idle timeout, and checks limits.
+    /// Runs until the fleet is dropped.
+    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let fleet = Fleet { inner };
+                fleet.housekeeping().await;
+            }
+        })
+    }
+
+    async fn housekeeping(&self) {
+        let idle = self.inner.cfg.idle_timeout;
+        for run in self.runs() {
+            if run.status().is_final() {
+                continue;
+            }
+            if run.idle_for() > idle {
+                run.close_idle().await;
+                continue;
+            }
+            run.check_limits().await;
+        }
+    }
+
+    /// After a crash of a previous daemon: its runs' processes are stopped by
+    /// their marker, the runs marked `interrupted`, supervised ones started
+    /// again with resume. Returns the ids recovered.
+    pub async fn recover(&self) -> Result<Vec<String>> {
+        supervise::recover(self).await
+    }
+
+    /// Stops every live session (the daemon is shutting down): runs end as
+    /// closed, not crashed, so nothing restarts them.
+    pub async fn shutdown(&self) {
+        let live: Vec<_> = self
+            .runs()
+            .into_iter()
+            .filter(|r| !r.status().is_final())
+            .collect();
+        futures::future::join_all(live.iter().map(|r| r.close())).await;
+    }
+
+    /// Starts a live session's process again (a supervisor's restart, or the
+    /// next prompt to a session closed while idle).
+    pub(crate) async fn respawn(&self, run: &Arc<Run>) -> Result<()> {
+        let mut options = run.base_options();
+        options.resume = Some(run.id.clone());
+        options.session_id = None;
+        options.fork_session = false;
+        options.continue_session = false;
+        run.spawn_session(options).await
+    }
+
+    pub(crate) fn options_for(&self, run: &Arc<Run>, mut options: Options) -> Options {
+        for k in &self.inner.cfg.env_remove {
+            options = options.env_remove(k);
+        }
+        options = options.can_use_tool(approvals::callback(
+            Arc::downgrade(&self.inner),
+            run.id.clone(),
+        ));
+        options
+    }
+}
+
+/// A resolved start.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub session_id: String,
+    pub cwd: PathBuf,
+    pub options: Options,
+    pub from: Option<String>,
+}

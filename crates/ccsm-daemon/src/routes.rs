@@ -1,0 +1,317 @@
+//! The HTTP routes: each extracts, calls the fleet or the service, and answers
+//! in the envelope.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use ccsm_core::{ApprovalView, ProcessView};
+use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::envelope::{ApiError, ApiResult, Body, Data};
+use crate::error::Error;
+use crate::fleet::{parse_mode, Answer, RunView, StartRequest, Started};
+use crate::AppState;
+
+pub async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
+    let live = s
+        .fleet
+        .runs()
+        .iter()
+        .filter(|r| !r.status().is_final())
+        .count();
+    Ok(Data(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "liveSessions": live,
+        "uptimeSecs": s.started.elapsed().as_secs(),
+        "configDir": s.fleet.service().config_dir(),
+    })))
+}
+
+pub async fn start(
+    State(s): State<AppState>,
+    Body(req): Body<StartRequest>,
+) -> Result<(StatusCode, Data<Started>), ApiError> {
+    let started = s.fleet.start(req).await?;
+    Ok((StatusCode::CREATED, Data(started)))
+}
+
+pub async fn status(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
+    Ok(Data(s.fleet.get(&id)?.view()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prompt {
+    pub prompt: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sent {
+    session_id: String,
+    /// Events of this turn have numbers after this one.
+    after_seq: u64,
+}
+
+pub async fn message(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Body(p): Body<Prompt>,
+) -> Result<(StatusCode, Data<Sent>), ApiError> {
+    if p.prompt.trim().is_empty() {
+        return Err(ApiError::invalid("prompt is empty"));
+    }
+    let run = s.fleet.get(&id)?;
+    let after_seq = run.send(&p.prompt).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Data(Sent {
+            session_id: run.id.clone(),
+            after_seq,
+        }),
+    ))
+}
+
+pub async fn interrupt(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
+    let run = s.fleet.get(&id)?;
+    run.interrupt().await?;
+    Ok(Data(run.view()))
+}
+
+pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
+    Ok(Data(s.fleet.cancel(&id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelChange {
+    pub model: Option<String>,
+}
+
+pub async fn set_model(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Body(m): Body<ModelChange>,
+) -> ApiResult<RunView> {
+    let run = s.fleet.get(&id)?;
+    let session = run
+        .session()
+        .filter(|x| !x.status().is_final())
+        .ok_or_else(|| Error::Conflict(format!("session {} is not running", run.id)))?;
+    session
+        .set_model(m.model.as_deref())
+        .await
+        .map_err(Error::from)?;
+    run.set_model(m.model);
+    Ok(Data(run.view()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModeChange {
+    pub mode: String,
+}
+
+pub async fn set_mode(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Body(m): Body<ModeChange>,
+) -> ApiResult<RunView> {
+    let mode = parse_mode(&m.mode)?;
+    let run = s.fleet.get(&id)?;
+    let session = run
+        .session()
+        .filter(|x| !x.status().is_final())
+        .ok_or_else(|| Error::Conflict(format!("session {} is not running", run.id)))?;
+    session
+        .set_permission_mode(&mode)
+        .await
+        .map_err(Error::from)?;
+    Ok(Data(run.view()))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForkRequest {
+    pub prompt: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A new session with the history of this one (live or not).
+pub async fn fork(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Data<Started>), ApiError> {
+    let f: ForkRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ForkRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("the body: {e}")))?
+    };
+    let req = match s.fleet.get(&id) {
+        Ok(run) => {
+            let mut r = run.request.clone();
+            r.working_directory = Some(run.cwd.clone());
+            r.resume = Some(run.id.clone());
+            r.continue_ = false;
+            r.supervise = None;
+            r
+        }
+        Err(Error::NotFound(_)) if uuid::Uuid::parse_str(&id).is_ok() => StartRequest {
+            resume: Some(id.clone()),
+            ..Default::default()
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let req = StartRequest {
+        fork: true,
+        prompt: f.prompt,
+        name: f.name,
+        ..req
+    };
+    let started = s.fleet.start(req).await?;
+    Ok((StatusCode::CREATED, Data(started)))
+}
+
+/// Starts a fresh conversation with the same settings; the name moves to it.
+pub async fn clear(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Data<Started>), ApiError> {
+    let run = s.fleet.get(&id)?;
+    run.close().await;
+    let mut req = run.request.clone();
+    req.working_directory = Some(run.cwd.clone());
+    req.resume = None;
+    req.continue_ = false;
+    req.fork = false;
+    let started = s.fleet.start(req).await?;
+    Ok((StatusCode::CREATED, Data(started)))
+}
+
+pub async fn output(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let run = s.fleet.get(&id)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        run.output_jsonl(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunningQuery {
+    #[serde(default)]
+    pub all: bool,
+}
+
+pub async fn running(
+    State(s): State<AppState>,
+    Query(q): Query<RunningQuery>,
+) -> ApiResult<Vec<ProcessView>> {
+    Ok(Data(s.fleet.processes(q.all).await))
+}
+
+pub async fn cancel_all(State(s): State<AppState>) -> ApiResult<Vec<RunView>> {
+    Ok(Data(s.fleet.cancel_all().await))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalRequest {
+    /// `SIGINT` (default) or `SIGTERM`.
+    #[serde(default)]
+    pub signal: Option<String>,
+}
+
+/// Stops a Claude Code process the daemon did not start, only because the
+/// caller asked for it by pid: a background session through `claude stop`,
+/// anything else with SIGINT or SIGTERM, and only if the registry shows the pid
+/// as a live Claude Code process.
+pub async fn signal_external(
+    State(s): State<AppState>,
+    Path(pid): Path<String>,
+    Body(r): Body<SignalRequest>,
+) -> ApiResult<serde_json::Value> {
+    let pid: u32 = pid
+        .parse()
+        .map_err(|_| ApiError::invalid(format!("{pid:?} is not a process id")))?;
+    let sig = match r.signal.as_deref().unwrap_or("SIGINT") {
+        "SIGINT" | "INT" => Signal::SIGINT,
+        "SIGTERM" | "TERM" => Signal::SIGTERM,
+        other => {
+            return Err(ApiError::invalid(format!(
+                "signal {other:?}: only SIGINT and SIGTERM are sent to processes ccsm did not start"
+            )))
+        }
+    };
+    let outcome = crate::external::stop(&s.fleet, pid, sig).await?;
+    Ok(Data(outcome))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsQuery {
+    pub session: Option<String>,
+}
+
+pub async fn approvals(
+    State(s): State<AppState>,
+    Query(q): Query<ApprovalsQuery>,
+) -> ApiResult<Vec<ApprovalView>> {
+    let session = match q.session {
+        Some(k) => Some(s.fleet.get(&k)?.id.clone()),
+        None => None,
+    };
+    Ok(Data(s.fleet.approvals(session.as_deref())))
+}
+
+fn approval_id(id: &str) -> Result<&str, ApiError> {
+    let ok = id
+        .strip_prefix("ap-")
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if ok {
+        Ok(id)
+    } else {
+        Err(ApiError::invalid(format!("{id:?} is not an approval id")))
+    }
+}
+
+pub async fn approval(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<ApprovalView> {
+    let id = approval_id(&id)?;
+    s.fleet
+        .approvals(None)
+        .into_iter()
+        .find(|a| a.id == id)
+        .map(Data)
+        .ok_or_else(|| ApiError::not_found(format!("no pending approval {id}")))
+}
+
+pub async fn answer(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Body(a): Body<Answer>,
+) -> ApiResult<ApprovalView> {
+    let id = approval_id(&id)?;
+    Ok(Data(s.fleet.answer(id, a)?))
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "methodNotAllowed",
+        "this route does not take that method",
+    )
+}

@@ -1,0 +1,1 @@
+//! Who may talk to the daemon, and what a bad request gets.
