@@ -132,3 +132,21 @@ fn rejected(r: JsonRejection) -> ApiError {
 }
 
 pub type ApiResult<T> = Result<Data<T>, ApiError>;
+
+/// Query parameters whose rejection is an envelope.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Params(v)),
+            Err(r) => Err(ApiError::invalid(r.body_text())),
+        }
+    }
+}

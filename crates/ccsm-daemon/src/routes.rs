@@ -1,7 +1,7 @@
 //! The HTTP routes: each extracts, calls the fleet or the service, and answers
 //! in the envelope.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use ccsm_core::{ApprovalView, ProcessView};
@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::envelope::{ApiError, ApiResult, Body, Data};
+use crate::envelope::{ApiError, ApiResult, Body, Data, Params};
 use crate::error::Error;
 use crate::fleet::{parse_mode, Answer, RunView, StartRequest, Started};
 use crate::AppState;
@@ -212,7 +212,7 @@ pub struct RunningQuery {
 
 pub async fn running(
     State(s): State<AppState>,
-    Query(q): Query<RunningQuery>,
+    Params(q): Params<RunningQuery>,
 ) -> ApiResult<Vec<ProcessView>> {
     Ok(Data(s.fleet.processes(q.all).await))
 }
@@ -262,7 +262,7 @@ pub struct ApprovalsQuery {
 
 pub async fn approvals(
     State(s): State<AppState>,
-    Query(q): Query<ApprovalsQuery>,
+    Params(q): Params<ApprovalsQuery>,
 ) -> ApiResult<Vec<ApprovalView>> {
     let session = match q.session {
         Some(k) => Some(s.fleet.get(&k)?.id.clone()),

@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::envelope::ApiError;
+use crate::envelope::{ApiError, Params};
 use crate::fleet::{frame_of, Fleet, Published};
 use crate::AppState;
 
@@ -139,10 +139,14 @@ fn offered_protocol(headers: &HeaderMap) -> Option<String> {
 
 pub async fn ws(
     State(state): State<AppState>,
-    Query(q): Query<WsQuery>,
+    Params(q): Params<WsQuery>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(r) => return ApiError::new(r.status(), "invalidInput", r.body_text()).into_response(),
+    };
     let (sub, replay) = match parse_subscription(&state.fleet, &q) {
         Ok(s) => s,
         Err(e) => return e.into_response(),
@@ -210,7 +214,7 @@ pub struct SseQuery {
 pub async fn sse(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<SseQuery>,
+    Params(q): Params<SseQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let run = state.fleet.get(&id)?;

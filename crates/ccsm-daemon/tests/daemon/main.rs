@@ -4,4 +4,5 @@
 mod harness;
 
 mod fleet;
+mod live;
 mod security;

@@ -1,0 +1,249 @@
+//! The process table, cancel and approvals, with the real CLI.
+
+use std::time::Duration;
+
+use ccsm_claude::process::marked_processes;
+use ccsm_testkit::fake::process_alive;
+use ccsm_testkit::wait_for;
+use serde_json::{json, Value};
+
+use crate::harness::Daemon;
+
+async fn rows(d: &Daemon) -> Vec<Value> {
+    d.get("/api/claude/running?all=true")
+        .await
+        .expect("the process table")
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn wait_rows(d: &Daemon, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = rows(d).await;
+        if check(&r) {
+            return r;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: {r:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_process_table_lists_a_claude_p_started_outside_and_drops_it_and_stale_files() {
+    let d = Daemon::start().await;
+    let mut outside = d
+        .env
+        .claude(
+            &d.model,
+            &[
+                "-p",
+                "SLOW 12",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("claude -p");
+    let pid = outside.id();
+    let r = wait_rows(&d, "the outside claude -p is listed busy", |r| {
+        r.iter().any(|x| {
+            x["pid"] == pid && x["status"]["state"] == "busy" && x["sessionId"].is_string()
+        })
+    })
+    .await;
+    let row = r.iter().find(|x| x["pid"] == pid).expect("its row");
+    assert_eq!(row["startedBy"], "sdk");
+    assert_eq!(row["projectPath"], json!(d.env.project));
+    assert!(row["memoryBytes"].as_u64() > Some(1 << 20), "{row}");
+    let status = outside.wait().expect("claude -p ends");
+    assert!(status.success());
+    wait_rows(&d, "the ended claude -p leaves the table", |r| {
+        !r.iter().any(|x| x["pid"] == pid)
+    })
+    .await;
+
+    // A CLI killed with SIGKILL leaves its registry file; it is not running.
+    let mut killed = d
+        .env
+        .claude(&d.model, &["-p", "SLOW 40"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("claude -p");
+    let kpid = killed.id();
+    let file = d.env.config_dir.join(format!("sessions/{kpid}.json"));
+    wait_for("the registry file", Duration::from_secs(30), || {
+        file.exists().then_some(())
+    });
+    wait_rows(&d, "listed while alive", |r| {
+        r.iter().any(|x| x["pid"] == kpid)
+    })
+    .await;
+    killed.kill().expect("SIGKILL");
+    let _ = killed.wait();
+    assert!(file.exists(), "SIGKILL leaves the registry file");
+    wait_rows(&d, "a stale registry file is not listed", |r| {
+        !r.iter().any(|x| x["pid"] == kpid)
+    })
+    .await;
+    // `ccsm ps` without a daemon shows the same (nothing running now).
+    let table = d.fleet.service().processes(&mut Default::default());
+    assert!(
+        table.iter().all(|p| p.pid != kpid && p.pid != pid),
+        "{table:?}"
+    );
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_of_one_and_of_all_leaves_no_process_and_keeps_the_partial_output() {
+    let d = Daemon::start().await;
+    // A tool that starts its own process group (setsid), so the CLI's group
+    // signal cannot reach it: the marker sweep must.
+    let id = d
+        .start_session(
+            Some("BASH setsid sleep 300; echo never"),
+            json!({"allowed_tools": ["Bash"]}),
+        )
+        .await;
+    let run = d.fleet.get(&id).expect("the run");
+    let marker = run.run_id.clone();
+    wait_for("the tool's sleep runs", Duration::from_secs(60), || {
+        let pids = marked_processes(&marker);
+        pids.iter()
+            .any(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.starts_with("sleep"))
+            })
+            .then_some(())
+    });
+    let v = d
+        .ok(&format!("/api/claude/sessions/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(v["status"]["state"], "cancelled", "{v}");
+    assert!(
+        marked_processes(&marker).is_empty(),
+        "no process of the run is left"
+    );
+    let transcript = std::fs::read_to_string(d.transcript(&id)).expect("the transcript");
+    assert!(
+        transcript.contains("setsid sleep 300"),
+        "the partial turn is kept"
+    );
+    let status = d.status(&id).await;
+    assert_eq!(status["status"]["state"], "cancelled");
+
+    // Two slow sessions, cancelled at once.
+    let a = d.start_session(Some("SLOW 40"), json!({})).await;
+    let b = d.start_session(Some("SLOW 40"), json!({})).await;
+    for x in [&a, &b] {
+        d.wait_status(x, "busy", |s| s["status"]["state"] == "busy")
+            .await;
+    }
+    let pids: Vec<u64> = [&a, &b]
+        .iter()
+        .map(|x| d.fleet.get(x).expect("run").pid().expect("pid") as u64)
+        .collect();
+    let all = d.ok("/api/claude/running/cancel", json!({})).await;
+    let states: Vec<&str> = all
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|v| v["status"]["state"].as_str())
+        .collect();
+    assert_eq!(states, vec!["cancelled", "cancelled"]);
+    for p in pids {
+        assert!(!process_alive(p as u32), "pid {p} is gone");
+    }
+    let _ = d.stop().await;
+}
+
+async fn approval_for(d: &Daemon, id: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = d
+            .get(&format!("/api/claude/approvals?session={id}"))
+            .await
+            .expect("approvals");
+        if let Some(a) = list.as_array().and_then(|l| l.first()) {
+            return a.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no approval came");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_permission_request_is_answered_over_the_api_both_ways() {
+    let d = Daemon::start().await;
+    let yes = d.env.project.join("allowed.txt");
+    let id = d
+        .start_session(Some(&format!("WRITE {} hello", yes.display())), json!({}))
+        .await;
+    let mut ws = d.ws(&format!("?ids={id}")).await;
+    let a = approval_for(&d, &id).await;
+    assert_eq!(a["toolName"], "Write");
+    assert_eq!(a["input"]["file_path"], json!(yes));
+    let s = d.status(&id).await;
+    assert_eq!(s["status"]["state"], "waiting", "{s}");
+    d.ok(
+        &format!("/api/claude/approvals/{}", a["id"].as_str().expect("id")),
+        json!({"allow": true}),
+    )
+    .await;
+    let frames = ws.until("claude-complete").await;
+    assert!(frames
+        .iter()
+        .any(|f| f["type"] == "approval" && f["event"]["kind"] == "permissionRequest"));
+    assert!(frames.iter().any(|f| f["type"] == "approval"
+        && f["event"]["kind"] == "permissionDecided"
+        && f["event"]["allow"] == true));
+    assert_eq!(
+        std::fs::read_to_string(&yes).expect("written").trim(),
+        "hello"
+    );
+    d.wait_turns(&id, 1).await;
+
+    let no = d.env.project.join("denied.txt");
+    d.ok(
+        &format!("/api/claude/sessions/{id}/messages"),
+        json!({"prompt": format!("WRITE {} nope", no.display())}),
+    )
+    .await;
+    let a = approval_for(&d, &id).await;
+    d.ok(
+        &format!("/api/claude/approvals/{}", a["id"].as_str().expect("id")),
+        json!({"allow": false, "message": "not today"}),
+    )
+    .await;
+    d.wait_turns(&id, 2).await;
+    assert!(!no.exists(), "a denied tool does not run");
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unanswered_permission_request_times_out_as_configured() {
+    let d = Daemon::start_with(|c| c.approval_timeout = Duration::from_secs(1)).await;
+    let file = d.env.project.join("late.txt");
+    let id = d
+        .start_session(Some(&format!("WRITE {} late", file.display())), json!({}))
+        .await;
+    let mut ws = d.ws(&format!("?ids={id}")).await;
+    let frames = ws.until("claude-complete").await;
+    assert!(frames
+        .iter()
+        .any(|f| f["event"]["kind"] == "permissionDecided" && f["event"]["allow"] == false));
+    assert!(!file.exists(), "denied by default");
+    assert!(d
+        .get("/api/claude/approvals")
+        .await
+        .expect("approvals")
+        .as_array()
+        .is_some_and(Vec::is_empty));
+    let _ = d.stop().await;
+}
