@@ -94,13 +94,30 @@ pub fn descendants(root: u32) -> Vec<u32> {
 
 /// Live processes whose environment holds `CCSM_RUN_ID=<run_id>`.
 pub fn marked_processes(run_id: &str) -> Vec<u32> {
-    let needle = format!("{RUN_ID_ENV}={run_id}");
+    marked_where(&format!("{RUN_ID_ENV}={run_id}"), true)
+}
+
+/// Live processes whose run marker starts with `prefix` (every process of a
+/// supervisor's run, whose restarts are marked `<run>.<n>`).
+pub fn marked_with_prefix(prefix: &str) -> Vec<u32> {
+    marked_where(&format!("{RUN_ID_ENV}={prefix}"), false)
+}
+
+fn marked_where(needle: &str, exact: bool) -> Vec<u32> {
     all_pids()
         .into_iter()
         .filter(|p| proc_stat(p).is_some_and(|(s, _)| s != 'Z'))
         .filter(|p| {
             std::fs::read(format!("/proc/{p}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+                .map(|env| {
+                    env.split(|b| *b == 0).any(|kv| {
+                        if exact {
+                            kv == needle.as_bytes()
+                        } else {
+                            kv.starts_with(needle.as_bytes())
+                        }
+                    })
+                })
                 .unwrap_or(false)
         })
         .filter_map(|p| p.parse().ok())

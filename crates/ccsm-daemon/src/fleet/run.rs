@@ -48,7 +48,7 @@ pub(crate) struct RunRecord {
 pub struct Run {
     pub id: String,
     pub name: Option<String>,
-    /// The marker every process of this run carries, across restarts.
+    /// The prefix of the markers every process of this run carries (`<run_id>.<n>`).
     pub run_id: String,
     pub cwd: PathBuf,
     pub started_at: i64,
@@ -71,6 +71,7 @@ pub struct Run {
     model: Mutex<Option<String>>,
     pub(crate) restarts: Mutex<Vec<Instant>>,
     pub(crate) restart_count: AtomicU32,
+    spawns: AtomicU32,
     alerted: Mutex<HashSet<&'static str>>,
 }
 
@@ -108,6 +109,7 @@ impl Run {
             model: Mutex::new(req.model.clone()),
             restarts: Mutex::new(Vec::new()),
             restart_count: AtomicU32::new(0),
+            spawns: AtomicU32::new(0),
             alerted: Mutex::new(HashSet::new()),
         })
     }
@@ -198,7 +200,13 @@ impl Run {
         let fleet = self
             .fleet()
             .ok_or_else(|| Error::Internal("the fleet is gone".into()))?;
-        let options = fleet.options_for(self, options);
+        // Each process of the run has a marker of its own (`<run>.<n>`): the sweep
+        // after one ends must not reach the one that replaced it; recovery finds
+        // them all by the prefix.
+        let attempt = self.spawns.fetch_add(1, Ordering::SeqCst);
+        let options = fleet
+            .options_for(self, options)
+            .run_id(format!("{}.{attempt}", self.run_id));
         self.closing.store(false, Ordering::SeqCst);
         self.set_overlay(None);
         if let Ok(mut c) = self.cost.lock() {

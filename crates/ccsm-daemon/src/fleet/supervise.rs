@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ccsm_claude::process::marked_processes;
+use ccsm_claude::process::marked_with_prefix;
 use ccsm_core::{Event, LiveStatus};
 use ccsm_service::RunRequest;
 use nix::sys::signal::{kill, Signal};
@@ -76,13 +76,13 @@ pub(crate) fn after_exit(run: Arc<Run>) {
     });
 }
 
-/// Stops every process that carries `run_id`: SIGTERM, a bounded wait, SIGKILL.
+/// Stops every process whose marker is `<run_id>.<n>`: SIGTERM, a bounded wait, SIGKILL.
 pub(crate) async fn stop_marked(run_id: String) -> usize {
     if run_id.is_empty() {
         return 0;
     }
     let id = run_id.clone();
-    let found = blocking(move || Ok(marked_processes(&id)))
+    let found = blocking(move || Ok(marked_with_prefix(&format!("{id}."))))
         .await
         .unwrap_or_default();
     for pid in &found {
@@ -93,7 +93,7 @@ pub(crate) async fn stop_marked(run_id: String) -> usize {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let id = run_id.clone();
-        let left = blocking(move || Ok(marked_processes(&id)))
+        let left = blocking(move || Ok(marked_with_prefix(&format!("{id}."))))
             .await
             .unwrap_or_default();
         if left.is_empty() {

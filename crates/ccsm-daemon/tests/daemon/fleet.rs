@@ -81,3 +81,119 @@ async fn a_session_streams_to_a_websocket_takes_a_second_prompt_forks_and_resume
     );
     let _ = d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_supervised_session_killed_with_sigkill_is_restarted_and_resumes_its_conversation() {
+    let d = Daemon::start().await;
+    let id = d
+        .start_session(
+            Some("the password is swordfish"),
+            json!({"name": "keeper", "supervise": {"max_restarts": 3, "backoff_ms": 50}}),
+        )
+        .await;
+    let first = d.wait_turns(&id, 1).await;
+    let pid = first["pid"].as_u64().expect("a pid") as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+    let s = d
+        .wait_status("keeper", "restarted with a new process", |s| {
+            s["restarts"] == 1
+                && s["status"]["state"] == "idle"
+                && s["pid"].as_u64() != Some(pid as u64)
+        })
+        .await;
+    assert_eq!(s["sessionId"], json!(id));
+    d.ok(
+        "/api/claude/sessions/keeper/messages",
+        json!({"prompt": "what is the password?"}),
+    )
+    .await;
+    d.wait_status(&id, "the turn after the restart", |s| {
+        s["turns"].as_u64() >= Some(2) && s["status"]["state"] == "idle"
+    })
+    .await;
+    assert!(last_request_text(&d.model).contains("swordfish"));
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_loop_stops_after_the_limit_and_is_reported() {
+    let d = Daemon::start_with(|c| {
+        c.claude = Some(ccsm_testkit::fake::fake_claude());
+        c.env
+            .push(("FAKE_CLAUDE_FAULT".into(), "crash-on-start".into()));
+    })
+    .await;
+    let started = d
+        .ok(
+            "/api/claude/sessions",
+            json!({"working_directory": d.env.project, "name": "crashy",
+                   "supervise": {"max_restarts": 2, "backoff_ms": 20}}),
+        )
+        .await;
+    let id = started["sessionId"].as_str().expect("id").to_owned();
+    let mut ws = d.ws(&format!("?ids={id}")).await;
+    let frames = ws.until("alert").await;
+    let alert = frames.last().expect("the alert");
+    assert_eq!(alert["event"]["limit"], "restarts", "{alert}");
+    assert_eq!(alert["event"]["action"], "stopped");
+    let s = d
+        .wait_status(&id, "ended", |s| {
+            ["exited", "cancelled"].contains(&s["status"]["state"].as_str().unwrap_or(""))
+        })
+        .await;
+    assert_eq!(s["restarts"], 2, "{s}");
+    assert!(
+        frames
+            .iter()
+            .filter(|f| f["type"] == "claude-error")
+            .count()
+            >= 3
+    );
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_sessions_at_once_each_get_their_own_answers() {
+    let d = Daemon::start().await;
+    let starts = (0..20).map(|i| {
+        let d = &d;
+        async move {
+            let prompt = format!("session number {i} here");
+            (d.start_session(Some(&prompt), json!({})).await, prompt)
+        }
+    });
+    let ids = futures::future::join_all(starts).await;
+    for (id, prompt) in &ids {
+        d.wait_turns(id, 1).await;
+        let out = d.client().clone();
+        let path = format!("/api/claude/sessions/{id}/output");
+        let _ = out;
+        let text = tokio::task::spawn_blocking({
+            let addr = d.addr;
+            move || {
+                ureq::get(format!("http://{addr}{path}"))
+                    .call()
+                    .expect("output")
+                    .into_body()
+                    .read_to_string()
+                    .expect("text")
+            }
+        })
+        .await
+        .expect("task");
+        assert!(text.contains(&format!("echo: {prompt}")), "{id}: {text}");
+        for (other, other_prompt) in &ids {
+            if other != id {
+                assert!(
+                    !text.contains(&format!("echo: {other_prompt}\"")),
+                    "{id} got {other}'s answer"
+                );
+            }
+        }
+    }
+    let _ = d.stop().await;
+}

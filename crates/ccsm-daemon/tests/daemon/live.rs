@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ccsm_claude::process::marked_processes;
+use ccsm_claude::process::marked_with_prefix;
 use ccsm_testkit::fake::process_alive;
 use ccsm_testkit::wait_for;
 use serde_json::{json, Value};
@@ -112,9 +112,9 @@ async fn cancel_of_one_and_of_all_leaves_no_process_and_keeps_the_partial_output
         )
         .await;
     let run = d.fleet.get(&id).expect("the run");
-    let marker = run.run_id.clone();
+    let marker = format!("{}.", run.run_id);
     wait_for("the tool's sleep runs", Duration::from_secs(60), || {
-        let pids = marked_processes(&marker);
+        let pids = marked_with_prefix(&marker);
         pids.iter()
             .any(|p| {
                 std::fs::read_to_string(format!("/proc/{p}/cmdline"))
@@ -127,7 +127,7 @@ async fn cancel_of_one_and_of_all_leaves_no_process_and_keeps_the_partial_output
         .await;
     assert_eq!(v["status"]["state"], "cancelled", "{v}");
     assert!(
-        marked_processes(&marker).is_empty(),
+        marked_with_prefix(&marker).is_empty(),
         "no process of the run is left"
     );
     let transcript = std::fs::read_to_string(d.transcript(&id)).expect("the transcript");

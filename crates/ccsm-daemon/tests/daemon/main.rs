@@ -5,4 +5,5 @@ mod harness;
 
 mod fleet;
 mod live;
+mod recovery;
 mod security;
