@@ -15,6 +15,14 @@ use ccsm_claude::{Message, Options};
 use ccsm_testkit::{claude_cli, MockModel, Scenario, TestEnv};
 use clap::{Parser, Subcommand};
 
+mod daemon;
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 #[derive(Parser, Debug)]
 #[command(about = "ccsm's benchmarks (see docs/benchmarks.md)")]
 struct Cli {
@@ -24,6 +32,27 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// P8: event line to WebSocket subscribers through the daemon (latency, fan-out, memory).
+    Fanout {
+        #[arg(long, default_value_t = 100)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 20000)]
+        events: usize,
+    },
+    /// P9: the daemon with many live sessions of the fake CLI (API latency, memory).
+    DaemonLoad {
+        #[arg(long, default_value_t = 200)]
+        sessions: usize,
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+    },
+    /// P10: `ccsm ps --json` vs `claude agents --json` with real CLIs running.
+    Ps {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[arg(long, default_value_t = 3)]
+        processes: usize,
+    },
     /// P7: query() to the first system/init vs the CLI driven directly.
     Spawn {
         #[arg(long, default_value_t = 30)]
@@ -470,6 +499,14 @@ fn ccsm_transcripts_dir(dir: &std::path::Path) -> Result<(String, u64)> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Fanout {
+            subscribers,
+            events,
+        } => runtime()?.block_on(daemon::fanout(subscribers, events))?,
+        Cmd::DaemonLoad { sessions, requests } => {
+            runtime()?.block_on(daemon::load(sessions, requests))?
+        }
+        Cmd::Ps { runs, processes } => daemon::ps(runs, processes)?,
         Cmd::Rss { cmd } => rss_main(&cmd)?,
         Cmd::Search { db, queries } => search_bench(&db, queries)?,
         Cmd::Catalog {

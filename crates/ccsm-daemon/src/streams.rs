@@ -156,7 +156,12 @@ pub async fn ws(
         None => upgrade,
     };
     let fleet = state.fleet.clone();
+    // Small buffers: a subscriber costs tens of kilobytes, not the library's
+    // default of 128 KiB each way (frames are written one by one anyway).
     upgrade
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(8 << 10)
+        .max_write_buffer_size(256 << 10)
         .max_message_size(64 << 10)
         .on_upgrade(move |socket| follow(socket, fleet, sub, replay))
 }

@@ -70,6 +70,12 @@ impl Default for FleetConfig {
     }
 }
 
+/// A process table and when it was read.
+type TableSnapshot = (std::time::Instant, Vec<ProcessView>);
+
+/// How old a process table may be when it is served again.
+pub const TABLE_TTL: Duration = Duration::from_millis(500);
+
 /// The kind of the catalog records that hold the fleet's runs.
 pub(crate) const RUN_RECORD: &str = "run";
 
@@ -239,6 +245,9 @@ pub(crate) struct FleetInner {
     pub(crate) approvals: approvals::Pending,
     pub(crate) tx: broadcast::Sender<Arc<Published>>,
     pub(crate) sampler: Mutex<CpuSampler>,
+    /// The last process table (with `all`, without), and when it was read: a
+    /// burst of requests reads `/proc` once.
+    table: tokio::sync::Mutex<[Option<TableSnapshot>; 2]>,
 }
 
 impl Fleet {
@@ -253,6 +262,7 @@ impl Fleet {
                 approvals: approvals::Pending::default(),
                 tx,
                 sampler: Mutex::new(CpuSampler::default()),
+                table: tokio::sync::Mutex::new([None, None]),
             }),
         }
     }
@@ -514,6 +524,21 @@ impl Fleet {
         })
     }
 
+    /// A run with no process, for benchmarks of the event path: its events are
+    /// published with [`Run::publish`].
+    #[doc(hidden)]
+    pub fn bench_run(&self, id: &str) -> Result<Arc<Run>> {
+        let plan = Plan {
+            session_id: id.to_owned(),
+            cwd: PathBuf::from("/"),
+            options: Options::new(),
+            from: None,
+        };
+        let run = Run::new(self.clone(), &plan, &StartRequest::default());
+        self.insert(run.clone())?;
+        Ok(run)
+    }
+
     /// Cancels one session: the protocol's interrupt, the kill ladder, the sweep
     /// of its tools' processes. Its status becomes `cancelled`.
     pub async fn cancel(&self, id: &str) -> Result<RunView> {
@@ -552,11 +577,22 @@ impl Fleet {
 
     /// The process table: this daemon's runs, and with `all` every other Claude
     /// Code process the registries show.
+    /// At most [`TABLE_TTL`] old: one request reads `/proc`, those that come
+    /// meanwhile share what it read.
     pub async fn processes(&self, all: bool) -> Vec<ProcessView> {
+        let mut cache = self.inner.table.lock().await;
+        let slot = &mut cache[usize::from(all)];
+        if let Some((at, rows)) = slot.as_ref() {
+            if at.elapsed() < TABLE_TTL {
+                return rows.clone();
+            }
+        }
         let fleet = self.clone();
-        blocking(move || Ok(fleet.processes_now(all)))
+        let rows = blocking(move || Ok(fleet.processes_now(all)))
             .await
-            .unwrap_or_default()
+            .unwrap_or_default();
+        *slot = Some((std::time::Instant::now(), rows.clone()));
+        rows
     }
 
     fn processes_now(&self, all: bool) -> Vec<ProcessView> {

@@ -56,7 +56,7 @@ pub struct Run {
     pub(crate) request: StartRequest,
     base: Options,
     session: Mutex<Option<Session>>,
-    pub(crate) log: EventLog,
+    pub log: EventLog,
     output: Mutex<Output>,
     /// What only the owner knows: cancelled, interrupted, or ended before a
     /// process could start.
