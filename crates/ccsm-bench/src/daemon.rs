@@ -304,11 +304,9 @@ pub fn ps(runs: usize, processes: usize) -> Result<()> {
         children.push(child);
     }
     let reg = env.config_dir.join("sessions");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(&reg).map_or(0, |d| d.count()) < processes * 2 {
-        anyhow::ensure!(Instant::now() < deadline, "the CLIs did not register");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    ccsm_testkit::wait_for("the CLIs register", Duration::from_secs(60), || {
+        (std::fs::read_dir(&reg).map_or(0, |d| d.count()) >= processes * 2).then_some(())
+    });
     let ccsm = std::env::current_exe()?
         .parent()
         .context("bench dir")?
