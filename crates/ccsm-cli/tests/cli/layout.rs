@@ -27,25 +27,29 @@ fn the_cli_depends_on_the_service_not_on_what_is_behind_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
-    let cli = meta["packages"]
-        .as_array()
-        .expect("packages")
-        .iter()
-        .find(|p| p["name"] == "ccsm-cli")
-        .expect("ccsm-cli is in the workspace");
-    let normal: Vec<&str> = cli["dependencies"]
-        .as_array()
-        .expect("dependencies")
-        .iter()
-        .filter(|d| d["kind"].is_null())
-        .filter_map(|d| d["name"].as_str())
-        .collect();
-    assert!(normal.contains(&"ccsm-service"), "{normal:?}");
-    for name in BEHIND_THE_SERVICE {
-        assert!(
-            !normal.contains(name),
-            "ccsm-cli depends on {name}: call ccsm-service instead (dependencies: {normal:?})"
-        );
+    // Both fronts: the command line and the daemon (which may not parse
+    // command lines either).
+    for (front, also_banned) in [("ccsm-cli", None), ("ccsm-daemon", Some("clap"))] {
+        let pkg = meta["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"] == front)
+            .unwrap_or_else(|| panic!("{front} is in the workspace"));
+        let normal: Vec<&str> = pkg["dependencies"]
+            .as_array()
+            .expect("dependencies")
+            .iter()
+            .filter(|d| d["kind"].is_null())
+            .filter_map(|d| d["name"].as_str())
+            .collect();
+        assert!(normal.contains(&"ccsm-service"), "{front}: {normal:?}");
+        for name in BEHIND_THE_SERVICE.iter().copied().chain(also_banned) {
+            assert!(
+                !normal.contains(&name),
+                "{front} depends on {name}: call ccsm-service instead (dependencies: {normal:?})"
+            );
+        }
     }
 }
 

@@ -328,6 +328,11 @@ impl Run {
                     if matches!(line.message, Message::Host(_)) {
                         continue;
                     }
+                    if let Message::System(sys) = &line.message {
+                        if let Some(m) = sys.model() {
+                            self.set_model(Some(m.to_owned()));
+                        }
+                    }
                     self.keep_output(&line.raw);
                     let value: serde_json::Value =
                         serde_json::from_str(&line.raw).unwrap_or(serde_json::Value::Null);
