@@ -91,16 +91,25 @@ pub struct ModelChange {
     pub model: Option<String>,
 }
 
+/// A session of the fleet with a running process.
+fn live(
+    s: &AppState,
+    id: &str,
+) -> Result<(std::sync::Arc<crate::fleet::Run>, ccsm_claude::Session), ApiError> {
+    let run = s.fleet.get(id)?;
+    let session = run
+        .session()
+        .filter(|x| !x.status().is_final())
+        .ok_or_else(|| Error::Conflict(format!("session {} is not running", run.id)))?;
+    Ok((run, session))
+}
+
 pub async fn set_model(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Body(m): Body<ModelChange>,
 ) -> ApiResult<RunView> {
-    let run = s.fleet.get(&id)?;
-    let session = run
-        .session()
-        .filter(|x| !x.status().is_final())
-        .ok_or_else(|| Error::Conflict(format!("session {} is not running", run.id)))?;
+    let (run, session) = live(&s, &id)?;
     session
         .set_model(m.model.as_deref())
         .await
@@ -121,11 +130,7 @@ pub async fn set_mode(
     Body(m): Body<ModeChange>,
 ) -> ApiResult<RunView> {
     let mode = parse_mode(&m.mode)?;
-    let run = s.fleet.get(&id)?;
-    let session = run
-        .session()
-        .filter(|x| !x.status().is_final())
-        .ok_or_else(|| Error::Conflict(format!("session {} is not running", run.id)))?;
+    let (run, session) = live(&s, &id)?;
     session
         .set_permission_mode(&mode)
         .await

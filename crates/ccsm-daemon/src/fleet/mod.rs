@@ -506,16 +506,7 @@ impl Fleet {
         }
         options.fork_session = fork;
         options.continue_session = false;
-        for (k, v) in self
-            .inner
-            .cfg
-            .env
-            .iter()
-            .map(|(k, v)| (k, v))
-            .chain(req.environment_variables.iter())
-        {
-            options = options.env(k, v);
-        }
+        let options = self.with_env(options, req);
         Ok(Plan {
             session_id,
             cwd: options.cwd.clone().unwrap_or_default(),
@@ -679,6 +670,15 @@ impl Fleet {
         options.fork_session = false;
         options.continue_session = false;
         run.spawn_session(options).await
+    }
+
+    /// The daemon's variables for every session, then the request's own.
+    pub(crate) fn with_env(&self, mut options: Options, req: &StartRequest) -> Options {
+        let daemon = self.inner.cfg.env.iter().map(|(k, v)| (k, v));
+        for (k, v) in daemon.chain(req.environment_variables.iter()) {
+            options = options.env(k, v);
+        }
+        options
     }
 
     pub(crate) fn options_for(&self, run: &Arc<Run>, mut options: Options) -> Options {

@@ -172,19 +172,13 @@ async fn plan_of(fleet: &Fleet, rec: &RunRecord) -> Result<Plan> {
         ..Default::default()
     };
     let prepared = blocking(move || Ok(service.prepare_run(&run_req)?)).await?;
-    let mut options = prepared
-        .options
-        .run_id(rec.run_id.clone())
-        .resume(rec.session_id.clone());
-    for (k, v) in fleet
-        .config()
-        .env
-        .iter()
-        .map(|(k, v)| (k, v))
-        .chain(req.environment_variables.iter())
-    {
-        options = options.env(k, v);
-    }
+    let options = fleet.with_env(
+        prepared
+            .options
+            .run_id(rec.run_id.clone())
+            .resume(rec.session_id.clone()),
+        req,
+    );
     Ok(Plan {
         session_id: rec.session_id.clone(),
         cwd: rec.cwd.clone(),
