@@ -328,6 +328,16 @@ impl Fleet {
         run.persist().await;
         match run.spawn_session(plan.options.clone()).await {
             Ok(()) => {}
+            // Stopped while it started (a limit, a cancel): it stays so.
+            Err(_) if run.closing.load(std::sync::atomic::Ordering::SeqCst) => {
+                return Ok(Started {
+                    session_id: run.id.clone(),
+                    name: run.name.clone(),
+                    pid: None,
+                    status: run.status(),
+                    from: plan.from,
+                });
+            }
             Err(e) if req.supervise.is_some() => {
                 // A supervised session's supervisor retries (and gives up on a
                 // crash loop); the start itself is accepted.
@@ -664,6 +674,11 @@ impl Fleet {
     /// Starts a live session's process again (a supervisor's restart, or the
     /// next prompt to a session closed while idle).
     pub(crate) async fn respawn(&self, run: &Arc<Run>) -> Result<()> {
+        // A new process of a run that ended (or was stopped): what stopped the
+        // last one does not apply to it.
+        run.closing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        run.set_overlay(None);
         let mut options = run.base_options();
         options.resume = Some(run.id.clone());
         options.session_id = None;

@@ -207,13 +207,21 @@ impl Run {
         let options = fleet
             .options_for(self, options)
             .run_id(format!("{}.{attempt}", self.run_id));
-        self.closing.store(false, Ordering::SeqCst);
-        self.set_overlay(None);
         if let Ok(mut c) = self.cost.lock() {
             c.0 += c.1;
             c.1 = 0.0;
         }
         let session = Session::start(options).await?;
+        if self.closing.load(Ordering::SeqCst) {
+            // Cancelled or closed while the CLI was starting (a limit, a user):
+            // that answer stands.
+            let ladder = fleet.inner.cfg.ladder;
+            session.cancel(ladder).await;
+            return Err(Error::Conflict(format!(
+                "session {} was stopped while it started",
+                self.id
+            )));
+        }
         if let Some(m) = session
             .init_message()
             .and_then(|i| i.model().map(str::to_owned))

@@ -247,3 +247,60 @@ async fn an_unanswered_permission_request_times_out_as_configured() {
         .is_some_and(Vec::is_empty));
     let _ = d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_live_in_another_process_is_not_resumed_in_place_but_can_be_forked() {
+    let d = Daemon::start().await;
+    let id = "5d1b8a9e-3c1f-4c8e-9a57-2b7d0e4f6a11";
+    let mut outside = d
+        .env
+        .claude(&d.model, &["-p", "SLOW 40", "--session-id", id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("claude -p");
+    wait_rows(&d, "the outside session is live", |r| {
+        r.iter().any(|x| x["sessionId"] == id)
+    })
+    .await;
+    let body = json!({"working_directory": d.env.project, "resume": id, "prompt": "hi"});
+    match d.post("/api/claude/sessions", body.clone()).await {
+        Err(ccsm_daemon::client::ClientError::Api {
+            status,
+            kind,
+            message,
+        }) => {
+            assert_eq!((status, kind.as_str()), (409, "conflict"), "{message}");
+            assert!(message.contains("fork"), "{message}");
+        }
+        other => panic!("resuming a live session in place must be refused: {other:?}"),
+    }
+    let mut fork = body;
+    fork["fork"] = json!(true);
+    let started = d.ok("/api/claude/sessions", fork).await;
+    assert_ne!(started["sessionId"], id);
+    let _ = outside.kill();
+    let _ = outside.wait();
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crossed_limit_raises_an_alert_and_runs_its_action() {
+    let d = Daemon::start().await;
+    let id = d
+        .start_session(
+            Some("SLOW 60"),
+            json!({"limits": {"max_runtime_secs": 1, "action": "cancel"}}),
+        )
+        .await;
+    let mut ws = d.ws(&format!("?ids={id}")).await;
+    let frames = ws.until("alert").await;
+    let alert = frames.last().expect("an alert");
+    assert_eq!(alert["event"]["limit"], "runtime", "{alert}");
+    assert_eq!(alert["event"]["action"], "cancel");
+    d.wait_status(&id, "cancelled by its limit", |s| {
+        s["status"]["state"] == "cancelled"
+    })
+    .await;
+    let _ = d.stop().await;
+}

@@ -156,3 +156,18 @@ fn after_a_kill_9_of_the_daemon_runs_are_interrupted_no_orphan_is_left_supervise
         assert!(marked_with_prefix(m).is_empty(), "left running: {m}");
     }
 }
+
+#[test]
+fn serve_refuses_a_public_address_without_a_token() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let mut cmd = Command::new(ccsm_bin());
+    env.configure(&mut cmd, &model);
+    let out = cmd
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .expect("ccsm serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("without a token"), "{err}");
+}
