@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use ccsm_claude::process::{clock_ticks, ProcTable};
 use ccsm_core::{LiveStatus, ProcessView, StartedBy};
-use ccsm_transcripts::registry::{read_registry, RegistryEntry};
+pub use ccsm_transcripts::registry::{
+    entry_pid, read_entry, read_registry, registry_dir, RegistryEntry,
+};
 
 use crate::Service;
 
@@ -146,25 +148,11 @@ impl Service {
 
     /// Every registry entry of `dirs` that is a live process.
     pub fn live_entries(&self, dirs: &[PathBuf], table: &ProcTable) -> Vec<LiveEntry> {
-        let mut out = Vec::new();
-        for dir in dirs {
-            for entry in read_registry(dir) {
-                let Some(stat) = table.get(entry.pid) else {
-                    continue;
-                };
-                let recorded = entry.proc_start.as_deref().map(str::trim);
-                if recorded.is_some_and(|r| r != stat.start_ticks.to_string()) {
-                    continue;
-                }
-                out.push(LiveEntry {
-                    start_ticks: stat.start_ticks,
-                    config_dir: dir.clone(),
-                    entry,
-                });
-            }
-        }
-        out.sort_by_key(|e| (e.entry.started_at.unwrap_or(0), e.entry.pid));
-        out
+        live_of(
+            dirs.iter()
+                .flat_map(|d| read_registry(d).into_iter().map(move |e| (d.clone(), e))),
+            table,
+        )
     }
 
     /// The pids of live processes (other than `except`) that hold `session_id`.
@@ -181,45 +169,77 @@ impl Service {
     /// The process table of every Claude Code process the registries show.
     pub fn processes(&self, sampler: &mut CpuSampler) -> Vec<ProcessView> {
         let table = ProcTable::read();
-        let dirs = self.registry_dirs();
-        let now = now_ms();
-        let mut seen = HashSet::new();
-        let rows = self
-            .live_entries(&dirs, &table)
-            .into_iter()
-            .map(|live| {
-                let e = &live.entry;
-                let (rss, cpu_ticks) = table.tree_usage(e.pid);
-                let started_at = e.started_at.unwrap_or(now);
-                let runtime_ms = (now - started_at).max(0);
-                let key = (e.pid, live.start_ticks);
-                seen.insert(key);
-                ProcessView {
-                    pid: e.pid,
-                    session_id: e.session_id.clone(),
-                    name: e.name.clone(),
-                    project_path: e.cwd.clone(),
-                    model: None,
-                    started_at,
-                    status: LiveStatus::from_registry(
-                        e.status.as_deref().unwrap_or(""),
-                        e.waiting_for.as_deref(),
-                    ),
-                    memory_bytes: rss,
-                    cpu_percent: sampler.percent(key, cpu_ticks, runtime_ms),
-                    runtime_ms,
-                    tokens: None,
-                    cost_usd: None,
-                    started_by: started_by(e),
-                    config_dir: Some(live.config_dir.display().to_string()),
-                    version: e.version.clone(),
-                    job_id: e.job_id.clone(),
-                }
-            })
-            .collect();
-        sampler.retain(&seen);
-        rows
+        let live = self.live_entries(&self.registry_dirs(), &table);
+        rows_of(live, &table, sampler)
     }
+}
+
+/// The entries (config dir, entry) that are live processes, oldest first.
+pub fn live_of(
+    entries: impl IntoIterator<Item = (PathBuf, RegistryEntry)>,
+    table: &ProcTable,
+) -> Vec<LiveEntry> {
+    let mut out: Vec<LiveEntry> = entries
+        .into_iter()
+        .filter_map(|(dir, entry)| {
+            let stat = table.get(entry.pid)?;
+            let recorded = entry.proc_start.as_deref().map(str::trim);
+            if recorded.is_some_and(|r| r != stat.start_ticks.to_string()) {
+                return None;
+            }
+            Some(LiveEntry {
+                start_ticks: stat.start_ticks,
+                config_dir: dir,
+                entry,
+            })
+        })
+        .collect();
+    out.sort_by_key(|e| (e.entry.started_at.unwrap_or(0), e.entry.pid));
+    out
+}
+
+/// The process table's rows of live entries: memory and CPU of each tree.
+pub fn rows_of(
+    live: Vec<LiveEntry>,
+    table: &ProcTable,
+    sampler: &mut CpuSampler,
+) -> Vec<ProcessView> {
+    let now = now_ms();
+    let mut seen = HashSet::new();
+    let rows = live
+        .into_iter()
+        .map(|live| {
+            let e = &live.entry;
+            let (rss, cpu_ticks) = table.tree_usage(e.pid);
+            let started_at = e.started_at.unwrap_or(now);
+            let runtime_ms = (now - started_at).max(0);
+            let key = (e.pid, live.start_ticks);
+            seen.insert(key);
+            ProcessView {
+                pid: e.pid,
+                session_id: e.session_id.clone(),
+                name: e.name.clone(),
+                project_path: e.cwd.clone(),
+                model: None,
+                started_at,
+                status: LiveStatus::from_registry(
+                    e.status.as_deref().unwrap_or(""),
+                    e.waiting_for.as_deref(),
+                ),
+                memory_bytes: rss,
+                cpu_percent: sampler.percent(key, cpu_ticks, runtime_ms),
+                runtime_ms,
+                tokens: None,
+                cost_usd: None,
+                started_by: started_by(e),
+                config_dir: Some(live.config_dir.display().to_string()),
+                version: e.version.clone(),
+                job_id: e.job_id.clone(),
+            }
+        })
+        .collect();
+    sampler.retain(&seen);
+    rows
 }
 
 fn started_by(e: &RegistryEntry) -> StartedBy {

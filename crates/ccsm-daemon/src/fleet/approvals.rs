@@ -112,6 +112,9 @@ impl Pending {
     }
 }
 
+/// The kind of the catalog records of pending approvals.
+pub(crate) const APPROVAL_RECORD: &str = "approval";
+
 /// The `can_use_tool` callback of one fleet session.
 pub(crate) fn callback(
     fleet: Weak<FleetInner>,
@@ -123,64 +126,83 @@ pub(crate) fn callback(
     move |req: ToolPermissionRequest| {
         let fleet = fleet.clone();
         let session = session.clone();
-        Box::pin(async move {
-            let Some(inner) = fleet.upgrade() else {
-                return PermissionDecision::deny("the ccsm daemon is shutting down");
-            };
-            let timeout = inner.cfg.approval_timeout;
-            let default_allow = inner.cfg.approval_default_allow;
-            let now = now_ms();
-            let view = ApprovalView {
-                id: format!("ap-{}", uuid::Uuid::new_v4().simple()),
-                session_id: session.clone(),
-                tool_name: req.tool_name.clone(),
-                input: req.input.clone(),
-                created_at: now,
-                expires_at: now + timeout.as_millis() as i64,
-            };
-            let (tx, rx) = oneshot::channel();
-            inner.approvals.insert(view.clone(), tx);
-            let run = inner
-                .runs
-                .read()
-                .ok()
-                .and_then(|r| r.get(&session).cloned());
-            if let Some(run) = &run {
-                run.publish(Event::PermissionRequest {
-                    request_id: view.id.clone(),
-                    tool_name: view.tool_name.clone(),
-                    input: view.input.clone(),
-                });
-            }
-            drop(inner);
-            let decision = match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(d)) => return d,
-                // Nobody will answer (the session was cancelled).
-                Ok(Err(_)) => PermissionDecision::deny("the request was withdrawn"),
-                Err(_) => {
-                    let still_pending = fleet
-                        .upgrade()
-                        .is_some_and(|i| i.approvals.remove(&view.id));
-                    if !still_pending {
-                        // Answered at the last moment, after the timer fired.
-                        PermissionDecision::deny("answered too late")
-                    } else if default_allow {
-                        PermissionDecision::allow()
-                    } else {
-                        PermissionDecision::deny(format!(
-                            "nobody answered within {} s; denied by default (ccsm)",
-                            timeout.as_secs()
-                        ))
-                    }
-                }
-            };
-            if let Some(run) = run {
-                run.publish(Event::PermissionDecided {
-                    request_id: view.id.clone(),
-                    allow: matches!(decision, PermissionDecision::Allow { .. }),
-                });
-            }
-            decision
-        })
+        Box::pin(decide(fleet.clone(), session.clone(), req))
     }
+}
+
+async fn decide(
+    fleet: Weak<FleetInner>,
+    session: String,
+    req: ToolPermissionRequest,
+) -> PermissionDecision {
+    let Some(inner) = fleet.upgrade() else {
+        return PermissionDecision::deny("the ccsm daemon is shutting down");
+    };
+    let timeout = inner.cfg.approval_timeout;
+    let default_allow = inner.cfg.approval_default_allow;
+    let now = now_ms();
+    let view = ApprovalView {
+        id: format!("ap-{}", uuid::Uuid::new_v4().simple()),
+        session_id: session.clone(),
+        tool_name: req.tool_name.clone(),
+        input: req.input.clone(),
+        created_at: now,
+        expires_at: now + timeout.as_millis() as i64,
+    };
+    let (tx, rx) = oneshot::channel();
+    inner.approvals.insert(view.clone(), tx);
+    // Kept in the catalog while it waits (a restarted daemon finds what
+    // was pending when it crashed).
+    let service = inner.service.clone();
+    let record = view.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        service.save_record(APPROVAL_RECORD, &record.id, &record)
+    })
+    .await;
+    let run = inner
+        .runs
+        .read()
+        .ok()
+        .and_then(|r| r.get(&session).cloned());
+    if let Some(run) = &run {
+        run.publish(Event::PermissionRequest {
+            request_id: view.id.clone(),
+            tool_name: view.tool_name.clone(),
+            input: view.input.clone(),
+        });
+    }
+    let service = inner.service.clone();
+    drop(inner);
+    // Answered over the API: the answer route has said so already.
+    let (decision, answered) = match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(d)) => (d, true),
+        // Nobody will answer (the session was cancelled).
+        Ok(Err(_)) => (PermissionDecision::deny("the request was withdrawn"), false),
+        Err(_) => {
+            let still_pending = fleet
+                .upgrade()
+                .is_some_and(|i| i.approvals.remove(&view.id));
+            let d = if !still_pending {
+                // Answered at the last moment, after the timer fired.
+                PermissionDecision::deny("answered too late")
+            } else if default_allow {
+                PermissionDecision::allow()
+            } else {
+                PermissionDecision::deny(format!(
+                    "nobody answered within {} s; denied by default (ccsm)",
+                    timeout.as_secs()
+                ))
+            };
+            (d, false)
+        }
+    };
+    if let (Some(run), false) = (run, answered) {
+        run.publish(Event::PermissionDecided {
+            request_id: view.id.clone(),
+            allow: matches!(decision, PermissionDecision::Allow { .. }),
+        });
+    }
+    let id = view.id.clone();
+    let _ = tokio::task::spawn_blocking(move || service.delete_record(APPROVAL_RECORD, &id)).await;
+    decision
 }

@@ -6,6 +6,7 @@
 
 mod approvals;
 mod log;
+mod registry;
 mod run;
 mod supervise;
 
@@ -248,6 +249,8 @@ pub(crate) struct FleetInner {
     /// The last process table (with `all`, without), and when it was read: a
     /// burst of requests reads `/proc` once.
     table: tokio::sync::Mutex<[Option<TableSnapshot>; 2]>,
+    /// The CLI's registries, followed by file-system events.
+    registry: registry::RegistryWatch,
 }
 
 impl Fleet {
@@ -263,6 +266,7 @@ impl Fleet {
                 tx,
                 sampler: Mutex::new(CpuSampler::default()),
                 table: tokio::sync::Mutex::new([None, None]),
+                registry: registry::RegistryWatch::new(),
             }),
         }
     }
@@ -613,10 +617,11 @@ impl Fleet {
                 .filter(|r| !r.status.is_final())
                 .map(|r| r.pid)
                 .collect();
+            let reg = &self.inner.registry;
+            reg.follow(&self.inner.service.registry_dirs());
+            let live = ccsm_service::live::live_of(reg.entries(), &table);
             rows.extend(
-                self.inner
-                    .service
-                    .processes(&mut sampler)
+                ccsm_service::live::rows_of(live, &table, &mut sampler)
                     .into_iter()
                     .filter(|p| !ours.contains(&p.pid)),
             );

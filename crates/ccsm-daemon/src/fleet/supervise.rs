@@ -119,6 +119,24 @@ pub(crate) async fn recover(fleet: &Fleet) -> Result<Vec<String>> {
     for key in unreadable {
         tracing::warn!(record = %key, "a run record this version cannot read was left as it is");
     }
+    // Approvals a crashed daemon held: their CLIs are stopped below, so
+    // nobody can answer them any more.
+    let service = fleet.service().clone();
+    let stale = blocking(move || {
+        let (pending, _) =
+            service.load_records::<ccsm_core::ApprovalView>(super::approvals::APPROVAL_RECORD)?;
+        for (key, _) in &pending {
+            service.delete_record(super::approvals::APPROVAL_RECORD, key)?;
+        }
+        Ok(pending.len())
+    })
+    .await?;
+    if stale > 0 {
+        tracing::info!(
+            stale,
+            "approvals pending in a crashed daemon were withdrawn"
+        );
+    }
     let mut recovered = Vec::new();
     for (_, rec) in records.into_iter().filter(|(_, r)| r.live) {
         let stopped = stop_marked(rec.run_id.clone()).await;

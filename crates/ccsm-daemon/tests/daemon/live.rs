@@ -191,6 +191,14 @@ async fn a_permission_request_is_answered_over_the_api_both_ways() {
     assert_eq!(a["input"]["file_path"], json!(yes));
     let s = d.status(&id).await;
     assert_eq!(s["status"]["state"], "waiting", "{s}");
+    // Kept in the catalog while it waits, for a daemon that comes back.
+    let (held, _) = d
+        .fleet
+        .service()
+        .load_records::<Value>("approval")
+        .expect("records");
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].1["id"], a["id"]);
     d.ok(
         &format!("/api/claude/approvals/{}", a["id"].as_str().expect("id")),
         json!({"allow": true}),
@@ -302,5 +310,95 @@ async fn a_crossed_limit_raises_an_alert_and_runs_its_action() {
         s["status"]["state"] == "cancelled"
     })
     .await;
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn model_and_permission_mode_switch_clear_starts_afresh_and_idle_sessions_close() {
+    let d = Daemon::start_with(|c| c.idle_timeout = Duration::from_secs(2)).await;
+    let id = d
+        .start_session(
+            Some("one"),
+            json!({"model": "claude-first-1", "name": "sw"}),
+        )
+        .await;
+    d.wait_turns(&id, 1).await;
+    d.ok(
+        "/api/claude/sessions/sw/model",
+        json!({"model": "claude-second-2"}),
+    )
+    .await;
+    d.ok(
+        "/api/claude/sessions/sw/permission-mode",
+        json!({"mode": "acceptEdits"}),
+    )
+    .await;
+    d.ok("/api/claude/sessions/sw/messages", json!({"prompt": "two"}))
+        .await;
+    d.wait_turns(&id, 2).await;
+    let reqs = d.model.message_requests();
+    assert_eq!(
+        reqs.last().and_then(|r| r.model.as_deref()),
+        Some("claude-second-2")
+    );
+    let fresh = d.ok("/api/claude/sessions/sw/clear", json!({})).await;
+    let fresh_id = fresh["sessionId"].as_str().expect("id").to_owned();
+    assert_ne!(fresh_id, id);
+    assert_eq!(fresh["name"], "sw", "the name moves to the fresh session");
+    d.ok(
+        "/api/claude/sessions/sw/messages",
+        json!({"prompt": "three"}),
+    )
+    .await;
+    d.wait_turns(&fresh_id, 1).await;
+    let seen = crate::harness::last_request_text(&d.model);
+    assert!(seen.contains("three") && !seen.contains("two"), "{seen}");
+    // Idle past the timeout: closed, and resumed by the next prompt.
+    let closed = d
+        .wait_status(&fresh_id, "closed when idle", |s| {
+            s["status"]["state"] == "exited"
+        })
+        .await;
+    assert_eq!(closed["status"]["code"], 0, "{closed}");
+    d.ok(
+        "/api/claude/sessions/sw/messages",
+        json!({"prompt": "four"}),
+    )
+    .await;
+    d.wait_status(&fresh_id, "resumed", |s| {
+        s["turns"] == 2 && s["status"]["state"] == "idle"
+    })
+    .await;
+    assert!(crate::harness::last_request_text(&d.model).contains("three"));
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_process_the_daemon_did_not_start_is_stopped_only_by_pid_when_asked() {
+    let d = Daemon::start().await;
+    let mut outside = d
+        .env
+        .claude(&d.model, &["-p", "SLOW 60"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("claude -p");
+    let pid = outside.id();
+    wait_rows(&d, "listed", |r| r.iter().any(|x| x["pid"] == pid)).await;
+    // A pid that is not a Claude Code process is refused.
+    let me = std::process::id();
+    assert!(d
+        .post(&format!("/api/claude/running/{me}/signal"), json!({}))
+        .await
+        .is_err());
+    let v = d
+        .ok(
+            &format!("/api/claude/running/{pid}/signal"),
+            json!({"signal": "SIGTERM"}),
+        )
+        .await;
+    assert_eq!(v["stoppedWith"], "SIGTERM", "{v}");
+    let status = outside.wait().expect("it ends");
+    assert!(!status.success());
     let _ = d.stop().await;
 }
