@@ -130,6 +130,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let fleet = state.fleet.clone();
     let housekeeping = fleet.spawn_housekeeping();
+    // Open WebSockets and SSE streams would hold a graceful shutdown forever:
+    // they end when it begins.
+    let stopping = fleet.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.begin_shutdown();
+    };
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;

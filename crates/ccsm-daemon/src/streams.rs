@@ -177,6 +177,8 @@ async fn follow(mut socket: WebSocket, fleet: Fleet, mut sub: Subscription, repl
     // Subscribe first, then replay: nothing published in between is lost, and
     // what both hold is sent once.
     let mut rx = fleet.subscribe();
+    let stopping = fleet.stopping();
+    tokio::pin!(stopping);
     if replay {
         for frame in sub.replay(&fleet) {
             if !send(&mut socket, &frame).await {
@@ -186,6 +188,10 @@ async fn follow(mut socket: WebSocket, fleet: Fleet, mut sub: Subscription, repl
     }
     loop {
         tokio::select! {
+            () = &mut stopping => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
             got = rx.recv() => match got {
                 Ok(p) => {
                     if sub.wants(&p) && sub.fresh(&p) && !send(&mut socket, &p.frame).await {
@@ -269,5 +275,8 @@ pub async fn sse(
         };
         futures::future::ready(out)
     });
-    Ok(Sse::new(futures::stream::iter(head).chain(live)).keep_alive(KeepAlive::default()))
+    let stream = futures::stream::iter(head)
+        .chain(live)
+        .take_until(state.fleet.stopping());
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -251,6 +251,8 @@ pub(crate) struct FleetInner {
     table: tokio::sync::Mutex<[Option<TableSnapshot>; 2]>,
     /// The CLI's registries, followed by file-system events.
     registry: registry::RegistryWatch,
+    /// Set when the daemon stops: live streams end so the server can.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Fleet {
@@ -267,6 +269,7 @@ impl Fleet {
                 sampler: Mutex::new(CpuSampler::default()),
                 table: tokio::sync::Mutex::new([None, None]),
                 registry: registry::RegistryWatch::new(),
+                stopping: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -277,6 +280,19 @@ impl Fleet {
 
     pub fn config(&self) -> &FleetConfig {
         &self.inner.cfg
+    }
+
+    /// Resolves when the daemon begins to stop (live streams end then).
+    pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.inner.stopping.subscribe();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    }
+
+    /// Tells every live stream to end (the server is stopping).
+    pub fn begin_shutdown(&self) {
+        self.inner.stopping.send_replace(true);
     }
 
     /// Every event of every session, live (see [`EventLog::replay`] for history).

@@ -95,7 +95,10 @@ impl Daemon {
             let _ = tx.send(());
         }
         if let Some(t) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
+            tokio::time::timeout(Duration::from_secs(30), t)
+                .await
+                .expect("the daemon stops within 30 s, open streams or not")
+                .expect("the server task");
         }
         let Daemon { env, model, .. } = self;
         (env, model)

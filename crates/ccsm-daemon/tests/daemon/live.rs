@@ -402,3 +402,29 @@ async fn a_process_the_daemon_did_not_start_is_stopped_only_by_pid_when_asked() 
     assert!(!status.success());
     let _ = d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn open_sse_and_websocket_streams_do_not_hold_the_daemon_when_it_stops() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let d = Daemon::start().await;
+    let id = d.start_session(None, json!({"name": "streamed"})).await;
+    let _ws = d.ws("").await;
+    let mut sse = tokio::net::TcpStream::connect(d.addr)
+        .await
+        .expect("connect");
+    let req = format!(
+        "GET /api/claude/sessions/{id}/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+        d.addr
+    );
+    sse.write_all(req.as_bytes()).await.expect("request");
+    let mut buf = [0u8; 256];
+    let n = sse.read(&mut buf).await.expect("the stream's head");
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
+    let started = std::time::Instant::now();
+    let _ = d.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+}
