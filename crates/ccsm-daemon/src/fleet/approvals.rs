@@ -149,8 +149,6 @@ async fn decide(
         created_at: now,
         expires_at: now + timeout.as_millis() as i64,
     };
-    let (tx, rx) = oneshot::channel();
-    inner.approvals.insert(view.clone(), tx);
     // Kept in the catalog while it waits (a restarted daemon finds what
     // was pending when it crashed).
     let service = inner.service.clone();
@@ -159,6 +157,10 @@ async fn decide(
         service.save_record(APPROVAL_RECORD, &record.id, &record)
     })
     .await;
+    // Listed only once it is in the catalog: whoever sees it pending finds it
+    // there too.
+    let (tx, rx) = oneshot::channel();
+    inner.approvals.insert(view.clone(), tx);
     let run = inner
         .runs
         .read()
