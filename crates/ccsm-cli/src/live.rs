@@ -99,9 +99,7 @@ pub fn ps(svc: &Service, d: &DaemonArgs, json: bool) -> Result<()> {
         .get::<Vec<ProcessView>>("/api/claude/running?all=true")
     {
         Ok(rows) => rows,
-        Err(ClientError::Unreachable { .. }) => {
-            svc.processes(&mut ccsm_service::live::CpuSampler::default())
-        }
+        Err(ClientError::Unreachable { .. }) => svc.processes(&mut svc.meters()),
         Err(e) => return Err(e.into()),
     };
     show_processes(&rows, json)

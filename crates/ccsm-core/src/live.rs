@@ -137,8 +137,10 @@ pub enum StartedBy {
 /// ```
 ///
 /// `memoryBytes` is the RSS of the CLI and every process under it (its tools);
-/// `cpuPercent` is over the last sampling interval (0 on a first look); `model`,
-/// `tokens` and `costUsd` are known for processes ccsm drives (null otherwise).
+/// `cpuPercent` is over the last sampling interval (0 on a first look). For a
+/// process ccsm drives, `model`, `tokens` and `costUsd` are its own; for another,
+/// they are read from its session's transcript as it grows, by the usage
+/// reports' rule (null until the transcript has a model call).
 /// Fields may be added.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

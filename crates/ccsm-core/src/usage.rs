@@ -39,6 +39,17 @@ impl Tokens {
         self.cache_creation_1h = self.cache_creation_1h.saturating_add(o.cache_creation_1h);
         self.cache_read_tokens = self.cache_read_tokens.saturating_add(o.cache_read_tokens);
     }
+    /// Takes back `o` (added before), saturating at 0.
+    pub fn sub(&mut self, o: &Tokens) {
+        self.input_tokens = self.input_tokens.saturating_sub(o.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_sub(o.output_tokens);
+        self.cache_creation_tokens = self
+            .cache_creation_tokens
+            .saturating_sub(o.cache_creation_tokens);
+        self.cache_creation_5m = self.cache_creation_5m.saturating_sub(o.cache_creation_5m);
+        self.cache_creation_1h = self.cache_creation_1h.saturating_sub(o.cache_creation_1h);
+        self.cache_read_tokens = self.cache_read_tokens.saturating_sub(o.cache_read_tokens);
+    }
 }
 
 /// One model's share of a row.

@@ -8,9 +8,11 @@ use std::time::Instant;
 
 use ccsm_claude::process::{clock_ticks, ProcTable};
 use ccsm_core::{LiveStatus, ProcessView, StartedBy};
+use ccsm_transcripts::pricing::PricingTable;
 pub use ccsm_transcripts::registry::{
     entry_pid, read_entry, read_registry, registry_dir, RegistryEntry,
 };
+use ccsm_transcripts::tally::Tally;
 
 use crate::Service;
 
@@ -19,6 +21,8 @@ use crate::Service;
 pub struct CpuSampler {
     /// (pid, start ticks) → (CPU ticks of its tree, when).
     prev: HashMap<(u32, u64), (u64, Instant)>,
+    /// The processes of this look.
+    seen: HashSet<(u32, u64)>,
     ticks_per_sec: u64,
 }
 
@@ -26,6 +30,7 @@ impl Default for CpuSampler {
     fn default() -> Self {
         Self {
             prev: HashMap::new(),
+            seen: HashSet::new(),
             ticks_per_sec: clock_ticks(),
         }
     }
@@ -50,13 +55,78 @@ impl CpuSampler {
             None => 0.0,
         };
         self.prev.insert(key, (cpu_ticks, now));
+        self.seen.insert(key);
         pct
     }
 
-    /// Forgets processes that are gone.
-    pub fn retain(&mut self, live: &HashSet<(u32, u64)>) {
-        self.prev.retain(|k, _| live.contains(k));
+    /// Ends a look: forgets the processes it did not see.
+    pub fn finish(&mut self) {
+        let seen = std::mem::take(&mut self.seen);
+        self.prev.retain(|k, _| seen.contains(k));
     }
+}
+
+/// What the process table measures from one look to the next: CPU use, and the
+/// tokens, cost and model of each live session's transcript, read as it grows
+/// (the registry has none of them).
+#[derive(Debug)]
+pub struct Meters {
+    pub cpu: CpuSampler,
+    tallies: HashMap<PathBuf, Tally>,
+    /// The transcripts of this look.
+    files: HashSet<PathBuf>,
+    pricing: PricingTable,
+}
+
+impl Meters {
+    pub fn new(pricing: PricingTable) -> Self {
+        Self {
+            cpu: CpuSampler::default(),
+            tallies: HashMap::new(),
+            files: HashSet::new(),
+            pricing,
+        }
+    }
+
+    /// The usage so far of the session `id` of `config_dir`, run in `cwd`.
+    fn tally(&mut self, config_dir: &Path, cwd: Option<&str>, id: &str) -> Option<&Tally> {
+        let file = transcript_of(config_dir, cwd, id)?;
+        let t = self
+            .tallies
+            .entry(file.clone())
+            .or_insert_with(|| Tally::new(file));
+        t.advance(&self.pricing).ok()?;
+        self.files.insert(t.path().to_path_buf());
+        Some(t)
+    }
+
+    /// Ends a look: forgets the processes and transcripts it did not see.
+    pub fn finish(&mut self) {
+        self.cpu.finish();
+        let files = std::mem::take(&mut self.files);
+        self.tallies.retain(|k, _| files.contains(k));
+    }
+}
+
+/// Where a session's transcript is: under its project folder's encoded name, or
+/// (moved, or run from a subfolder) wherever in `projects/` a file has its id.
+fn transcript_of(config_dir: &Path, cwd: Option<&str>, id: &str) -> Option<PathBuf> {
+    id.parse::<ccsm_core::SessionId>().ok()?;
+    let projects = config_dir.join("projects");
+    let name = format!("{id}.jsonl");
+    if let Some(cwd) = cwd {
+        let f = projects
+            .join(ccsm_transcripts::encode_project_dir(cwd))
+            .join(&name);
+        if f.is_file() {
+            return Some(f);
+        }
+    }
+    std::fs::read_dir(&projects)
+        .ok()?
+        .flatten()
+        .map(|d| d.path().join(&name))
+        .find(|f| f.is_file())
 }
 
 /// A registry entry that is a live process: its pid is alive and started when
@@ -167,10 +237,17 @@ impl Service {
     }
 
     /// The process table of every Claude Code process the registries show.
-    pub fn processes(&self, sampler: &mut CpuSampler) -> Vec<ProcessView> {
+    pub fn processes(&self, meters: &mut Meters) -> Vec<ProcessView> {
         let table = ProcTable::read();
         let live = self.live_entries(&self.registry_dirs(), &table);
-        rows_of(live, &table, sampler)
+        let rows = rows_of(live, &table, meters);
+        meters.finish();
+        rows
+    }
+
+    /// Meters priced by the table in effect (the shipped one if it cannot be read).
+    pub fn meters(&self) -> Meters {
+        Meters::new(self.pricing().unwrap_or_else(|_| PricingTable::builtin()))
     }
 }
 
@@ -198,14 +275,10 @@ pub fn live_of(
     out
 }
 
-/// The process table's rows of live entries: memory and CPU of each tree.
-pub fn rows_of(
-    live: Vec<LiveEntry>,
-    table: &ProcTable,
-    sampler: &mut CpuSampler,
-) -> Vec<ProcessView> {
+/// The process table's rows of live entries: memory and CPU of each tree, and
+/// the usage of each session so far ([`Meters::finish`] ends the look).
+pub fn rows_of(live: Vec<LiveEntry>, table: &ProcTable, meters: &mut Meters) -> Vec<ProcessView> {
     let now = now_ms();
-    let mut seen = HashSet::new();
     let rows = live
         .into_iter()
         .map(|live| {
@@ -214,23 +287,34 @@ pub fn rows_of(
             let started_at = e.started_at.unwrap_or(now);
             let runtime_ms = (now - started_at).max(0);
             let key = (e.pid, live.start_ticks);
-            seen.insert(key);
+            let usage = e.session_id.as_deref().and_then(|id| {
+                let t = meters.tally(&live.config_dir, e.cwd.as_deref(), id)?;
+                Some((
+                    t.tokens().total(),
+                    t.cost_usd(),
+                    t.model().map(str::to_owned),
+                ))
+            });
+            let (tokens, cost_usd, model) = match usage {
+                Some((t, c, m)) => (Some(t), Some(c), m),
+                None => (None, None, None),
+            };
             ProcessView {
                 pid: e.pid,
                 session_id: e.session_id.clone(),
                 name: e.name.clone(),
                 project_path: e.cwd.clone(),
-                model: None,
+                model,
                 started_at,
                 status: LiveStatus::from_registry(
                     e.status.as_deref().unwrap_or(""),
                     e.waiting_for.as_deref(),
                 ),
                 memory_bytes: rss,
-                cpu_percent: sampler.percent(key, cpu_ticks, runtime_ms),
+                cpu_percent: meters.cpu.percent(key, cpu_ticks, runtime_ms),
                 runtime_ms,
-                tokens: None,
-                cost_usd: None,
+                tokens,
+                cost_usd,
                 started_by: started_by(e),
                 config_dir: Some(live.config_dir.display().to_string()),
                 version: e.version.clone(),
@@ -238,7 +322,6 @@ pub fn rows_of(
             }
         })
         .collect();
-    sampler.retain(&seen);
     rows
 }
 

@@ -16,6 +16,7 @@ pub mod pricing;
 pub mod registry;
 pub mod relocate;
 pub mod scan;
+pub mod tally;
 pub mod usage;
 
 use std::fs::File;

@@ -516,3 +516,89 @@ fn lines_javascript_reads_but_serde_does_not_read_as_the_sdk_reads_them() {
     let sdk = sdk_view(tmp.path(), &[]);
     assert_same(&sdk, &ours(&dir, &ids_of(&sdk)));
 }
+
+/// The process table's tokens and cost of a session ccsm did not start come from a
+/// tally that reads only what was appended: it must say what the usage report says,
+/// however the writes fell (a line cut in two waits for its end).
+#[test]
+fn a_tally_read_as_the_file_grows_equals_the_usage_report() {
+    let corpus = tempfile::tempdir().unwrap();
+    ccsm_testkit::corpus::generate(
+        corpus.path(),
+        &ccsm_testkit::corpus::CorpusSpec::sized(4 << 20, 5),
+    )
+    .unwrap();
+    let biggest = walk_files(&corpus.path().join("projects"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let bytes = std::fs::read(&biggest).unwrap();
+    let id = biggest.file_stem().unwrap().to_str().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("projects/-p");
+    std::fs::create_dir_all(&proj).unwrap();
+    let file = proj.join(format!("{id}.jsonl"));
+    let pricing = ccsm_transcripts::pricing::PricingTable::builtin();
+    let mut tally = ccsm_transcripts::tally::Tally::new(&file);
+    assert!(tally.advance(&pricing).is_err(), "no file yet");
+    let mut f = std::fs::File::create(&file).unwrap();
+    // Cuts at odd places: mid-line, mid-UTF-8, right after a newline.
+    let mut at = 0;
+    for cut in [
+        1,
+        777,
+        bytes.len() / 3,
+        bytes.len() / 2 + 13,
+        bytes.len() - 2,
+    ] {
+        f.write_all(&bytes[at..cut]).unwrap();
+        at = cut;
+        tally.advance(&pricing).unwrap();
+    }
+    f.write_all(&bytes[at..]).unwrap();
+    tally.advance(&pricing).unwrap();
+    tally.advance(&pricing).unwrap();
+
+    let report = usage_json(&ClaudeDir::new(dir.path()));
+    let row = &report["sessions"][0];
+    assert_eq!(row["sessionId"], id.as_str());
+    let t = tally.tokens();
+    assert!(t.total() > 0, "the session has usage");
+    assert_eq!(
+        [
+            t.input_tokens,
+            t.output_tokens,
+            t.cache_creation_tokens,
+            t.cache_read_tokens,
+            t.total()
+        ],
+        token_view(&report["sessions"])[&id]
+    );
+    let cost = row["totalCost"].as_f64().unwrap();
+    assert!(
+        (tally.cost_usd() - cost).abs() < 1e-9,
+        "{} vs {cost}",
+        tally.cost_usd()
+    );
+    assert!(tally.model().is_some());
+
+    // Replaced by a shorter file (a rewrite): counted again from its start.
+    std::fs::write(&file, b"").unwrap();
+    tally.advance(&pricing).unwrap();
+    assert_eq!(tally.tokens().total(), 0);
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

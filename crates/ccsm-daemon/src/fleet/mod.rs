@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use ccsm_claude::{Ladder, Options};
 use ccsm_core::{ApprovalView, LiveStatus, PermissionMode, ProcessView};
-use ccsm_service::live::CpuSampler;
+use ccsm_service::live::Meters;
 use ccsm_service::{RunRequest, Service};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -245,7 +245,7 @@ pub(crate) struct FleetInner {
     pub(crate) names: RwLock<HashMap<String, String>>,
     pub(crate) approvals: approvals::Pending,
     pub(crate) tx: broadcast::Sender<Arc<Published>>,
-    pub(crate) sampler: Mutex<CpuSampler>,
+    pub(crate) meters: Mutex<Meters>,
     /// The last process table (with `all`, without), and when it was read: a
     /// burst of requests reads `/proc` once.
     table: tokio::sync::Mutex<[Option<TableSnapshot>; 2]>,
@@ -258,6 +258,7 @@ pub(crate) struct FleetInner {
 impl Fleet {
     pub fn new(service: Service, cfg: FleetConfig) -> Self {
         let (tx, _) = broadcast::channel(8192);
+        let meters = Mutex::new(service.meters());
         Self {
             inner: Arc::new(FleetInner {
                 service,
@@ -266,7 +267,7 @@ impl Fleet {
                 names: RwLock::new(HashMap::new()),
                 approvals: approvals::Pending::default(),
                 tx,
-                sampler: Mutex::new(CpuSampler::default()),
+                meters,
                 table: tokio::sync::Mutex::new([None, None]),
                 registry: registry::RegistryWatch::new(),
                 stopping: tokio::sync::watch::Sender::new(false),
@@ -618,14 +619,14 @@ impl Fleet {
 
     fn processes_now(&self, all: bool) -> Vec<ProcessView> {
         let table = ccsm_claude::process::ProcTable::read();
-        let mut sampler = match self.inner.sampler.lock() {
+        let mut meters = match self.inner.meters.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
         let mut rows: Vec<ProcessView> = self
             .runs()
             .iter()
-            .map(|r| r.process_view(&table, &mut sampler))
+            .map(|r| r.process_view(&table, &mut meters.cpu))
             .collect();
         if all {
             let ours: Vec<u32> = rows
@@ -637,11 +638,12 @@ impl Fleet {
             reg.follow(&self.inner.service.registry_dirs());
             let live = ccsm_service::live::live_of(reg.entries(), &table);
             rows.extend(
-                ccsm_service::live::rows_of(live, &table, &mut sampler)
+                ccsm_service::live::rows_of(live, &table, &mut meters)
                     .into_iter()
                     .filter(|p| !ours.contains(&p.pid)),
             );
         }
+        meters.finish();
         rows
     }
 

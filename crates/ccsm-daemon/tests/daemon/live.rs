@@ -92,7 +92,7 @@ async fn the_process_table_lists_a_claude_p_started_outside_and_drops_it_and_sta
     })
     .await;
     // `ccsm ps` without a daemon shows the same (nothing running now).
-    let table = d.fleet.service().processes(&mut Default::default());
+    let table = d.fleet.service().processes(&mut d.fleet.service().meters());
     assert!(
         table.iter().all(|p| p.pid != kpid && p.pid != pid),
         "{table:?}"
@@ -427,4 +427,52 @@ async fn open_sse_and_websocket_streams_do_not_hold_the_daemon_when_it_stops() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The registry has no usage: the table reads an outside session's tokens, cost and
+/// model from its transcript as it grows, and they are what the usage report says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_outside_sessions_tokens_cost_and_model_come_from_its_transcript() {
+    let d = Daemon::start().await;
+    // A tool call first (its model call is in the transcript), then a tool that
+    // keeps the process running while the table is read.
+    let mut outside = d
+        .env
+        .claude(&d.model, &["-p", "BASH sleep 10", "--allowedTools", "Bash"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("claude -p");
+    let pid = outside.id();
+    let r = wait_rows(&d, "the outside session with its usage", |r| {
+        r.iter()
+            .any(|x| x["pid"] == pid && x["tokens"].as_u64() > Some(0))
+    })
+    .await;
+    let row = r.iter().find(|x| x["pid"] == pid).expect("its row");
+    let id = row["sessionId"].as_str().expect("session id");
+    let report = d
+        .fleet
+        .service()
+        .usage(&Default::default(), ccsm_service::Source::Files)
+        .expect("usage");
+    let s = report
+        .sessions()
+        .into_iter()
+        .find(|s| s.session_id == id)
+        .expect("the session in the usage report");
+    assert_eq!(row["tokens"].as_u64(), Some(s.row.total_tokens), "{row}");
+    let cost = row["costUsd"].as_f64().expect("a cost");
+    assert!(
+        (cost - s.row.total_cost).abs() < 1e-9,
+        "{cost} vs {}",
+        s.row.total_cost
+    );
+    assert_eq!(
+        row["model"].as_str(),
+        s.row.models_used.first().map(String::as_str)
+    );
+    assert!(row["model"].is_string(), "{row}");
+    assert!(outside.wait().expect("it ends").success());
+    let _ = d.stop().await;
 }
