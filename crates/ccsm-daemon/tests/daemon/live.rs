@@ -476,3 +476,63 @@ async fn an_outside_sessions_tokens_cost_and_model_come_from_its_transcript() {
     assert!(outside.wait().expect("it ends").success());
     let _ = d.stop().await;
 }
+
+/// Ends the CLI's own background daemon of a test's config dir, whatever happened
+/// (it outlives the test otherwise, and respawns killed workers).
+struct BgDaemon<'a>(&'a Daemon);
+
+impl Drop for BgDaemon<'_> {
+    fn drop(&mut self) {
+        let _ = ccsm_testkit::run_with_deadline(
+            self.0
+                .env
+                .claude(&self.0.model, &["daemon", "stop", "--any"]),
+            Duration::from_secs(60),
+        );
+    }
+}
+
+/// A background session is the CLI daemon's (a signal would only make it respawn
+/// the worker): the daemon stops it with the CLI's own `claude stop`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_background_session_is_stopped_with_the_clis_own_claude_stop() {
+    let d = Daemon::start().await;
+    // What a background worker needs offline: a trusted folder and an approved key.
+    let settings = d.env.config_dir.join(".claude.json");
+    let mut v: Value = std::fs::read(&settings)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| json!({}));
+    v["projects"][d.env.project.display().to_string()]["hasTrustDialogAccepted"] = json!(true);
+    v["customApiKeyResponses"] = json!({"approved": ["sk-ant-test-bench"], "rejected": []});
+    std::fs::write(&settings, v.to_string()).expect("writing .claude.json");
+    let cleanup = BgDaemon(&d);
+    d.env.run_claude(&d.model, &["--bg", "SLOW 400"]);
+    let r = wait_rows(&d, "the background session is listed", |r| {
+        r.iter().any(|x| x["startedBy"] == "background")
+    })
+    .await;
+    let row = r
+        .iter()
+        .find(|x| x["startedBy"] == "background")
+        .expect("its row");
+    let pid = row["pid"].as_u64().expect("pid");
+    let job = row["jobId"]
+        .as_str()
+        .expect("a background session has a job id");
+    let v = d
+        .ok(&format!("/api/claude/running/{pid}/signal"), json!({}))
+        .await;
+    assert_eq!(v["stoppedWith"], "claude stop", "{v}");
+    assert_eq!(v["jobId"], job);
+    wait_rows(&d, "the stopped background session leaves the table", |r| {
+        !r.iter().any(|x| x["pid"] == pid)
+    })
+    .await;
+    let pid = u32::try_from(pid).expect("pid");
+    wait_for("the worker to end", Duration::from_secs(30), || {
+        (!process_alive(pid)).then_some(())
+    });
+    drop(cleanup);
+    let _ = d.stop().await;
+}
