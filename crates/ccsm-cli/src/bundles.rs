@@ -105,6 +105,16 @@ pub fn run(svc: &Service, cmd: SessionsCmd, json: bool, source: Source) -> Resul
                 c.session_id
             );
         }
+        SessionsCmd::Navigate { id, path } => {
+            let m = svc.navigate(&id, &path, true, &[])?;
+            if json {
+                return print_json(&m);
+            }
+            eprintln!(
+                "moved {} from {} to {}; resume it there with: claude --resume {}",
+                m.session_id, m.from_cwd, m.to_cwd, m.session_id
+            );
+        }
         SessionsCmd::Fork { id, at, title } => {
             let new = svc.fork(&id, at.as_deref(), title.as_deref())?;
             if json {

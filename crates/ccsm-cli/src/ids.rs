@@ -27,6 +27,7 @@ pub fn resolve_ids(svc: &Service, mut cmd: SessionsCmd, source: Source) -> Resul
         | SessionsCmd::Unarchive { id }
         | SessionsCmd::Rm { id, .. }
         | SessionsCmd::Clone { id, .. }
+        | SessionsCmd::Navigate { id, .. }
         | SessionsCmd::Fork { id, .. } => one(id)?,
         SessionsCmd::Export { ids, .. } => {
             for id in ids {

@@ -4,6 +4,7 @@
 use anyhow::Result;
 use ccsm_core::views::{SearchHitView, SessionMessage, SessionView};
 use ccsm_service::SessionDetail;
+use clap::Subcommand;
 use comfy_table::Table;
 
 use crate::out::{cut, fmt_int, one_line, print_json, show_id, size, table, when};
@@ -210,4 +211,24 @@ fn message_text(m: &serde_json::Value) -> String {
             .join("\n"),
         _ => String::new(),
     }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TagsCmd {
+    /// Add tags to a session.
+    Add {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
+        id: String,
+        /// The tags to add.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a session.
+    Rm {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
+        id: String,
+        /// The tags to remove.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
 }

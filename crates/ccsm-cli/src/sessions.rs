@@ -7,6 +7,7 @@ use anyhow::Result;
 use ccsm_service::{Service, Source};
 use clap::Subcommand;
 
+pub use crate::info::TagsCmd;
 use crate::out::print_json;
 
 #[derive(Subcommand, Debug)]
@@ -203,6 +204,14 @@ pub enum SessionsCmd {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Move a session to another working directory, keeping its id: the CLI
+    /// resumes it there with its history (the folder passes the path checks).
+    Navigate {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
+        id: String,
+        /// The folder it is to run in from now on.
+        path: PathBuf,
+    },
     /// Copy a session into a new one (new ids, same history).
     Fork {
         /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
@@ -213,26 +222,6 @@ pub enum SessionsCmd {
         /// The copy's title (default: the original's, with "(fork)").
         #[arg(long)]
         title: Option<String>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum TagsCmd {
-    /// Add tags to a session.
-    Add {
-        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
-        id: String,
-        /// The tags to add.
-        #[arg(required = true)]
-        tags: Vec<String>,
-    },
-    /// Remove tags from a session.
-    Rm {
-        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
-        id: String,
-        /// The tags to remove.
-        #[arg(required = true)]
-        tags: Vec<String>,
     },
 }
 
@@ -394,6 +383,7 @@ pub fn sessions(svc: &Service, cmd: SessionsCmd, json: bool, direct: bool) -> Re
         cmd @ (SessionsCmd::Export { .. }
         | SessionsCmd::Import { .. }
         | SessionsCmd::Clone { .. }
+        | SessionsCmd::Navigate { .. }
         | SessionsCmd::Fork { .. }) => crate::bundles::run(svc, cmd, json, source)?,
     }
     Ok(())

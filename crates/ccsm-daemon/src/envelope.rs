@@ -35,6 +35,32 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
+/// A successful answer with keys beside `data` (the seed's clients read
+/// `result['session']` and `result['summary']`): an object's fields are added
+/// to the envelope; `success`, `data`, `error` and `timestamp` are never
+/// overwritten.
+#[derive(Debug)]
+pub struct DataAnd<T, E>(pub T, pub E);
+
+impl<T: Serialize, E: Serialize> IntoResponse for DataAnd<T, E> {
+    fn into_response(self) -> Response {
+        let mut v = json!({
+            "success": true,
+            "data": self.0,
+            "error": null,
+            "timestamp": timestamp(),
+        });
+        if let (Some(out), Ok(serde_json::Value::Object(extra))) =
+            (v.as_object_mut(), serde_json::to_value(self.1))
+        {
+            for (k, x) in extra {
+                out.entry(k).or_insert(x);
+            }
+        }
+        axum::Json(v).into_response()
+    }
+}
+
 /// A failed answer: a status, a kind and a message for people.
 #[derive(Debug, Clone)]
 pub struct ApiError {

@@ -10,6 +10,11 @@
 //! |---|---|
 //! | `GET /health` | alive, version, live sessions |
 //! | `POST /api/claude/sessions` | start ([`fleet::StartRequest`]) |
+//! | `GET /api/claude/sessions` | the catalog's sessions: filters, pages, total |
+//! | `GET /api/claude/sessions/{id}` | one session: SDK fields, metadata, stats, live state |
+//! | `POST /api/claude/sessions/{id}/navigate` | move it to another folder |
+//! | `POST /api/claude/validate-path[s]` | the path validator's report |
+//! | `GET /api/claude/system-status` | version, CLI, catalog, load |
 //! | `GET /api/claude/sessions/{id}/status` | [`fleet::RunView`] |
 //! | `POST /api/claude/sessions/{id}/messages` | `{"prompt"}`: the next turn |
 //! | `POST /api/claude/sessions/{id}/interrupt` | end the turn |
@@ -32,8 +37,10 @@ mod error;
 mod external;
 pub mod fleet;
 pub mod guard;
+mod resources;
 mod routes;
 mod streams;
+mod system;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -75,7 +82,18 @@ pub fn app(state: AppState) -> Router {
     let sessions = "/api/claude/sessions/{id}";
     Router::new()
         .route("/health", get(routes::health))
-        .route("/api/claude/sessions", post(routes::start))
+        .route(
+            "/api/claude/sessions",
+            post(routes::start).get(resources::list),
+        )
+        .route(sessions, get(resources::get_one))
+        .route(&format!("{sessions}/navigate"), post(resources::navigate))
+        .route("/api/claude/validate-path", post(resources::validate_path))
+        .route(
+            "/api/claude/validate-paths",
+            post(resources::validate_paths),
+        )
+        .route("/api/claude/system-status", get(system::system_status))
         .route(&format!("{sessions}/status"), get(routes::status))
         .route(&format!("{sessions}/messages"), post(routes::message))
         .route(&format!("{sessions}/interrupt"), post(routes::interrupt))

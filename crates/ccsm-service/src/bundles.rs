@@ -179,7 +179,7 @@ impl Service {
         }
         let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
         let to: Option<PathBuf> = match to {
-            Some(t) => Some(crate::existing_folder(t, create, "the --to folder")?),
+            Some(t) => Some(self.existing_folder(t, create, "the --to folder")?),
             None => None,
         };
         if !self.dir.root.is_dir() {

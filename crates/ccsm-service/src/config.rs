@@ -11,6 +11,8 @@
 //! data_dir = "~/.local/share/ccsm"    # ccsm's catalogs, archive and backups
 //! catalog = "sqlite:///home/me/ccsm.db"  # config_dir's catalog (needs config_dir)
 //! pricing = "~/prices.json"           # a pricing table (ccsm's or LiteLLM's shape)
+//! roots = ["~/src", "/work"]          # the only folders sessions may run in or be
+//!                                     # moved to (default: any but system locations)
 //!
 //! [serve]                             # for `ccsm serve`
 //! listen = "127.0.0.1:8082"
@@ -31,6 +33,10 @@ pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub catalog: Option<String>,
     pub pricing: Option<PathBuf>,
+    /// The folders sessions may run in, be moved or written to (empty: any
+    /// folder that is not a system location).
+    #[serde(default)]
+    pub roots: Vec<PathBuf>,
     #[serde(default)]
     pub serve: Serve,
     /// The file it was read from, if any.
@@ -100,6 +106,16 @@ pub fn load() -> Result<Config> {
     }
     if let Some(t) = c.serve.token_file.as_mut() {
         *t = expand(t);
+    }
+    for r in &mut c.roots {
+        *r = expand(r);
+        if !r.is_absolute() {
+            invalid!(
+                "the config file {}: root {} is not an absolute path",
+                p.display(),
+                r.display()
+            );
+        }
     }
     if c.catalog.is_some() && c.config_dir.is_none() {
         invalid!(

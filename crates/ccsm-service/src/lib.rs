@@ -14,6 +14,7 @@ mod error;
 mod ids;
 pub mod live;
 mod names;
+pub mod paths;
 mod projects;
 mod records;
 mod run;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 pub use ccsm_core::views;
 pub use ccsm_index::SyncReport;
+pub use ccsm_transcripts::portable::MovedSession;
 pub use ccsm_transcripts::portable::{Imported, Manifest};
 pub use ccsm_transcripts::pricing::{PricingTable, LITELLM_URL};
 pub use ccsm_transcripts::relocate::MoveReport;
@@ -35,8 +37,10 @@ pub use config::Config;
 pub use error::{Context, Error, Result};
 pub use projects::Moved;
 pub use run::{PreparedRun, RunRequest};
-pub use sessions::{Cleanup, Deleted, ListQuery, SessionDetail, SessionStats, Source};
-pub use store::{Catalog, CatalogCheck, Repaired};
+pub use sessions::{
+    Cleanup, Deleted, ListQuery, SessionDetail, SessionFilter, SessionPage, SessionStats, Source,
+};
+pub use store::{Catalog, CatalogCheck, CatalogStatus, Repaired};
 pub use usage::{Usage, UsageQuery};
 
 use ccsm_transcripts::ClaudeDir;
@@ -165,26 +169,19 @@ fn data_dir(config: &Config) -> PathBuf {
 
 /// A folder the user named that must exist (made when `create` says so): a
 /// literal `~` (quoted, so the shell did not expand it) and a file are refused.
-pub(crate) fn existing_folder(p: &Path, create: bool, what: &str) -> Result<PathBuf> {
-    let text = p.to_string_lossy();
-    if text == "~" || text.starts_with("~/") {
-        error::invalid!(
-            "{what} {text:?} starts with a literal ~ (the shell did not expand it): write the full path, or $HOME/{}",
-            text.trim_start_matches('~').trim_start_matches('/')
-        );
-    }
-    let abs = absolute(p)?;
-    match std::fs::metadata(&abs) {
-        Ok(m) if m.is_dir() => Ok(abs),
-        Ok(_) => error::invalid!("{what} {} is not a folder", abs.display()),
-        Err(_) if create => {
-            std::fs::create_dir_all(&abs).with_context(|| format!("creating {}", abs.display()))?;
-            Ok(abs)
+impl Service {
+    /// A folder given on the command line or in a request (relative to the
+    /// current one), checked by the path validator; `create` makes it if missing.
+    pub(crate) fn existing_folder(&self, p: &Path, create: bool, what: &str) -> Result<PathBuf> {
+        let text = p.to_string_lossy();
+        if text == "~" || text.starts_with("~/") {
+            error::invalid!(
+                "{what} {text:?} starts with a literal ~ (the shell did not expand it): write the full path, or $HOME/{}",
+                text.trim_start_matches('~').trim_start_matches('/')
+            );
         }
-        Err(_) => Err(Error::not_found(format!(
-            "{what} {} does not exist (--create makes it)",
-            abs.display()
-        ))),
+        let abs = absolute(p)?;
+        self.usable_folder(&abs, create, what)
     }
 }
 

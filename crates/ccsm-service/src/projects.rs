@@ -49,12 +49,12 @@ impl Service {
     /// Points the sessions of folder `old` (moved or renamed) at `new`, which
     /// must exist; a backup lets [`Service::undo_move`] restore every byte.
     pub fn move_project(&self, old: &Path, new: &Path, dry_run: bool) -> Result<Moved> {
-        let new = crate::existing_folder(new, false, "the new folder").map_err(|e| {
-            crate::Error::Context {
+        let new = self
+            .existing_folder(new, false, "the new folder")
+            .map_err(|e| crate::Error::Context {
                 context: "move the folder first, then tell ccsm where it went".into(),
                 source: Box::new(e),
-            }
-        })?;
+            })?;
         Ok(self
             .dir
             .move_project(&crate::absolute(old)?, &new, dry_run, &self.backups_dir())?)

@@ -240,6 +240,11 @@ impl Service {
         let mut q = SearchQuery::parse(query).map_err(ccsm_store::Error::from)?;
         q.rank = rank;
         q.limit = limit;
+        self.search_parsed(q)
+    }
+
+    /// A search already parsed (filters set by a caller, as the API's list does).
+    pub fn search_parsed(&self, mut q: SearchQuery) -> Result<Vec<SearchHitView>> {
         if let Some(p) = q.project.as_mut() {
             // `~` inside quotes never reaches the shell's expansion: do it here.
             if let (Some(rest), Some(home)) = (p.strip_prefix("~/"), std::env::var_os("HOME")) {
@@ -413,7 +418,7 @@ impl Service {
         name: Option<&str>,
     ) -> Result<crate::Imported> {
         let to = match to {
-            Some(t) => Some(crate::existing_folder(t, create, "the --to folder")?),
+            Some(t) => Some(self.existing_folder(t, create, "the --to folder")?),
             None => None,
         };
         let c = self.dir.clone_session(id, to.as_deref())?;
@@ -422,4 +427,124 @@ impl Service {
         }
         Ok(c)
     }
+
+    /// Moves a session to another working directory, keeping its id, so the CLI
+    /// resumes it there with its history (`sessions navigate`, and the daemon's
+    /// `navigate`). The folder passes the path validator (`access`: its rights
+    /// too); a session live in a process is refused (`except`: pids the caller
+    /// has stopped or owns).
+    pub fn navigate(
+        &self,
+        id: &str,
+        to: &Path,
+        access: bool,
+        except: &[u32],
+    ) -> Result<ccsm_transcripts::portable::MovedSession> {
+        let id = self.resolve_id(id, Source::Files)?;
+        let to = self.usable_folder_with(to, false, "the new folder", access)?;
+        let holders = self.live_holders(&id, except);
+        if !holders.is_empty() {
+            return Err(Error::new(
+                ccsm_core::ErrorKind::Conflict,
+                format!(
+                    "session {id} is live in process {holders:?}: stop it first (a running CLI would keep writing the old transcript)"
+                ),
+            ));
+        }
+        let moved = self.dir.move_session(&id, &to)?;
+        // The catalog follows at its next sync; do it now so a search sees it.
+        if let Err(e) = self.fresh() {
+            tracing::warn!("the catalog after a move: {e}");
+        }
+        Ok(moved)
+    }
+
+    /// One page of the sessions a filter keeps, newest first, and how many it
+    /// keeps in all (the API's `GET /api/claude/sessions`).
+    pub fn session_page(&self, f: &SessionFilter) -> Result<SessionPage> {
+        let mut q = match f.q.as_deref().filter(|t| !t.trim().is_empty()) {
+            Some(t) => SearchQuery::parse(t).map_err(ccsm_store::Error::from)?,
+            None => SearchQuery::default(),
+        };
+        let one = |filter: &str| SearchQuery::parse(filter).map_err(ccsm_store::Error::from);
+        if let Some(p) = &f.project {
+            q.project = Some(p.clone());
+        }
+        q.tags.extend(f.tag.iter().cloned());
+        q.names.extend(f.name.iter().cloned());
+        if let Some(m) = &f.model {
+            q.model = Some(m.clone());
+        }
+        if let Some(d) = &f.after {
+            q.after = one(&format!("after:{d}"))?.after;
+        }
+        if let Some(d) = &f.before {
+            q.before = one(&format!("before:{d}"))?.before;
+        }
+        for (v, what) in [(f.cost_gt, "cost_gt"), (f.cost_lt, "cost_lt")] {
+            if v.is_some_and(|c| !c.is_finite() || c < 0.0) {
+                invalid!("{what} must be a number of dollars, 0 or more");
+            }
+        }
+        q.cost_gt = f.cost_gt.or(q.cost_gt);
+        q.cost_lt = f.cost_lt.or(q.cost_lt);
+        match f.status.as_deref() {
+            None | Some("any") | Some("present") | Some("live") => {}
+            Some("gone") => q.gone = true,
+            Some("archived") => q.archived = true,
+            Some(other) => invalid!("status {other:?}: one of any, present, live, gone, archived"),
+        }
+        q.rank = false;
+        q.limit = usize::MAX;
+        let mut hits = self.search_parsed(q)?;
+        match f.status.as_deref() {
+            Some("present") => hits.retain(|h| !h.session.gone),
+            Some("live") => hits.retain(|h| {
+                f.live
+                    .as_ref()
+                    .is_some_and(|l| l.contains(&h.session.info.session_id))
+            }),
+            _ => {}
+        }
+        let total = hits.len();
+        let sessions = hits.into_iter().skip(f.offset).take(f.limit).collect();
+        Ok(SessionPage {
+            total,
+            offset: f.offset,
+            limit: f.limit,
+            sessions,
+        })
+    }
+}
+
+/// What `GET /api/claude/sessions` filters by (each optional; all apply).
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// A query in the catalog's search language (words, phrases, filters).
+    pub q: Option<String>,
+    /// `any` (default), `present`, `live`, `gone`, `archived`.
+    pub status: Option<String>,
+    /// The ids that are live (what `live` keeps).
+    pub live: Option<std::collections::HashSet<String>>,
+    pub project: Option<String>,
+    pub tag: Option<String>,
+    pub name: Option<String>,
+    pub model: Option<String>,
+    /// Dates (YYYY-MM-DD).
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub cost_gt: Option<f64>,
+    pub cost_lt: Option<f64>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// A page of sessions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPage {
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub sessions: Vec<SearchHitView>,
 }

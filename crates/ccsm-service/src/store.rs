@@ -52,6 +52,19 @@ pub struct Repaired {
 
 use ccsm_index::SyncReport;
 
+/// What [`Service::catalog_status`] says.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogStatus {
+    pub backend: String,
+    pub url: String,
+    pub size_bytes: u64,
+    /// Sessions listed, gone ones included.
+    pub sessions: usize,
+    /// Sessions whose transcript is still there.
+    pub present: usize,
+}
+
 impl Service {
     /// The catalog's file: one per config dir in the data dir; the config file's
     /// `catalog` names the file for the config dir it makes the default.
@@ -73,6 +86,22 @@ impl Service {
     /// The catalog's URL (`sqlite:///…`).
     pub fn catalog_url(&self) -> String {
         format!("sqlite://{}", self.catalog_path().display())
+    }
+
+    /// The catalog's backend, where it is, its size and how many sessions it
+    /// holds (present, and in all with those Claude Code deleted), brought up
+    /// to date first.
+    pub fn catalog_status(&self) -> Result<CatalogStatus> {
+        let path = self.catalog_path();
+        let c = self.fresh()?;
+        let listed = c.store.known_files()?;
+        Ok(CatalogStatus {
+            backend: "sqlite".into(),
+            url: self.catalog_url(),
+            size_bytes: std::fs::metadata(&path).map_or(0, |m| m.len()),
+            sessions: listed.len(),
+            present: c.store.count_present()?,
+        })
     }
 
     /// The catalog as it is (not synced): for what only ccsm knows (names).

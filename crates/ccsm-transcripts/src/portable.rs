@@ -413,6 +413,35 @@ pub struct ImportOptions {
     pub force: bool,
 }
 
+/// A session moved by [`ClaudeDir::move_session`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MovedSession {
+    pub session_id: String,
+    pub from_cwd: String,
+    pub to_cwd: String,
+    /// Where its transcript is now.
+    pub path: PathBuf,
+    pub lines_rewritten: usize,
+}
+
+/// Every regular file under `dir` (links are not followed).
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    for e in rd.flatten() {
+        let Ok(t) = e.file_type() else { continue };
+        if t.is_dir() {
+            collect_files(&e.path(), out)?;
+        } else if t.is_file() {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
 /// A session written by an import.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -959,6 +988,93 @@ impl ClaudeDir {
             });
         }
         Ok((moves, done))
+    }
+
+    /// Moves a session to another working directory, keeping its id: the CLI
+    /// resumes it there with its history. Its transcript (and its sidecar folder:
+    /// subagents, tool results) goes to the new folder's project dir, every `cwd`
+    /// of the old folder (or under it) rewritten. The new copy is in place before
+    /// the old one is removed: an interruption leaves two copies, never none.
+    pub fn move_session(&self, id: &str, to: &Path) -> Result<MovedSession> {
+        let f = self.find(id)?;
+        let info = self.info(id)?;
+        let old_cwd = info.cwd.clone().unwrap_or_default();
+        let new_cwd = to.to_string_lossy().into_owned();
+        let dir = self
+            .root
+            .join("projects")
+            .join(crate::encode_project_dir(&new_cwd));
+        let target = dir.join(format!("{}.jsonl", f.id));
+        if target == f.path {
+            return Ok(MovedSession {
+                session_id: f.id,
+                from_cwd: old_cwd,
+                to_cwd: new_cwd,
+                path: target,
+                lines_rewritten: 0,
+            });
+        }
+        if target.exists() {
+            return Err(Error::Invalid(format!(
+                "{} already exists: the session is already there",
+                target.display()
+            )));
+        }
+        let rewrite = |path: &Path| -> Result<(Vec<u8>, usize)> {
+            let bytes = std::fs::read(path).map_err(|e| Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            if old_cwd.is_empty() {
+                return Ok((bytes, 0));
+            }
+            match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let (out, n) = rewrite_cwd(&text, &old_cwd, &new_cwd);
+                    Ok((out.into_bytes(), n))
+                }
+                // Not UTF-8 throughout: moved as it is, byte for byte.
+                Err(e) => Ok((e.into_bytes(), 0)),
+            }
+        };
+        let (bytes, n) = rewrite(&f.path)?;
+        crate::write_atomic(&target, &bytes)?;
+        // The sidecar folder: each file rewritten into the new place, then the
+        // old folder removed.
+        let side = f.path.with_extension("");
+        if side.is_dir() {
+            let mut files = Vec::new();
+            collect_files(&side, &mut files)?;
+            for src in &files {
+                let rel = src.strip_prefix(&side).unwrap_or(src);
+                let (b, _) = if src.extension().is_some_and(|e| e == "jsonl") {
+                    rewrite(src)?
+                } else {
+                    (
+                        std::fs::read(src).map_err(|e| Error::Io {
+                            path: src.clone(),
+                            source: e,
+                        })?,
+                        0,
+                    )
+                };
+                crate::write_atomic(&dir.join(&f.id).join(rel), &b)?;
+            }
+        }
+        std::fs::remove_file(&f.path).map_err(|e| Error::Io {
+            path: f.path.clone(),
+            source: e,
+        })?;
+        if side.is_dir() {
+            let _ = std::fs::remove_dir_all(&side);
+        }
+        Ok(MovedSession {
+            session_id: f.id,
+            from_cwd: old_cwd,
+            to_cwd: new_cwd,
+            path: target,
+            lines_rewritten: n,
+        })
     }
 
     /// A fork of a session into another (or the same) project path, with new ids;

@@ -462,23 +462,15 @@ impl Fleet {
             }
         }
         let cwd = match &req.working_directory {
-            Some(d) if !d.is_absolute() => {
-                return Err(Error::Invalid(format!(
-                    "working_directory must be an absolute path, not {}",
-                    d.display()
-                )))
-            }
             Some(d) => d.clone(),
             None => std::env::current_dir()
                 .map_err(|e| Error::Internal(format!("the daemon's directory: {e}")))?,
         };
-        if !cwd.is_dir() {
-            return Err(Error::Invalid(format!(
-                "working_directory {} is not a directory",
-                cwd.display()
-            )));
-        }
-        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        // The one path validator: no system location, `..`, escaping link.
+        let cwd = self
+            .inner
+            .service
+            .usable_folder(&cwd, false, "working_directory")?;
         let service = self.inner.service.clone();
         let run_req = RunRequest {
             claude: self.inner.cfg.claude.clone(),

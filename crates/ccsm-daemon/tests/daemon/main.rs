@@ -6,4 +6,5 @@ mod harness;
 mod fleet;
 mod live;
 mod recovery;
+mod resources;
 mod security;
