@@ -9,6 +9,7 @@ use crate::run::RunStatus;
 /// more states and fields may be added.
 ///
 /// ```json
+/// {"state": "configured"}
 /// {"state": "starting"}
 /// {"state": "busy"}
 /// {"state": "idle"}
@@ -24,6 +25,8 @@ use crate::run::RunStatus;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum LiveStatus {
+    /// Set up, not started: its CLI starts with its first message.
+    Configured,
     Starting,
     Busy,
     Idle,
@@ -44,6 +47,7 @@ impl LiveStatus {
     /// The state's name as the JSON spells it.
     pub fn name(&self) -> &'static str {
         match self {
+            Self::Configured => "configured",
             Self::Starting => "starting",
             Self::Busy => "busy",
             Self::Idle => "idle",
@@ -55,11 +59,11 @@ impl LiveStatus {
         }
     }
 
-    /// Whether the process is gone.
+    /// Whether there is no process (gone, or not started yet).
     pub fn is_final(&self) -> bool {
         matches!(
             self,
-            Self::Exited { .. } | Self::Cancelled | Self::Interrupted
+            Self::Configured | Self::Exited { .. } | Self::Cancelled | Self::Interrupted
         )
     }
 

@@ -15,6 +15,9 @@
 //! | `POST /api/claude/sessions/{id}/navigate` | move it to another folder |
 //! | `POST /api/claude/validate-path[s]` | the path validator's report |
 //! | `GET /api/claude/system-status` | version, CLI, catalog, load |
+//! | `GET /api/claude/agent-types` | subagent definitions (built-in, user, catalog) |
+//! | `GET /api/claude/sessions/{id}/agents` | a fleet session's agents |
+//! | `POST /api/claude/sessions/{id}/agents/{name}/activate\|deactivate\|restart` | from its next turn |
 //! | `GET /api/claude/sessions/{id}/status` | [`fleet::RunView`] |
 //! | `POST /api/claude/sessions/{id}/messages` | `{"prompt"}`: the next turn |
 //! | `POST /api/claude/sessions/{id}/interrupt` | end the turn |
@@ -31,6 +34,7 @@
 //! | `GET /api/claude/approvals[/{id}]`, `POST /api/claude/approvals/{id}` | held tool calls |
 //! | `GET /ws/sessions` | WebSocket (`?ids=a,b&after=a:12`) |
 
+mod agents;
 pub mod client;
 pub mod envelope;
 mod error;
@@ -94,6 +98,20 @@ pub fn app(state: AppState) -> Router {
             post(resources::validate_paths),
         )
         .route("/api/claude/system-status", get(system::system_status))
+        .route("/api/claude/agent-types", get(agents::agent_types))
+        .route(&format!("{sessions}/agents"), get(agents::session_agents))
+        .route(
+            &format!("{sessions}/agents/{{name}}/activate"),
+            post(agents::activate),
+        )
+        .route(
+            &format!("{sessions}/agents/{{name}}/deactivate"),
+            post(agents::deactivate),
+        )
+        .route(
+            &format!("{sessions}/agents/{{name}}/restart"),
+            post(agents::restart),
+        )
         .route(&format!("{sessions}/status"), get(routes::status))
         .route(&format!("{sessions}/messages"), post(routes::message))
         .route(&format!("{sessions}/interrupt"), post(routes::interrupt))

@@ -246,7 +246,7 @@ fn restart_request(run: &crate::fleet::Run, cwd: PathBuf) -> StartRequest {
         resume: Some(run.id.clone()),
         continue_: false,
         fork: false,
-        ..run.request.clone()
+        ..run.request()
     }
 }
 

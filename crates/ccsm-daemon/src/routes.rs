@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::envelope::{ApiError, ApiResult, Body, Data, Params};
+use crate::envelope::{ApiError, ApiResult, Body, Data, DataAnd, Params};
 use crate::error::Error;
 use crate::fleet::{parse_mode, Answer, RunView, StartRequest, Started};
 use crate::AppState;
@@ -30,12 +30,22 @@ pub async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
     })))
 }
 
+/// Starts (or configures) a session; `session` beside `data` is for the seed's
+/// clients (`result['session']['id']`).
 pub async fn start(
     State(s): State<AppState>,
     Body(req): Body<StartRequest>,
-) -> Result<(StatusCode, Data<Started>), ApiError> {
+) -> Result<(StatusCode, DataAnd<Started, serde_json::Value>), ApiError> {
     let started = s.fleet.start(req).await?;
-    Ok((StatusCode::CREATED, Data(started)))
+    let session = json!({
+        "id": started.session_id,
+        "name": started.name,
+        "status": started.status,
+    });
+    Ok((
+        StatusCode::CREATED,
+        DataAnd(started, json!({ "session": session })),
+    ))
 }
 
 pub async fn status(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
@@ -158,7 +168,7 @@ pub async fn fork(
     };
     let req = match s.fleet.get(&id) {
         Ok(run) => {
-            let mut r = run.request.clone();
+            let mut r = run.request();
             r.working_directory = Some(run.cwd.clone());
             r.resume = Some(run.id.clone());
             r.continue_ = false;
@@ -188,7 +198,7 @@ pub async fn clear(
 ) -> Result<(StatusCode, Data<Started>), ApiError> {
     let run = s.fleet.get(&id)?;
     run.close().await;
-    let mut req = run.request.clone();
+    let mut req = run.request();
     req.working_directory = Some(run.cwd.clone());
     req.resume = None;
     req.continue_ = false;

@@ -8,6 +8,7 @@
 //! returns (the views of `ccsm-core`); they never reach the catalog or Claude
 //! Code's files themselves.
 
+pub mod agents;
 mod bundles;
 pub mod config;
 mod error;

@@ -142,8 +142,15 @@ fn default_backoff() -> u64 {
 ///  "supervise": {"max_restarts": 3, "window_secs": 60, "backoff_ms": 500}}
 /// ```
 ///
-/// Every field is optional (a session with no prompt starts and waits for one);
-/// unknown fields are refused. Fields may be added.
+/// The session-server seed's configuration is taken too: `description`,
+/// `git_enabled`, `auto_save`, `save_interval_seconds`, `max_memory_mb` (a memory
+/// limit), `max_agents`, `agents` (`[{"agent_type": "BACKEND", "name",
+/// "enabled", "priority", "max_memory_mb", "timeout_seconds",
+/// "retry_attempts"}]`: subagents handed to the CLI with `--agents`), `tags`.
+///
+/// Every field is optional. Without a prompt the session is *configured*: it
+/// has its id, and its CLI starts with its first message (`"start": true`
+/// starts it now). Unknown fields are refused. Fields may be added.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct StartRequest {
@@ -167,6 +174,24 @@ pub struct StartRequest {
     #[serde(default)]
     pub limits: Limits,
     pub supervise: Option<Supervise>,
+    /// Start the CLI now even without a prompt.
+    #[serde(default)]
+    pub start: bool,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Report the folder's git state with the session (default true).
+    pub git_enabled: Option<bool>,
+    /// Claude Code saves every turn itself and ccsm's catalog archives it; kept
+    /// as given.
+    pub auto_save: Option<bool>,
+    pub save_interval_seconds: Option<u64>,
+    /// The memory limit (as `limits.max_memory_mb`).
+    pub max_memory_mb: Option<u64>,
+    /// At most this many active agents.
+    pub max_agents: Option<usize>,
+    #[serde(default)]
+    pub agents: Vec<ccsm_service::agents::AgentSpec>,
 }
 
 /// What a start answers.
@@ -343,8 +368,26 @@ impl Fleet {
     /// Starts a session (new, continued, resumed or forked), and its first turn
     /// when there is a prompt.
     pub async fn start(&self, req: StartRequest) -> Result<Started> {
+        let mut req = req;
+        if let Some(m) = req.max_memory_mb {
+            req.limits.max_memory_mb.get_or_insert(m);
+        }
         let plan = self.plan(&req).await?;
         let run = Run::new(self.clone(), &plan, &req);
+        let has_prompt = req.prompt.as_deref().is_some_and(|p| !p.trim().is_empty());
+        if !has_prompt && !req.start && req.supervise.is_none() {
+            // Configured: its CLI starts with its first message.
+            run.set_overlay(Some(LiveStatus::Configured));
+            self.insert(run.clone())?;
+            run.persist().await;
+            return Ok(Started {
+                session_id: run.id.clone(),
+                name: run.name.clone(),
+                pid: None,
+                status: run.status(),
+                from: plan.from,
+            });
+        }
         self.insert(run.clone())?;
         run.persist().await;
         match run.spawn_session(plan.options.clone()).await {
@@ -529,7 +572,8 @@ impl Fleet {
         }
         options.fork_session = fork;
         options.continue_session = false;
-        let options = self.with_env(options, req);
+        let mut options = self.with_env(options, req);
+        options.agents = self.agents_for(req, options.cwd.as_deref()).await?;
         Ok(Plan {
             session_id,
             cwd: options.cwd.clone().unwrap_or_default(),
@@ -694,12 +738,46 @@ impl Fleet {
         run.closing
             .store(false, std::sync::atomic::Ordering::SeqCst);
         run.set_overlay(None);
+        run.restart_pending
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         let mut options = run.base_options();
-        options.resume = Some(run.id.clone());
-        options.session_id = None;
-        options.fork_session = false;
-        options.continue_session = false;
+        if run.ever_started.load(std::sync::atomic::Ordering::SeqCst) {
+            options.resume = Some(run.id.clone());
+            options.session_id = None;
+            options.fork_session = false;
+            options.continue_session = false;
+        }
+        // What changed since the start (agents, model, mode) applies now.
+        let req = run.request();
+        options.agents = self.agents_for(&req, Some(&run.cwd)).await?;
+        options.model = req.model.clone().or(options.model);
         run.spawn_session(options).await
+    }
+
+    /// The `--agents` JSON of a request's active agents (with what they
+    /// require); too many, an unknown one or a cycle is refused.
+    pub(crate) async fn agents_for(
+        &self,
+        req: &StartRequest,
+        cwd: Option<&std::path::Path>,
+    ) -> Result<Option<serde_json::Value>> {
+        if req.agents.is_empty() {
+            return Ok(None);
+        }
+        let service = self.inner.service.clone();
+        let (specs, cwd) = (req.agents.clone(), cwd.map(PathBuf::from));
+        let max = req.max_agents;
+        blocking(move || {
+            let defs = service.active_agents(&specs, cwd.as_deref())?;
+            if let Some(max) = max.filter(|m| defs.len() > *m) {
+                return Err(Error::Invalid(format!(
+                    "{} agents would be active (with what they require), more than max_agents {max}",
+                    defs.len()
+                )));
+            }
+            Ok(ccsm_service::agents::agents_json(&defs))
+        })
+        .await
     }
 
     /// The daemon's variables for every session, then the request's own.

@@ -53,7 +53,13 @@ pub struct Run {
     pub cwd: PathBuf,
     pub started_at: i64,
     pub(crate) fleet: Weak<FleetInner>,
-    pub(crate) request: StartRequest,
+    /// What it was started with, as changed since (PUT, agents).
+    request: Mutex<StartRequest>,
+    /// Its agents changed: the process is started again (with resume) before
+    /// the next turn.
+    pub(crate) restart_pending: AtomicBool,
+    /// A process of it ran (a configured session has none until its first turn).
+    pub(crate) ever_started: AtomicBool,
     base: Options,
     session: Mutex<Option<Session>>,
     pub log: EventLog,
@@ -95,7 +101,9 @@ impl Run {
             cwd: plan.cwd.clone(),
             started_at: now_ms(),
             fleet: Arc::downgrade(&fleet.inner),
-            request,
+            request: Mutex::new(request),
+            restart_pending: AtomicBool::new(false),
+            ever_started: AtomicBool::new(false),
             base: plan.options.clone(),
             session: Mutex::new(None),
             log: EventLog::new(plan.session_id.clone(), fleet.inner.cfg.buffer_events),
@@ -131,12 +139,28 @@ impl Run {
         self.session().map(|s| s.pid())
     }
 
-    pub fn supervised(&self) -> Option<&Supervise> {
-        self.request.supervise.as_ref()
+    /// What the run was started with, as changed since.
+    pub fn request(&self) -> StartRequest {
+        match self.request.lock() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.request.limits
+    /// Changes what the run is started with from now on.
+    pub(crate) fn update_request(&self, f: impl FnOnce(&mut StartRequest)) {
+        match self.request.lock() {
+            Ok(mut r) => f(&mut r),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    pub fn supervised(&self) -> Option<Supervise> {
+        self.request().supervise
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.request().limits
     }
 
     /// Numbers and sends an event of this session.
@@ -233,6 +257,7 @@ impl Run {
         if let Ok(mut s) = self.session.lock() {
             *s = Some(session.clone());
         }
+        self.ever_started.store(true, Ordering::SeqCst);
         self.touch();
         self.watch(session);
         self.persist().await;
@@ -272,7 +297,10 @@ impl Run {
                 }
             }
             run.persist().await;
-            if !run.closing.load(Ordering::SeqCst) {
+            // A process replaced by a newer one of the run (a restart for new
+            // agents) did not crash, whatever the flags say by now.
+            let replaced = run.pid() != Some(session.pid());
+            if !run.closing.load(Ordering::SeqCst) && !replaced {
                 let tail = session.stderr_tail();
                 let exit = session.exit_info();
                 let clean = exit.is_some_and(|e| e.success());
@@ -301,7 +329,21 @@ impl Run {
     /// Sends the next prompt; a run whose process ended (idle timeout, cancel,
     /// crash) is resumed first.
     pub async fn send(self: &Arc<Self>, prompt: &str) -> Result<u64> {
-        let needs_process = self.session().is_none_or(|s| s.status().is_final());
+        let mut needs_process = self.session().is_none_or(|s| s.status().is_final());
+        if self.restart_pending.load(Ordering::SeqCst) {
+            // Its agents changed: the CLI starts again (resuming) with them.
+            if let Some(s) = self.session().filter(|s| !s.status().is_final()) {
+                if !matches!(s.status(), ccsm_core::run::RunStatus::Idle) {
+                    return Err(Error::Conflict(format!(
+                        "session {} is in a turn: wait for it to finish, or interrupt it",
+                        self.id
+                    )));
+                }
+                self.closing.store(true, Ordering::SeqCst);
+                let _ = s.close().await;
+            }
+            needs_process = true;
+        }
         if needs_process {
             let fleet = self
                 .fleet()
@@ -529,7 +571,7 @@ impl Run {
     /// Checks the run's limits; each one crossed raises one alert and runs the
     /// configured action.
     pub(crate) async fn check_limits(self: &Arc<Self>) {
-        let limits = self.limits().clone();
+        let limits = self.limits();
         if limits.max_memory_mb.is_none()
             && limits.max_runtime_secs.is_none()
             && limits.max_cost_usd.is_none()
@@ -602,7 +644,7 @@ impl Run {
             pid: self.pid(),
             live: !status.is_final(),
             status,
-            request: self.request.clone(),
+            request: self.request(),
         }
     }
 

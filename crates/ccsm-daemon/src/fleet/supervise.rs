@@ -21,7 +21,7 @@ use crate::error::{blocking, Result};
 /// Decides what follows an unexpected exit: nothing, a restart after a wait, or
 /// the end of a crash loop.
 pub(crate) fn after_exit(run: Arc<Run>) {
-    let Some(spec) = run.supervised().cloned() else {
+    let Some(spec) = run.supervised() else {
         return;
     };
     tokio::spawn(async move {

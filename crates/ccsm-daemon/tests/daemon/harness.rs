@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ccsm_daemon::client::{Client, ClientError};
-use ccsm_daemon::{Access, AppState, Fleet, FleetConfig};
+use ccsm_daemon::{app, Access, AppState, Fleet, FleetConfig};
 use ccsm_service::{Config, Service};
 use ccsm_testkit::{MockModel, Scenario, TestEnv};
 use futures::{SinkExt as _, StreamExt as _};
@@ -180,6 +180,33 @@ impl Daemon {
             .await
             .expect("WebSocket connect");
         Ws { ws }
+    }
+
+    /// The whole envelope of a request (the client keeps only `data`), through the
+    /// daemon's router on the same fleet.
+    pub async fn raw(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        use http_body_util::BodyExt as _;
+        use tower::ServiceExt as _;
+        let state = AppState::new(self.fleet.clone(), Access::for_addr(self.addr, None));
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                body.map(|b| b.to_string()).unwrap_or_default(),
+            ))
+            .expect("a request");
+        let resp = app(state).oneshot(req).await.expect("a response");
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.expect("a body").to_bytes();
+        let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "not an envelope ({status}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, v)
     }
 
     pub fn transcript(&self, id: &str) -> PathBuf {

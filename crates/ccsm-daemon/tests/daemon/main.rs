@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod agents;
 mod fleet;
 mod live;
 mod recovery;

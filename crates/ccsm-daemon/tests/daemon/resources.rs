@@ -3,35 +3,10 @@
 
 use serde_json::{json, Value};
 
-use ccsm_daemon::{app, Access, AppState};
-
 use crate::harness::{last_request_text, Daemon};
 
-/// The whole envelope of a request (the client keeps only `data`), through the
-/// daemon's router on the same fleet.
 async fn raw(d: &Daemon, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
-    let state = AppState::new(d.fleet.clone(), Access::for_addr(d.addr, None));
-    let req = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", d.addr.to_string())
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        ))
-        .expect("a request");
-    let resp = app(state).oneshot(req).await.expect("a response");
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.expect("a body").to_bytes();
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        panic!(
-            "not an envelope ({status}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
-    (status, v)
+    d.raw(method, path, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

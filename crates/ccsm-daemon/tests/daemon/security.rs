@@ -133,6 +133,13 @@ async fn bad_requests_get_4xx_envelopes_with_a_kind() {
             "POST",
             sessions.into(),
             r#"{"working_directory": "/no/such/dir/anywhere"}"#.into(),
+            StatusCode::NOT_FOUND,
+            "notFound",
+        ),
+        (
+            "POST",
+            sessions.into(),
+            r#"{"working_directory": "/etc"}"#.into(),
             StatusCode::BAD_REQUEST,
             "invalidInput",
         ),
