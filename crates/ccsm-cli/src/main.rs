@@ -1,5 +1,6 @@
 //! `ccsm`: the Claude Code session manager.
 
+mod agents;
 mod bundles;
 mod catalog;
 mod ids;
@@ -182,6 +183,20 @@ enum Command {
         #[command(flatten)]
         out: Json,
     },
+    /// What a session did: turns, commands, files created/modified/deleted, errors, response times.
+    Metrics {
+        /// The session: its id, a unique prefix of it (as tables show), or a conversation's name.
+        id: String,
+        #[command(flatten)]
+        out: Json,
+    },
+    /// Subagent definitions sessions can use (built-in, yours, the catalog's).
+    Agents {
+        #[command(subcommand)]
+        cmd: agents::AgentsCmd,
+        #[command(flatten)]
+        out: Json,
+    },
     /// Tokens and cost (ccusage-compatible JSON with --json).
     Usage {
         #[command(flatten)]
@@ -286,6 +301,12 @@ fn main() -> ExitCode {
             Command::Completions { .. } | Command::Man => Ok(0),
             Command::Catalog { cmd, out } => catalog::catalog_cmd(&svc, cmd, out.json || top_json),
             Command::Config { out } => setup::show_config(&svc, out.json || top_json).map(|()| 0),
+            Command::Metrics { id, out } => {
+                agents::metrics(&svc, &id, out.json || top_json).map(|()| 0)
+            }
+            Command::Agents { cmd, out } => {
+                agents::agents(&svc, cmd, out.json || top_json).map(|()| 0)
+            }
             Command::Usage {
                 args,
                 cmd,
@@ -318,60 +339,4 @@ fn main() -> ExitCode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every command and every argument says what it is for, and the flags that
-    /// apply only to some commands are shown only there.
-    #[test]
-    fn every_command_and_argument_has_help_and_flags_show_where_they_apply() {
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for a in cmd.get_arguments() {
-                let id = a.get_id().as_str();
-                if a.is_hide_set() || id == "help" || id == "version" {
-                    continue;
-                }
-                if a.get_help().is_none() && a.get_long_help().is_none() {
-                    missing.push(format!("{path} {id}"));
-                }
-            }
-            // `help` is clap's own, generated.
-            for s in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-                let p = format!("{path} {}", s.get_name());
-                if s.get_about().is_none() {
-                    missing.push(format!("{p} (command)"));
-                }
-                walk(s, &p, missing);
-            }
-        }
-        let mut cmd = <Cli as clap::CommandFactory>::command();
-        cmd.build();
-        let mut missing = Vec::new();
-        walk(&cmd, "ccsm", &mut missing);
-        assert!(missing.is_empty(), "no help text: {missing:#?}");
-
-        let find = |path: &[&str]| {
-            let mut c = &cmd;
-            for p in path {
-                c = c.find_subcommand(p).unwrap_or_else(|| panic!("{p}"));
-            }
-            c.get_arguments()
-                .filter(|a| !a.is_hide_set())
-                .map(|a| a.get_id().as_str().to_owned())
-                .collect::<Vec<_>>()
-        };
-        let run = find(&["run"]);
-        assert!(
-            run.contains(&"claude".into()) && !run.contains(&"direct".into()),
-            "{run:?}"
-        );
-        let list = find(&["sessions", "list"]);
-        assert!(list.contains(&"direct".into()) && list.contains(&"json".into()));
-        assert!(!list.contains(&"claude".into()), "{list:?}");
-        let chat = find(&["chat"]);
-        assert!(
-            !chat.contains(&"json".into()) && !chat.contains(&"direct".into()),
-            "{chat:?}"
-        );
-    }
-}
+mod help_test;

@@ -15,6 +15,7 @@
 //! | `POST /api/claude/sessions/{id}/navigate` | move it to another folder |
 //! | `POST /api/claude/validate-path[s]` | the path validator's report |
 //! | `GET /api/claude/system-status` | version, CLI, catalog, load |
+//! | `GET /api/claude/sessions/{id}/metrics` | samples (`?hours=N`), transcript figures, `summary` |
 //! | `GET /api/claude/agent-types` | subagent definitions (built-in, user, catalog) |
 //! | `GET /api/claude/sessions/{id}/agents` | a fleet session's agents |
 //! | `POST /api/claude/sessions/{id}/agents/{name}/activate\|deactivate\|restart` | from its next turn |
@@ -41,6 +42,7 @@ mod error;
 mod external;
 pub mod fleet;
 pub mod guard;
+mod metrics;
 mod resources;
 mod routes;
 mod streams;
@@ -99,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/claude/system-status", get(system::system_status))
         .route("/api/claude/agent-types", get(agents::agent_types))
+        .route(&format!("{sessions}/metrics"), get(metrics::metrics))
         .route(&format!("{sessions}/agents"), get(agents::session_agents))
         .route(
             &format!("{sessions}/agents/{{name}}/activate"),
@@ -166,6 +169,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let fleet = state.fleet.clone();
     let housekeeping = fleet.spawn_housekeeping();
+    let sampler = fleet.spawn_sampler();
     // Open WebSockets and SSE streams would hold a graceful shutdown forever:
     // they end when it begins.
     let stopping = fleet.clone();
@@ -177,6 +181,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     housekeeping.abort();
+    sampler.abort();
     fleet.shutdown().await;
     result
 }

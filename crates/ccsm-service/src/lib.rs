@@ -14,6 +14,7 @@ pub mod config;
 mod error;
 mod ids;
 pub mod live;
+pub mod metrics;
 mod names;
 pub mod paths;
 mod projects;

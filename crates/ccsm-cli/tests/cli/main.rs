@@ -9,6 +9,7 @@ use std::time::Duration;
 mod hostile;
 mod json_snapshots;
 mod layout;
+mod resources;
 mod trust;
 
 use ccsm_testkit::{claude_cli, run_with_deadline, wait_for, CliRun, MockModel, Scenario, TestEnv};

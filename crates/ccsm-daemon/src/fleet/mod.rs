@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 pub use approvals::Answer;
 pub use log::{frame_of, EventLog, Published, Replay};
-pub use run::Run;
+pub use run::{Run, Sample};
 
 use crate::error::{blocking, Error, Result};
 
@@ -52,7 +52,14 @@ pub struct FleetConfig {
     pub env: Vec<(String, String)>,
     /// Variables no session gets (the daemon's own environment may hold them).
     pub env_remove: Vec<String>,
+    /// How often each live session's CPU, memory, tokens and cost are sampled.
+    pub metrics_interval: Duration,
+    /// How long samples are kept (at most [`MAX_SAMPLES`] per session).
+    pub metrics_retention: Duration,
 }
+
+/// The most samples kept per session.
+pub const MAX_SAMPLES: usize = 20_000;
 
 impl Default for FleetConfig {
     fn default() -> Self {
@@ -67,6 +74,8 @@ impl Default for FleetConfig {
             claude: None,
             env: Vec::new(),
             env_remove: Vec::new(),
+            metrics_interval: Duration::from_secs(5),
+            metrics_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -696,6 +705,55 @@ impl Fleet {
                 fleet.housekeeping().await;
             }
         })
+    }
+
+    /// Samples every live session's CPU, memory, tokens and cost each
+    /// `metrics_interval`. Runs until the fleet is dropped.
+    pub fn spawn_sampler(&self) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(&self.inner);
+        let every = self
+            .inner
+            .cfg
+            .metrics_interval
+            .max(Duration::from_millis(50));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let fleet = Fleet { inner };
+                let _ = blocking(move || {
+                    fleet.sample_now();
+                    Ok(())
+                })
+                .await;
+            }
+        })
+    }
+
+    fn sample_now(&self) {
+        let live: Vec<_> = self
+            .runs()
+            .into_iter()
+            .filter(|r| !r.status().is_final())
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let table = ccsm_claude::process::ProcTable::read();
+        let mut meters = match self.inner.meters.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let keep = self.inner.cfg.metrics_retention;
+        for run in live {
+            let view = run.process_view(&table, &mut meters.cpu);
+            // A CLI still starting has no process to measure yet.
+            if view.pid != 0 && view.memory_bytes > 0 {
+                run.record_sample(&view, keep);
+            }
+        }
     }
 
     async fn housekeeping(&self) {

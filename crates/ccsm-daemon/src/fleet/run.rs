@@ -79,6 +79,20 @@ pub struct Run {
     pub(crate) restart_count: AtomicU32,
     spawns: AtomicU32,
     alerted: Mutex<HashSet<&'static str>>,
+    /// CPU, memory, tokens and cost over time, oldest first.
+    samples: Mutex<std::collections::VecDeque<Sample>>,
+}
+
+/// One look at a live session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    /// Epoch ms.
+    pub at: i64,
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    pub tokens: u64,
+    pub cost_usd: f64,
 }
 
 impl std::fmt::Debug for Run {
@@ -119,6 +133,7 @@ impl Run {
             restart_count: AtomicU32::new(0),
             spawns: AtomicU32::new(0),
             alerted: Mutex::new(HashSet::new()),
+            samples: Mutex::new(std::collections::VecDeque::new()),
         })
     }
 
@@ -161,6 +176,32 @@ impl Run {
 
     pub fn limits(&self) -> Limits {
         self.request().limits
+    }
+
+    /// Keeps a sample of `view`, forgetting those older than `keep`.
+    pub(crate) fn record_sample(&self, view: &ProcessView, keep: Duration) {
+        let at = now_ms();
+        let oldest = at - keep.as_millis().min(i64::MAX as u128) as i64;
+        if let Ok(mut s) = self.samples.lock() {
+            s.push_back(Sample {
+                at,
+                cpu_percent: view.cpu_percent,
+                memory_bytes: view.memory_bytes,
+                tokens: view.tokens.unwrap_or(0),
+                cost_usd: view.cost_usd.unwrap_or(0.0),
+            });
+            while s.front().is_some_and(|x| x.at < oldest) || s.len() > super::MAX_SAMPLES {
+                s.pop_front();
+            }
+        }
+    }
+
+    /// The samples taken at or after `since` (epoch ms), oldest first.
+    pub fn samples_since(&self, since: i64) -> Vec<Sample> {
+        self.samples
+            .lock()
+            .map(|s| s.iter().filter(|x| x.at >= since).cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Numbers and sends an event of this session.

@@ -1,0 +1,106 @@
+//! `GET /api/claude/sessions/{id}/metrics?hours=N`: a session's samples (CPU,
+//! memory, tokens, cost while it was live in this daemon) and what its
+//! transcript says it did, with a `summary` (beside `data` too, where the
+//! seed's clients read it).
+
+use axum::extract::{Path, State};
+use ccsm_service::metrics::SessionMetrics;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::envelope::{ApiError, DataAnd, Params};
+use crate::error::{blocking, Error};
+use crate::fleet::Sample;
+use crate::AppState;
+use ccsm_core::HasKind as _;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsQuery {
+    /// The last this many hours of samples (default 1, up to a year).
+    pub hours: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    pub session_id: String,
+    pub hours: f64,
+    pub points: Vec<Sample>,
+    pub transcript: SessionMetrics,
+    pub summary: Value,
+}
+
+/// The seed's summary keys (snake_case), and the transcript's figures.
+fn summary(points: &[Sample], t: &SessionMetrics) -> Value {
+    let n = points.len();
+    let cpu_avg = if n == 0 {
+        0.0
+    } else {
+        points.iter().map(|p| p.cpu_percent).sum::<f64>() / n as f64
+    };
+    let cpu_max = points.iter().map(|p| p.cpu_percent).fold(0.0, f64::max);
+    let mem_max = points.iter().map(|p| p.memory_bytes).max().unwrap_or(0);
+    json!({
+        "duration_hours": t.duration_ms as f64 / 3_600_000.0,
+        "total_data_points": n,
+        "cpu_avg_percent": cpu_avg,
+        "cpu_max_percent": cpu_max,
+        "memory_max_bytes": mem_max,
+        "tokens": points.last().map_or(0, |p| p.tokens),
+        "cost_usd": points.last().map_or(0.0, |p| p.cost_usd),
+        "turns": t.turns,
+        "commands_executed": t.commands_executed,
+        "files_created": t.files_created,
+        "files_modified": t.files_modified,
+        "files_deleted": t.files_deleted,
+        "tool_calls": t.tool_calls,
+        "tool_errors": t.tool_errors,
+        "api_errors": t.api_errors,
+        "error_rate": t.error_rate,
+        "response_p50_ms": t.response_p50_ms,
+        "response_p95_ms": t.response_p95_ms,
+    })
+}
+
+pub async fn metrics(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Params(q): Params<MetricsQuery>,
+) -> Result<DataAnd<Metrics, Value>, ApiError> {
+    let hours = q.hours.unwrap_or(1.0);
+    if !hours.is_finite() || hours <= 0.0 || hours > 24.0 * 366.0 {
+        return Err(ApiError::invalid(format!(
+            "hours must be more than 0 and at most a year, not {hours}"
+        )));
+    }
+    let run = s.fleet.get(&id).ok();
+    let key = run.as_ref().map_or_else(|| id.clone(), |r| r.id.clone());
+    let service = s.fleet.service().clone();
+    let transcript = blocking(move || Ok(service.session_metrics(&key)?)).await;
+    let transcript = match transcript {
+        Ok(t) => t,
+        // A configured session (or one whose CLI has not written yet): no
+        // transcript, nothing done.
+        Err(Error::Service(e)) if run.is_some() && e.kind() == ccsm_core::ErrorKind::NotFound => {
+            SessionMetrics {
+                session_id: run.as_ref().map(|r| r.id.clone()).unwrap_or_default(),
+                ..Default::default()
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let since = crate::fleet::now_ms() - (hours * 3_600_000.0) as i64;
+    let points = run.map(|r| r.samples_since(since)).unwrap_or_default();
+    let summary = summary(&points, &transcript);
+    Ok(DataAnd(
+        Metrics {
+            session_id: transcript.session_id.clone(),
+            hours,
+            points,
+            transcript,
+            summary: summary.clone(),
+        },
+        json!({ "summary": summary }),
+    ))
+}
