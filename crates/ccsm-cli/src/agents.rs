@@ -1,5 +1,5 @@
-//! `ccsm metrics ID` and `ccsm agents ...`: the same service functions as the
-//! daemon's `/metrics` and `/agent-types` routes.
+//! `ccsm metrics ID`, `ccsm alerts` and `ccsm agents ...`: the same service
+//! functions as the daemon's `/metrics`, `/alerts` and `/agent-types` routes.
 
 use std::path::PathBuf;
 
@@ -133,6 +133,35 @@ pub fn metrics(svc: &Service, id: &str, json: bool) -> Result<()> {
         ("subagent runs", m.subagent_runs.to_string()),
     ] {
         t.add_row(vec![k.to_owned(), v]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+pub fn alerts(svc: &Service, session: Option<&str>, limit: usize, json: bool) -> Result<()> {
+    let session = session
+        .map(|s| svc.resolve_id(s, ccsm_service::Source::Catalog))
+        .transpose()?;
+    let all = svc.alerts(session.as_deref(), limit)?;
+    if json {
+        return print_json(&all);
+    }
+    if all.is_empty() {
+        println!("no alerts");
+        return Ok(());
+    }
+    let mut t = table(&["when", "session", "limit", "action", "message"]);
+    for a in all {
+        t.add_row(vec![
+            crate::out::when(a.at),
+            a.session_id
+                .as_deref()
+                .map(|s| crate::out::show_id(s, false))
+                .unwrap_or_default(),
+            a.limit,
+            a.action,
+            a.message,
+        ]);
     }
     println!("{t}");
     Ok(())

@@ -190,6 +190,17 @@ enum Command {
         #[command(flatten)]
         out: Json,
     },
+    /// Alerts the daemon's monitor raised (limits crossed), newest first.
+    Alerts {
+        /// Only this session's (its id, a prefix, or a name).
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        out: Json,
+    },
     /// Subagent definitions sessions can use (built-in, yours, the catalog's).
     Agents {
         #[command(subcommand)]
@@ -304,6 +315,11 @@ fn main() -> ExitCode {
             Command::Metrics { id, out } => {
                 agents::metrics(&svc, &id, out.json || top_json).map(|()| 0)
             }
+            Command::Alerts {
+                session,
+                limit,
+                out,
+            } => agents::alerts(&svc, session.as_deref(), limit, out.json || top_json).map(|()| 0),
             Command::Agents { cmd, out } => {
                 agents::agents(&svc, cmd, out.json || top_json).map(|()| 0)
             }

@@ -33,6 +33,27 @@ pub struct ServeArgs {
     /// Origins (besides the daemon's own) whose pages may use the API (repeatable).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
+    /// POST every alert (JSON) to this http(s) URL (default: the config file's serve.webhook).
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+}
+
+/// The config file's thresholds as the fleet's limits.
+fn thresholds(t: &ccsm_service::config::AlertThresholds) -> Result<ccsm_daemon::fleet::Limits> {
+    let action = match t.action.as_deref().unwrap_or("none") {
+        "none" => ccsm_daemon::fleet::LimitAction::None,
+        "interrupt" => ccsm_daemon::fleet::LimitAction::Interrupt,
+        "cancel" => ccsm_daemon::fleet::LimitAction::Cancel,
+        other => anyhow::bail!("serve.alerts.action {other:?}: one of none, interrupt, cancel"),
+    };
+    Ok(ccsm_daemon::fleet::Limits {
+        max_memory_mb: t.max_memory_mb,
+        max_runtime_secs: t.max_runtime_secs,
+        max_cost_usd: t.max_cost_usd,
+        max_cpu_percent: t.max_cpu_percent,
+        max_error_rate: t.max_error_rate,
+        action,
+    })
 }
 
 pub async fn serve(svc: &Service, a: ServeArgs, claude: Option<PathBuf>) -> Result<u8> {
@@ -52,11 +73,33 @@ pub async fn serve(svc: &Service, a: ServeArgs, claude: Option<PathBuf>) -> Resu
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let bound = listener.local_addr()?;
+    let conf = &svc.config().serve;
+    let webhook = a.webhook.or_else(|| conf.webhook.clone());
+    if let Some(w) = &webhook {
+        if !(w.starts_with("http://") || w.starts_with("https://")) {
+            anyhow::bail!("the webhook {w:?} is not an http(s) URL");
+        }
+    }
+    let secs = |v: Option<f64>, default: f64, what: &str| -> Result<Duration> {
+        let v = v.unwrap_or(default);
+        if !v.is_finite() || v <= 0.0 {
+            anyhow::bail!("serve.{what} must be more than 0");
+        }
+        Ok(Duration::from_secs_f64(v))
+    };
     let cfg = FleetConfig {
         idle_timeout: Duration::from_secs(a.idle_timeout),
         approval_timeout: Duration::from_secs(a.approval_timeout),
         approval_default_allow: a.approval_default == "allow",
         claude,
+        metrics_interval: secs(conf.metrics_interval_secs, 5.0, "metrics_interval_secs")?,
+        metrics_retention: secs(
+            conf.metrics_retention_hours.map(|h| h * 3600.0),
+            24.0 * 3600.0,
+            "metrics_retention_hours",
+        )?,
+        alerts: thresholds(&conf.alerts)?,
+        webhook,
         ..FleetConfig::default()
     };
     let fleet = Fleet::new(svc.clone(), cfg);

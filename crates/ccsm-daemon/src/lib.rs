@@ -16,6 +16,7 @@
 //! | `POST /api/claude/validate-path[s]` | the path validator's report |
 //! | `GET /api/claude/system-status` | version, CLI, catalog, load |
 //! | `GET /api/claude/sessions/{id}/metrics` | samples (`?hours=N`), transcript figures, `summary` |
+//! | `GET /api/claude/alerts` | alerts raised, newest first (`?session=&limit=`) |
 //! | `GET /api/claude/agent-types` | subagent definitions (built-in, user, catalog) |
 //! | `GET /api/claude/sessions/{id}/agents` | a fleet session's agents |
 //! | `POST /api/claude/sessions/{id}/agents/{name}/activate\|deactivate\|restart` | from its next turn |
@@ -102,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/claude/system-status", get(system::system_status))
         .route("/api/claude/agent-types", get(agents::agent_types))
         .route(&format!("{sessions}/metrics"), get(metrics::metrics))
+        .route("/api/claude/alerts", get(metrics::alerts))
         .route(&format!("{sessions}/agents"), get(agents::session_agents))
         .route(
             &format!("{sessions}/agents/{{name}}/activate"),

@@ -104,3 +104,40 @@ pub async fn metrics(
         json!({ "summary": summary }),
     ))
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    /// One session's (an id or a live session's name).
+    pub session: Option<String>,
+    /// 1 to 1000; 100 by default.
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/claude/alerts`: the alerts the monitor raised, newest first.
+pub async fn alerts(
+    State(s): State<AppState>,
+    Params(q): Params<AlertsQuery>,
+) -> Result<crate::envelope::Data<Vec<ccsm_service::alerts::AlertRecord>>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > ccsm_service::alerts::KEEP_ALERTS {
+        return Err(ApiError::invalid(format!(
+            "limit must be 1 to {}, not {limit}",
+            ccsm_service::alerts::KEEP_ALERTS
+        )));
+    }
+    let session = match q.session {
+        Some(k) => Some(match s.fleet.get(&k) {
+            Ok(r) => r.id.clone(),
+            Err(_) => {
+                let service = s.fleet.service().clone();
+                blocking(move || Ok(service.resolve_id(&k, ccsm_service::Source::Catalog)?)).await?
+            }
+        }),
+        None => None,
+    };
+    let service = s.fleet.service().clone();
+    Ok(crate::envelope::Data(
+        blocking(move || Ok(service.alerts(session.as_deref(), limit)?)).await?,
+    ))
+}

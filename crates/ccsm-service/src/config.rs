@@ -17,6 +17,17 @@
 //! [serve]                             # for `ccsm serve`
 //! listen = "127.0.0.1:8082"
 //! token_file = "~/.config/ccsm/token"
+//! webhook = "http://127.0.0.1:9000/alerts"   # every alert is POSTed here
+//! metrics_interval_secs = 5           # how often live sessions are sampled
+//! metrics_retention_hours = 24
+//!
+//! [serve.alerts]                      # thresholds for every session
+//! max_memory_mb = 4096
+//! max_cpu_percent = 190
+//! max_runtime_secs = 7200
+//! max_cost_usd = 10
+//! max_error_rate = 0.5
+//! action = "none"                     # none, interrupt or cancel
 //! ```
 
 use serde::Deserialize;
@@ -50,6 +61,24 @@ pub struct Config {
 pub struct Serve {
     pub listen: Option<String>,
     pub token_file: Option<PathBuf>,
+    pub webhook: Option<String>,
+    pub metrics_interval_secs: Option<f64>,
+    pub metrics_retention_hours: Option<f64>,
+    #[serde(default)]
+    pub alerts: AlertThresholds,
+}
+
+/// Thresholds the daemon's monitor applies to every session.
+#[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertThresholds {
+    pub max_memory_mb: Option<u64>,
+    pub max_cpu_percent: Option<f64>,
+    pub max_runtime_secs: Option<u64>,
+    pub max_cost_usd: Option<f64>,
+    pub max_error_rate: Option<f64>,
+    /// `none` (default), `interrupt` or `cancel`.
+    pub action: Option<String>,
 }
 
 /// An environment variable, an empty value counting as unset.

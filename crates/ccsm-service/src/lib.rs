@@ -9,6 +9,7 @@
 //! Code's files themselves.
 
 pub mod agents;
+pub mod alerts;
 mod bundles;
 pub mod config;
 mod error;

@@ -56,6 +56,10 @@ pub struct FleetConfig {
     pub metrics_interval: Duration,
     /// How long samples are kept (at most [`MAX_SAMPLES`] per session).
     pub metrics_retention: Duration,
+    /// Thresholds for every session (a session's own limits win).
+    pub alerts: Limits,
+    /// Every alert is also POSTed (as JSON) to this URL.
+    pub webhook: Option<String>,
 }
 
 /// The most samples kept per session.
@@ -76,6 +80,8 @@ impl Default for FleetConfig {
             env_remove: Vec::new(),
             metrics_interval: Duration::from_secs(5),
             metrics_retention: Duration::from_secs(24 * 3600),
+            alerts: Limits::default(),
+            webhook: None,
         }
     }
 }
@@ -112,8 +118,40 @@ pub struct Limits {
     pub max_runtime_secs: Option<u64>,
     /// Cost of the session's turns so far.
     pub max_cost_usd: Option<f64>,
+    /// CPU % of the CLI and its tools over the last sample.
+    pub max_cpu_percent: Option<f64>,
+    /// Tool errors per tool call, from its transcript (0 to 1).
+    pub max_error_rate: Option<f64>,
     #[serde(default)]
     pub action: LimitAction,
+}
+
+impl Limits {
+    /// Whether any threshold is set.
+    pub fn any(&self) -> bool {
+        self.max_memory_mb.is_some()
+            || self.max_runtime_secs.is_some()
+            || self.max_cost_usd.is_some()
+            || self.max_cpu_percent.is_some()
+            || self.max_error_rate.is_some()
+    }
+
+    /// These limits, each missing one taken from `global` (and its action, when
+    /// none of these is set).
+    pub fn or(&self, global: &Limits) -> Limits {
+        Limits {
+            max_memory_mb: self.max_memory_mb.or(global.max_memory_mb),
+            max_runtime_secs: self.max_runtime_secs.or(global.max_runtime_secs),
+            max_cost_usd: self.max_cost_usd.or(global.max_cost_usd),
+            max_cpu_percent: self.max_cpu_percent.or(global.max_cpu_percent),
+            max_error_rate: self.max_error_rate.or(global.max_error_rate),
+            action: if self.any() {
+                self.action
+            } else {
+                global.action
+            },
+        }
+    }
 }
 
 /// Restart a session whose CLI exits without being asked to.
@@ -753,6 +791,46 @@ impl Fleet {
             if view.pid != 0 && view.memory_bytes > 0 {
                 run.record_sample(&view, keep);
             }
+        }
+    }
+
+    /// Raises an alert: an `alert` event on the session's streams, a record in
+    /// the catalog, and a POST to the webhook when one is configured.
+    pub(crate) async fn raise_alert(&self, run: &Run, limit: &str, message: String, action: &str) {
+        run.publish(ccsm_core::Event::Alert {
+            limit: limit.into(),
+            message: message.clone(),
+            action: action.into(),
+        });
+        let a = ccsm_service::alerts::AlertRecord {
+            id: format!("al-{}", uuid::Uuid::new_v4().simple()),
+            session_id: Some(run.id.clone()),
+            limit: limit.into(),
+            message,
+            action: action.into(),
+            at: now_ms(),
+        };
+        let service = self.inner.service.clone();
+        let saved = a.clone();
+        if let Err(e) = blocking(move || Ok(service.save_alert(&saved)?)).await {
+            tracing::warn!("keeping an alert: {e}");
+        }
+        if let Some(url) = self.inner.cfg.webhook.clone() {
+            // Fire and forget: a slow or dead receiver never holds the monitor.
+            tokio::task::spawn_blocking(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(5)))
+                    .build()
+                    .into();
+                let body = serde_json::json!({"type": "alert", "alert": a}).to_string();
+                if let Err(e) = agent
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_str())
+                {
+                    tracing::warn!("the alert webhook {url}: {e}");
+                }
+            });
         }
     }
 

@@ -612,11 +612,9 @@ impl Run {
     /// Checks the run's limits; each one crossed raises one alert and runs the
     /// configured action.
     pub(crate) async fn check_limits(self: &Arc<Self>) {
-        let limits = self.limits();
-        if limits.max_memory_mb.is_none()
-            && limits.max_runtime_secs.is_none()
-            && limits.max_cost_usd.is_none()
-        {
+        let Some(fleet) = self.fleet() else { return };
+        let limits = self.limits().or(&fleet.inner.cfg.alerts);
+        if !limits.any() {
             return;
         }
         let mut crossed: Vec<(&'static str, String)> = Vec::new();
@@ -649,6 +647,33 @@ impl Run {
                 ));
             }
         }
+        if let Some(max) = limits.max_cpu_percent {
+            let last = self.samples_since(now_ms() - 60_000).pop();
+            if let Some(cpu) = last.map(|s| s.cpu_percent).filter(|c| *c > max) {
+                crossed.push((
+                    "cpu",
+                    format!("uses {cpu:.0}% CPU, more than its limit of {max}%"),
+                ));
+            }
+        }
+        if let Some(max) = limits.max_error_rate {
+            let service = fleet.service().clone();
+            let id = self.id.clone();
+            if let Ok(m) = blocking(move || Ok(service.session_metrics(&id)?)).await {
+                if m.tool_calls > 0 && m.error_rate > max {
+                    crossed.push((
+                        "errorRate",
+                        format!(
+                            "has {} tool errors in {} calls ({:.0}%), more than its limit of {:.0}%",
+                            m.tool_errors,
+                            m.tool_calls,
+                            m.error_rate * 100.0,
+                            max * 100.0
+                        ),
+                    ));
+                }
+            }
+        }
         for (limit, message) in crossed {
             let first = self.alerted.lock().is_ok_and(|mut a| a.insert(limit));
             if !first {
@@ -659,11 +684,14 @@ impl Run {
                 LimitAction::Interrupt => "interrupt",
                 LimitAction::Cancel => "cancel",
             };
-            self.publish(Event::Alert {
-                limit: limit.into(),
-                message: format!("session {} {message}", self.id),
-                action: action.into(),
-            });
+            fleet
+                .raise_alert(
+                    self,
+                    limit,
+                    format!("session {} {message}", self.id),
+                    action,
+                )
+                .await;
             match limits.action {
                 LimitAction::None => {}
                 LimitAction::Interrupt => {

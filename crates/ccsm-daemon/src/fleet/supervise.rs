@@ -39,14 +39,20 @@ pub(crate) fn after_exit(run: Arc<Run>) {
                 Err(_) => return,
             };
             if recent > spec.max_restarts {
-                run.publish(Event::Alert {
-                    limit: "restarts".into(),
-                    message: format!(
-                        "session {} crashed {recent} times within {} s: a crash loop; not restarting it",
-                        run.id, spec.window_secs
-                    ),
-                    action: "stopped".into(),
-                });
+                let message = format!(
+                    "session {} crashed {recent} times within {} s: a crash loop; not restarting it",
+                    run.id, spec.window_secs
+                );
+                match run.fleet() {
+                    Some(f) => f.raise_alert(&run, "restarts", message, "stopped").await,
+                    None => {
+                        run.publish(Event::Alert {
+                            limit: "restarts".into(),
+                            message,
+                            action: "stopped".into(),
+                        });
+                    }
+                }
                 if run.session().is_none() {
                     run.mark_ended(LiveStatus::Exited {
                         code: None,

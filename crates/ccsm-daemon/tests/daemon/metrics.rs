@@ -104,3 +104,93 @@ async fn metrics_count_exactly_what_the_session_did_and_sample_at_the_configured
     }
     let _ = d.stop().await;
 }
+
+/// A one-shot HTTP receiver: the body of the first POST it gets.
+async fn webhook() -> (String, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", l.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let Ok((mut c, _)) = l.accept().await else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // Headers, then as many body bytes as Content-Length says.
+        loop {
+            let Ok(n) = c.read(&mut chunk).await else {
+                return;
+            };
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    let _ = c
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                    let _ = tx.send(body.to_owned());
+                    return;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cost_budget_alert_fires_on_the_websocket_is_kept_calls_the_webhook_and_cancels() {
+    let (url, hook) = webhook().await;
+    let d = Daemon::start_with(|c| c.webhook = Some(url)).await;
+    let mut ws = d.ws("").await;
+    let id = d
+        .start_session(
+            Some("hello"),
+            json!({"limits": {"max_cost_usd": 0.000001, "action": "cancel"}}),
+        )
+        .await;
+    let frames = ws.until("alert").await;
+    let alert = frames.last().expect("an alert");
+    assert_eq!(alert["session"], id.as_str(), "{alert}");
+    assert_eq!(alert["event"]["limit"], "cost", "{alert}");
+    assert_eq!(alert["event"]["action"], "cancel");
+    d.wait_status(&id, "cancelled by its budget", |s| {
+        s["status"]["state"] == "cancelled"
+    })
+    .await;
+    let listed = d.get("/api/claude/alerts").await.expect("alerts");
+    assert_eq!(listed[0]["sessionId"], id.as_str(), "{listed:#}");
+    assert_eq!(listed[0]["limit"], "cost");
+    let mine = d
+        .get(&format!("/api/claude/alerts?session={id}&limit=5"))
+        .await
+        .expect("alerts");
+    assert_eq!(mine.as_array().map(Vec::len), Some(1));
+    let body = tokio::time::timeout(Duration::from_secs(30), hook)
+        .await
+        .expect("the webhook is called")
+        .expect("a body");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(v["alert"]["limit"], "cost", "{v}");
+    assert_eq!(v["alert"]["sessionId"], id.as_str());
+    for bad in ["limit=0", "limit=5000", "session=not-a-session!", "x=1"] {
+        let (status, v) = d
+            .raw("GET", &format!("/api/claude/alerts?{bad}"), None)
+            .await;
+        assert!((400..500).contains(&status), "{bad}: {status} {v}");
+    }
+    let _ = d.stop().await;
+}
