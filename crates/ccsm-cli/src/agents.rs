@@ -166,3 +166,45 @@ pub fn alerts(svc: &Service, session: Option<&str>, limit: usize, json: bool) ->
     println!("{t}");
     Ok(())
 }
+
+pub fn analytics(svc: &Service, days: u32, top: usize, json: bool) -> Result<()> {
+    let a = svc.analytics(days, top)?;
+    if json {
+        return print_json(&a);
+    }
+    let c = &a.sessions;
+    println!(
+        "sessions: {} ({} present, {} gone, {} archived); since {}",
+        c.total, c.present, c.gone, c.archived, a.since
+    );
+    let mut t = table(&["project", "sessions", "tokens", "cost"]);
+    for p in &a.projects {
+        t.add_row(vec![
+            p.project_path.clone(),
+            p.sessions.to_string(),
+            crate::out::fmt_int(p.tokens),
+            format!("${:.2}", p.cost_usd),
+        ]);
+    }
+    println!("{t}");
+    let mut t = table(&["most expensive", "project", "cost", "minutes"]);
+    for s in &a.most_expensive {
+        t.add_row(vec![
+            crate::out::show_id(&s.session_id, false),
+            s.project_path.clone(),
+            format!("${:.2}", s.cost_usd),
+            format!("{:.0}", s.duration_ms as f64 / 60_000.0),
+        ]);
+    }
+    println!("{t}");
+    if a.anomalies.is_empty() {
+        println!("no session is far above its project's usual cost");
+    }
+    for x in &a.anomalies {
+        println!(
+            "unusual: {} cost ${:.2}, {:.1} standard deviations above its project's ${:.2}",
+            x.session.session_id, x.session.cost_usd, x.z, x.project_mean_usd
+        );
+    }
+    Ok(())
+}

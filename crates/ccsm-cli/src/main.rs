@@ -190,6 +190,17 @@ enum Command {
         #[command(flatten)]
         out: Json,
     },
+    /// Sessions by status and project, cost per day and model, the top sessions, anomalies.
+    Analytics {
+        /// The last this many days.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Sessions per list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[command(flatten)]
+        out: Json,
+    },
     /// Alerts the daemon's monitor raised (limits crossed), newest first.
     Alerts {
         /// Only this session's (its id, a prefix, or a name).
@@ -314,6 +325,9 @@ fn main() -> ExitCode {
             Command::Config { out } => setup::show_config(&svc, out.json || top_json).map(|()| 0),
             Command::Metrics { id, out } => {
                 agents::metrics(&svc, &id, out.json || top_json).map(|()| 0)
+            }
+            Command::Analytics { days, top, out } => {
+                agents::analytics(&svc, days, top, out.json || top_json).map(|()| 0)
             }
             Command::Alerts {
                 session,

@@ -12,10 +12,16 @@
 //! | `POST /api/claude/sessions` | start ([`fleet::StartRequest`]) |
 //! | `GET /api/claude/sessions` | the catalog's sessions: filters, pages, total |
 //! | `GET /api/claude/sessions/{id}` | one session: SDK fields, metadata, stats, live state |
+//! | `PUT /api/claude/sessions/{id}` | settings, title, description, tags, notes, agents |
+//! | `DELETE /api/claude/sessions/{id}` | terminate (`?purge=true`: and remove, archived) |
 //! | `POST /api/claude/sessions/{id}/navigate` | move it to another folder |
+//! | `POST /api/claude/sessions/{id}/clone` | a copy, here or in another folder |
+//! | `POST /api/claude/sessions/{id}/export` | the bundle (download) |
+//! | `POST /api/claude/sessions/import` | a bundle (upload; verified whole first) |
 //! | `POST /api/claude/validate-path[s]` | the path validator's report |
 //! | `GET /api/claude/system-status` | version, CLI, catalog, load |
 //! | `GET /api/claude/sessions/{id}/metrics` | samples (`?hours=N`), transcript figures, `summary` |
+//! | `GET /api/claude/analytics` | by status, project, day, model; top sessions; anomalies |
 //! | `GET /api/claude/alerts` | alerts raised, newest first (`?session=&limit=`) |
 //! | `GET /api/claude/agent-types` | subagent definitions (built-in, user, catalog) |
 //! | `GET /api/claude/sessions/{id}/agents` | a fleet session's agents |
@@ -43,6 +49,7 @@ mod error;
 mod external;
 pub mod fleet;
 pub mod guard;
+mod manage;
 mod metrics;
 mod resources;
 mod routes;
@@ -93,7 +100,18 @@ pub fn app(state: AppState) -> Router {
             "/api/claude/sessions",
             post(routes::start).get(resources::list),
         )
-        .route(sessions, get(resources::get_one))
+        .route(
+            sessions,
+            get(resources::get_one)
+                .put(manage::update)
+                .delete(manage::delete),
+        )
+        .route(&format!("{sessions}/clone"), post(manage::clone))
+        .route(&format!("{sessions}/export"), post(manage::export))
+        .route(
+            "/api/claude/sessions/import",
+            post(manage::import).layer(DefaultBodyLimit::max(manage::MAX_BUNDLE)),
+        )
         .route(&format!("{sessions}/navigate"), post(resources::navigate))
         .route("/api/claude/validate-path", post(resources::validate_path))
         .route(
@@ -104,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/claude/agent-types", get(agents::agent_types))
         .route(&format!("{sessions}/metrics"), get(metrics::metrics))
         .route("/api/claude/alerts", get(metrics::alerts))
+        .route("/api/claude/analytics", get(metrics::analytics))
         .route(&format!("{sessions}/agents"), get(agents::session_agents))
         .route(
             &format!("{sessions}/agents/{{name}}/activate"),

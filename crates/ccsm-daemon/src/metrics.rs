@@ -141,3 +141,48 @@ pub async fn alerts(
         blocking(move || Ok(service.alerts(session.as_deref(), limit)?)).await?,
     ))
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsQuery {
+    /// The last this many days (default 30).
+    pub days: Option<u32>,
+    /// Sessions per list (default 10, at most 100).
+    pub top: Option<usize>,
+}
+
+/// `GET /api/claude/analytics`: the catalog's analytics, with what is live now
+/// (processes by state) and the agents active in the daemon's sessions.
+pub async fn analytics(
+    State(s): State<AppState>,
+    Params(q): Params<AnalyticsQuery>,
+) -> Result<crate::envelope::Data<Value>, ApiError> {
+    let top = q.top.unwrap_or(10);
+    if top == 0 || top > 100 {
+        return Err(ApiError::invalid(format!(
+            "top must be 1 to 100, not {top}"
+        )));
+    }
+    let days = q.days.unwrap_or(30);
+    let service = s.fleet.service().clone();
+    let a = blocking(move || Ok(service.analytics(days, top)?)).await?;
+    let mut live: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for p in s.fleet.processes(true).await {
+        *live.entry(p.status.name()).or_default() += 1;
+    }
+    let mut agents: std::collections::BTreeMap<String, u64> = Default::default();
+    for r in s.fleet.runs() {
+        for sp in r.request().agents.iter().filter(|sp| sp.enabled) {
+            let name = sp
+                .name
+                .clone()
+                .or_else(|| sp.agent_type.clone())
+                .unwrap_or_default();
+            *agents.entry(name).or_default() += 1;
+        }
+    }
+    let mut v = serde_json::to_value(a).map_err(|e| Error::Internal(e.to_string()))?;
+    v["live"] = json!(live);
+    v["agentUsage"] = json!(agents);
+    Ok(crate::envelope::Data(v))
+}

@@ -10,6 +10,7 @@
 
 pub mod agents;
 pub mod alerts;
+pub mod analytics;
 mod bundles;
 pub mod config;
 mod error;

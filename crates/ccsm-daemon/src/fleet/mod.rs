@@ -400,6 +400,20 @@ impl Fleet {
             .ok_or_else(|| Error::NotFound(format!("no session {id} in this daemon")))
     }
 
+    /// Forgets a run (ended or not): out of the table, its record out of the
+    /// catalog.
+    pub(crate) async fn remove(&self, run: &Arc<Run>) {
+        if let Ok(mut names) = self.inner.names.write() {
+            names.retain(|_, id| id != &run.id);
+        }
+        if let Ok(mut runs) = self.inner.runs.write() {
+            runs.remove(&run.id);
+        }
+        let service = self.inner.service.clone();
+        let id = run.id.clone();
+        let _ = blocking(move || Ok(service.delete_record(RUN_RECORD, &id)?)).await;
+    }
+
     /// Every run of the fleet, oldest first.
     pub fn runs(&self) -> Vec<Arc<Run>> {
         let mut v: Vec<_> = self

@@ -720,6 +720,18 @@ impl Run {
     /// Writes the run's record to the catalog (what a restarted daemon reads).
     pub(crate) async fn persist(&self) {
         let Some(fleet) = self.fleet() else { return };
+        // A run removed from the fleet (deleted), or replaced by a newer run of
+        // the same session, no longer speaks for it.
+        let current = fleet
+            .inner
+            .runs
+            .read()
+            .ok()
+            .and_then(|r| r.get(&self.id).cloned())
+            .is_some_and(|r| std::ptr::eq(r.as_ref(), self));
+        if !current {
+            return;
+        }
         let record = self.record();
         let service = fleet.service().clone();
         let id = self.id.clone();

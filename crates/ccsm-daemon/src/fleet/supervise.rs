@@ -143,6 +143,20 @@ pub(crate) async fn recover(fleet: &Fleet) -> Result<Vec<String>> {
             "approvals pending in a crashed daemon were withdrawn"
         );
     }
+    // Configured sessions (never started) stay configured.
+    for (_, rec) in records
+        .iter()
+        .filter(|(_, r)| r.status == LiveStatus::Configured)
+    {
+        let Ok(mut plan) = plan_of(fleet, rec).await else {
+            continue;
+        };
+        plan.options.resume = None;
+        plan.options.session_id = rec.session_id.parse().ok();
+        let run = Run::new(fleet.clone(), &plan, &rec.request);
+        run.set_overlay(Some(LiveStatus::Configured));
+        let _ = fleet.insert(run);
+    }
     let mut recovered = Vec::new();
     for (_, rec) in records.into_iter().filter(|(_, r)| r.live) {
         let stopped = stop_marked(rec.run_id.clone()).await;

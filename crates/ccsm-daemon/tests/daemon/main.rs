@@ -6,6 +6,7 @@ mod harness;
 mod agents;
 mod fleet;
 mod live;
+mod manage;
 mod metrics;
 mod recovery;
 mod resources;
