@@ -22,7 +22,7 @@ use crate::run::RunStatus;
 ///
 /// `cancelled`: stopped on a user's request; `interrupted`: its owner (the daemon)
 /// went away while it ran, and the run was stopped when the daemon came back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum LiveStatus {
     /// Set up, not started: its CLI starts with its first message.
@@ -115,7 +115,7 @@ impl From<&RunStatus> for LiveStatus {
 }
 
 /// Who started a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum StartedBy {
     /// This daemon (a fleet session).
@@ -146,7 +146,7 @@ pub enum StartedBy {
 /// they are read from its session's transcript as it grows, by the usage
 /// reports' rule (null until the transcript has a model call).
 /// Fields may be added.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProcessView {
     pub pid: u32,
@@ -175,7 +175,7 @@ pub struct ProcessView {
 ///  "input": {"command": "rm -rf build"}, "createdAt": 1795000000000,
 ///  "expiresAt": 1795000300000}
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalView {
     pub id: String,

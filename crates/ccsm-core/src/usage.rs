@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Token counts by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Tokens {
     pub input_tokens: u64,
@@ -53,7 +53,7 @@ impl Tokens {
 }
 
 /// One model's share of a row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ModelBreakdown {
     pub model_name: String,
@@ -63,7 +63,7 @@ pub struct ModelBreakdown {
 }
 
 /// A row of a report (a session, a day, a month), in ccusage's field names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Row {
     #[serde(flatten)]
@@ -78,7 +78,7 @@ pub struct Row {
 }
 
 /// Totals of a report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     #[serde(flatten)]
@@ -91,7 +91,7 @@ pub struct Totals {
 }
 
 /// A session's row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
     pub session_id: String,
@@ -150,7 +150,7 @@ impl From<&Tokens> for BlockTokens {
 }
 
 /// A day's or a month's row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PeriodRow {
     /// `YYYY-MM-DD` for days, `YYYY-MM` for months.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Times are milliseconds since the epoch; `summary` is the title, else the first
 /// prompt; `customTitle` through `archived` appear only when set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     pub session_id: String,
@@ -107,7 +107,7 @@ pub struct ProjectInfo {
 /// `gone`: the CLI's transcript is deleted and ccsm keeps the archived copy
 /// (`sessions restore`); `tags`, `description`, `notes` are ccsm's, never written
 /// to Claude Code's files.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     #[serde(flatten)]
@@ -160,7 +160,7 @@ pub struct ProjectView {
 /// {"sessionId": "…", "summary": "Milk note", "lastModified": 1795000000000, "fileSize": 2048,
 ///  "snippet": "buy [milk] on the way", "score": 0.0}
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHitView {
     #[serde(flatten)]

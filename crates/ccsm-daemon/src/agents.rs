@@ -17,6 +17,12 @@ use crate::AppState;
 
 /// `GET /api/claude/agent-types`: every definition (built-in, the user's, the
 /// catalog's).
+#[utoipa::path(
+    get,
+    path = "/api/claude/agent-types",
+    tag = "agents",
+    responses((status = 200, description = "every definition", body = crate::envelope::Envelope<Vec<AgentDef>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn agent_types(State(s): State<AppState>) -> ApiResult<Vec<AgentDef>> {
     let service = s.fleet.service().clone();
     Ok(Data(blocking(move || Ok(service.agents(None)?)).await?))
@@ -24,7 +30,7 @@ pub async fn agent_types(State(s): State<AppState>) -> ApiResult<Vec<AgentDef>> 
 
 /// A session's agents: what it asked for, and what is active with what those
 /// require, in start order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionAgents {
     pub session_id: String,
@@ -57,6 +63,13 @@ fn fleet_run(s: &AppState, id: &str) -> Result<Arc<Run>, ApiError> {
 }
 
 /// `GET /api/claude/sessions/{id}/agents`.
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions/{id}/agents",
+    tag = "agents",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn session_agents(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -139,6 +152,13 @@ async fn change(s: AppState, id: String, name: String, how: Change) -> ApiResult
 
 /// `POST /api/claude/sessions/{id}/agents/{name}/activate`: `name` is an
 /// agent's name or a type; what it requires comes with it.
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/agents/{name}/activate",
+    tag = "agents",
+    params(("id" = String, Path, description = "a session id, or a live session's name"), ("name" = String, Path, description = "an agent's name or type")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn activate(
     State(s): State<AppState>,
     Path((id, name)): Path<(String, String)>,
@@ -147,6 +167,13 @@ pub async fn activate(
 }
 
 /// `POST .../agents/{name}/deactivate`.
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/agents/{name}/deactivate",
+    tag = "agents",
+    params(("id" = String, Path, description = "a session id, or a live session's name"), ("name" = String, Path, description = "an agent's name or type")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn deactivate(
     State(s): State<AppState>,
     Path((id, name)): Path<(String, String)>,
@@ -156,6 +183,13 @@ pub async fn deactivate(
 
 /// `POST .../agents/{name}/restart`: the CLI (and so the agent) starts again at
 /// the next turn.
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/agents/{name}/restart",
+    tag = "agents",
+    params(("id" = String, Path, description = "a session id, or a live session's name"), ("name" = String, Path, description = "an agent's name or type")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn restart(
     State(s): State<AppState>,
     Path((id, name)): Path<(String, String)>,

@@ -176,3 +176,74 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
         }
     }
 }
+
+/// The envelope as the OpenAPI document describes it (what [`Data`] writes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Envelope<T> {
+    /// Always true here.
+    pub success: bool,
+    pub data: T,
+    /// Always null here.
+    #[schema(value_type = Option<ErrorBody>)]
+    pub error: Option<ErrorBody>,
+    /// Seconds since the epoch.
+    pub timestamp: u64,
+}
+
+/// A start or a change of one session: `session` beside `data` for the seed's
+/// clients (`result['session']['id']`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionEnvelope<T> {
+    pub success: bool,
+    pub data: T,
+    #[schema(value_type = Option<ErrorBody>)]
+    pub error: Option<ErrorBody>,
+    pub timestamp: u64,
+    pub session: SessionRef,
+}
+
+/// Which session an answer is about.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionRef {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: Option<ccsm_core::LiveStatus>,
+    #[serde(rename = "workingDirectory")]
+    pub working_directory: Option<String>,
+    #[serde(rename = "projectPath")]
+    pub project_path: Option<String>,
+}
+
+/// Metrics: `summary` beside `data` for the seed's clients (`result['summary']`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SummaryEnvelope<T> {
+    pub success: bool,
+    pub data: T,
+    #[schema(value_type = Option<ErrorBody>)]
+    pub error: Option<ErrorBody>,
+    pub timestamp: u64,
+    #[schema(value_type = Object)]
+    pub summary: serde_json::Value,
+}
+
+/// What went wrong: a kind a program can act on and a message for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// `invalidInput`, `notFound`, `conflict`, `unavailable`, `internal`,
+    /// `unauthorized`, `forbidden`, `payloadTooLarge`, `unsupportedMediaType`,
+    /// `methodNotAllowed`, `tooManyRequests`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// Every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always false.
+    pub success: bool,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    pub error: ErrorBody,
+    pub timestamp: u64,
+}

@@ -62,7 +62,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -91,76 +90,98 @@ impl AppState {
     }
 }
 
+/// Every route with its documentation: utoipa-axum registers each handler and
+/// its OpenAPI operation together, so the router and the document cannot drift
+/// (a test checks both ways).
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa_axum::routes;
+    let doc = <ApiDoc as utoipa::OpenApi>::openapi();
+    utoipa_axum::router::OpenApiRouter::with_openapi(doc)
+        .routes(routes!(routes::health))
+        .routes(routes!(routes::start, resources::list))
+        .routes(routes!(resources::get_one, manage::update, manage::delete))
+        .routes(routes!(routes::status))
+        .routes(routes!(routes::message))
+        .routes(routes!(routes::interrupt))
+        .routes(routes!(routes::cancel))
+        .routes(routes!(routes::set_model))
+        .routes(routes!(routes::set_mode))
+        .routes(routes!(routes::fork))
+        .routes(routes!(routes::clear))
+        .routes(routes!(routes::output))
+        .routes(routes!(streams::sse))
+        .routes(routes!(resources::navigate))
+        .routes(routes!(manage::clone))
+        .routes(routes!(manage::export))
+        .routes(routes!(manage::import))
+        .routes(routes!(resources::validate_path))
+        .routes(routes!(resources::validate_paths))
+        .routes(routes!(system::system_status))
+        .routes(routes!(agents::agent_types))
+        .routes(routes!(agents::session_agents))
+        .routes(routes!(agents::activate))
+        .routes(routes!(agents::deactivate))
+        .routes(routes!(agents::restart))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(metrics::alerts))
+        .routes(routes!(metrics::analytics))
+        .routes(routes!(routes::running))
+        .routes(routes!(routes::cancel_all))
+        .routes(routes!(routes::signal_external))
+        .routes(routes!(routes::approvals))
+        .routes(routes!(routes::approval, routes::answer))
+        .routes(routes!(streams::ws))
+        .routes(routes!(openapi_json))
+        .split_for_parts()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "ccsm serve",
+        description = "The Claude Code session manager's daemon: every answer is the envelope {success, data, error: {kind, message} | null, timestamp}."
+    ),
+    tags(
+        (name = "sessions", description = "start, steer, change, move, copy sessions"),
+        (name = "processes", description = "every Claude Code process on the machine"),
+        (name = "events", description = "live events: WebSocket and SSE"),
+        (name = "approvals", description = "tool calls waiting for an answer"),
+        (name = "agents", description = "subagent definitions and a session's agents"),
+        (name = "monitoring", description = "metrics, alerts, analytics"),
+        (name = "paths", description = "the path validator"),
+        (name = "system", description = "health, status, this document")
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document (generated at start from the code).
+static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The OpenAPI 3.1 document of this API, generated from the code.
+pub fn openapi() -> serde_json::Value {
+    let text = DOC.get_or_init(|| api().1.to_json().unwrap_or_default());
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// `GET /api/openapi.json`.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "system",
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Object))
+)]
+async fn openapi_json() -> impl axum::response::IntoResponse {
+    let text = DOC.get_or_init(|| api().1.to_json().unwrap_or_default());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text.clone(),
+    )
+}
+
 /// The router.
 pub fn app(state: AppState) -> Router {
-    let sessions = "/api/claude/sessions/{id}";
-    Router::new()
-        .route("/health", get(routes::health))
-        .route(
-            "/api/claude/sessions",
-            post(routes::start).get(resources::list),
-        )
-        .route(
-            sessions,
-            get(resources::get_one)
-                .put(manage::update)
-                .delete(manage::delete),
-        )
-        .route(&format!("{sessions}/clone"), post(manage::clone))
-        .route(&format!("{sessions}/export"), post(manage::export))
-        .route(
-            "/api/claude/sessions/import",
-            post(manage::import).layer(DefaultBodyLimit::max(manage::MAX_BUNDLE)),
-        )
-        .route(&format!("{sessions}/navigate"), post(resources::navigate))
-        .route("/api/claude/validate-path", post(resources::validate_path))
-        .route(
-            "/api/claude/validate-paths",
-            post(resources::validate_paths),
-        )
-        .route("/api/claude/system-status", get(system::system_status))
-        .route("/api/claude/agent-types", get(agents::agent_types))
-        .route(&format!("{sessions}/metrics"), get(metrics::metrics))
-        .route("/api/claude/alerts", get(metrics::alerts))
-        .route("/api/claude/analytics", get(metrics::analytics))
-        .route(&format!("{sessions}/agents"), get(agents::session_agents))
-        .route(
-            &format!("{sessions}/agents/{{name}}/activate"),
-            post(agents::activate),
-        )
-        .route(
-            &format!("{sessions}/agents/{{name}}/deactivate"),
-            post(agents::deactivate),
-        )
-        .route(
-            &format!("{sessions}/agents/{{name}}/restart"),
-            post(agents::restart),
-        )
-        .route(&format!("{sessions}/status"), get(routes::status))
-        .route(&format!("{sessions}/messages"), post(routes::message))
-        .route(&format!("{sessions}/interrupt"), post(routes::interrupt))
-        .route(&format!("{sessions}/cancel"), post(routes::cancel))
-        .route(&format!("{sessions}/model"), post(routes::set_model))
-        .route(
-            &format!("{sessions}/permission-mode"),
-            post(routes::set_mode),
-        )
-        .route(&format!("{sessions}/fork"), post(routes::fork))
-        .route(&format!("{sessions}/clear"), post(routes::clear))
-        .route(&format!("{sessions}/output"), get(routes::output))
-        .route(&format!("{sessions}/events"), get(streams::sse))
-        .route("/api/claude/running", get(routes::running))
-        .route("/api/claude/running/cancel", post(routes::cancel_all))
-        .route(
-            "/api/claude/running/{pid}/signal",
-            post(routes::signal_external),
-        )
-        .route("/api/claude/approvals", get(routes::approvals))
-        .route(
-            "/api/claude/approvals/{id}",
-            get(routes::approval).post(routes::answer),
-        )
-        .route("/ws/sessions", get(streams::ws))
+    api()
+        .0
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

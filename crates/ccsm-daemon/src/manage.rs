@@ -25,7 +25,7 @@ use crate::AppState;
 pub const MAX_BUNDLE: usize = 1 << 30;
 
 /// `PUT /api/claude/sessions/{id}`: every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionUpdate {
     /// The session's title (the SDK's `customTitle`).
@@ -53,6 +53,14 @@ fn check_env(env: &BTreeMap<String, String>) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/claude/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = SessionUpdate,
+    responses((status = 200, description = "changed: {session, run}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn update(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -177,7 +185,8 @@ pub async fn update(
     Ok(Data(out))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
     /// Also remove its transcript (archived first: `ccsm sessions restore` brings it back).
@@ -185,7 +194,7 @@ pub struct DeleteQuery {
     pub purge: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Deleted {
     pub session_id: String,
@@ -195,6 +204,13 @@ pub struct Deleted {
     pub purged: Option<ccsm_service::Deleted>,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/claude/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name"), DeleteQuery),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<Deleted>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn delete(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -237,10 +253,11 @@ pub async fn delete(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloneRequest {
     /// Another project folder for the clone (the path validator's rules apply).
+    #[schema(value_type = Option<String>)]
     pub to: Option<PathBuf>,
     /// Make that folder if it is missing.
     #[serde(default)]
@@ -252,6 +269,14 @@ pub struct CloneRequest {
 /// `POST .../clone`: a new session with the same history, in this or another
 /// folder; a fleet session's agents and environment come with it (the clone is
 /// configured in the daemon, started by its first message).
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/clone",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = Option<CloneRequest>,
+    responses((status = 201, description = "cloned: {clone, configured}", body = crate::envelope::SessionEnvelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn clone(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -297,7 +322,7 @@ pub async fn clone(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// Mask secrets (API keys, tokens, passwords) in the transcript.
@@ -307,6 +332,14 @@ pub struct ExportRequest {
 
 /// `POST .../export`: the session as a bundle (`application/zstd`, a tar the
 /// CLI's `sessions import` and this API's import read).
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/export",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = Option<ExportRequest>,
+    responses((status = 200, description = "the bundle", content_type = "application/zstd", body = Vec<u8>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn export(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -349,10 +382,12 @@ pub async fn export(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Put the sessions under this project folder.
+    #[param(value_type = Option<String>)]
     pub to: Option<PathBuf>,
     #[serde(default)]
     pub create: bool,
@@ -365,25 +400,65 @@ pub struct ImportQuery {
 }
 
 /// `POST /api/claude/sessions/import`: the body is a bundle (as export gives).
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/import",
+    tag = "sessions",
+    params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/zstd", description = "a bundle, as export gives"),
+    responses((status = 201, description = "imported: {sessions, metadataKept}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn import(
     State(s): State<AppState>,
     Params(q): Params<ImportQuery>,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> Result<(StatusCode, Data<Value>), ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::invalid("the body is empty: send a bundle"));
-    }
+    use futures::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
     if q.new_ids && q.force {
         return Err(ApiError::invalid("new_ids and force do not go together"));
     }
     let service = s.fleet.service().clone();
-    let v = blocking(move || {
-        let dir = service.data_dir().join("tmp");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
-        let file = dir.join(format!("import-{}.ccsm", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&file, &body)
+    let dir = service.data_dir().join("tmp");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| Error::Internal(format!("creating {}: {e}", dir.display())))?;
+    let file = dir.join(format!("import-{}.ccsm", uuid::Uuid::new_v4().simple()));
+    // Staged on disk as it arrives (a bundle may be large), bounded.
+    let staged = async {
+        let mut out = tokio::fs::File::create(&file)
+            .await
             .map_err(|e| Error::Internal(format!("staging the bundle: {e}")))?;
+        let mut body = req.into_body().into_data_stream();
+        let mut n = 0usize;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ApiError::invalid(format!("reading the body: {e}")))?;
+            n += chunk.len();
+            if n > MAX_BUNDLE {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payloadTooLarge",
+                    format!("a bundle may be at most {} MiB", MAX_BUNDLE >> 20),
+                ));
+            }
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| Error::Internal(format!("staging the bundle: {e}")))?;
+        }
+        out.flush()
+            .await
+            .map_err(|e| Error::Internal(format!("staging the bundle: {e}")))?;
+        if n == 0 {
+            return Err(ApiError::invalid("the body is empty: send a bundle"));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = staged {
+        let _ = tokio::fs::remove_file(&file).await;
+        return Err(e);
+    }
+    let v = blocking(move || {
         let done = service.import(
             &file,
             q.to.as_deref(),

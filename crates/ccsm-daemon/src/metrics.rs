@@ -14,14 +14,15 @@ use crate::fleet::Sample;
 use crate::AppState;
 use ccsm_core::HasKind as _;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsQuery {
     /// The last this many hours of samples (default 1, up to a year).
     pub hours: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Metrics {
     pub session_id: String,
@@ -63,6 +64,13 @@ fn summary(points: &[Sample], t: &SessionMetrics) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions/{id}/metrics",
+    tag = "monitoring",
+    params(("id" = String, Path, description = "a session id, or a live session's name"), MetricsQuery),
+    responses((status = 200, description = "samples and figures", body = crate::envelope::SummaryEnvelope<Metrics>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn metrics(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -105,7 +113,8 @@ pub async fn metrics(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsQuery {
     /// One session's (an id or a live session's name).
@@ -115,6 +124,13 @@ pub struct AlertsQuery {
 }
 
 /// `GET /api/claude/alerts`: the alerts the monitor raised, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/claude/alerts",
+    tag = "monitoring",
+    params(AlertsQuery),
+    responses((status = 200, description = "newest first", body = crate::envelope::Envelope<Vec<ccsm_service::alerts::AlertRecord>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn alerts(
     State(s): State<AppState>,
     Params(q): Params<AlertsQuery>,
@@ -142,7 +158,8 @@ pub async fn alerts(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
     /// The last this many days (default 30).
@@ -153,6 +170,13 @@ pub struct AnalyticsQuery {
 
 /// `GET /api/claude/analytics`: the catalog's analytics, with what is live now
 /// (processes by state) and the agents active in the daemon's sessions.
+#[utoipa::path(
+    get,
+    path = "/api/claude/analytics",
+    tag = "monitoring",
+    params(AnalyticsQuery),
+    responses((status = 200, description = "the analytics (ccsm_service Analytics, with live and agentUsage)", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn analytics(
     State(s): State<AppState>,
     Params(q): Params<AnalyticsQuery>,

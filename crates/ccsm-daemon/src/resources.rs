@@ -21,7 +21,8 @@ pub const MAX_PAGE: usize = 1000;
 /// The most paths one validation request checks.
 pub const MAX_PATHS: usize = 100;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// A query in the catalog's search language.
@@ -45,6 +46,13 @@ pub struct ListParams {
 
 /// `GET /api/claude/sessions`: the catalog's sessions, newest first, filtered,
 /// one page at a time with the total.
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions",
+    tag = "sessions",
+    params(ListParams),
+    responses((status = 200, description = "a page of sessions", body = crate::envelope::Envelope<ccsm_service::SessionPage>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn list(
     State(s): State<AppState>,
     Params(p): Params<ListParams>,
@@ -89,7 +97,7 @@ pub async fn list(
 
 /// One session: what the SDK says of it, ccsm's metadata and statistics, and
 /// its live state when it runs (in this daemon or anywhere on the machine).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionResource {
     pub id: String,
@@ -145,6 +153,13 @@ async fn resource(s: &AppState, id: &str) -> Result<SessionResource, ApiError> {
 }
 
 /// `GET /api/claude/sessions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions/{id}",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionResource>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn get_one(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -156,9 +171,10 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NavigateRequest {
+    #[schema(value_type = String)]
     pub path: PathBuf,
     /// Refuse a folder ccsm cannot read, write or enter (default true; the
     /// safety rules apply either way).
@@ -169,7 +185,7 @@ pub struct NavigateRequest {
     pub update_git_state: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Navigated {
     #[serde(flatten)]
@@ -183,6 +199,14 @@ pub struct Navigated {
 /// `POST /api/claude/sessions/{id}/navigate`: the session moves to another
 /// folder (its transcript follows); the next turn runs there. A fleet session is
 /// stopped, moved and started again there with its conversation.
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/navigate",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = NavigateRequest,
+    responses((status = 200, description = "moved", body = crate::envelope::SessionEnvelope<Navigated>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn navigate(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -250,7 +274,7 @@ fn restart_request(run: &crate::fleet::Run, cwd: PathBuf) -> StartRequest {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathRequest {
     pub path: String,
@@ -260,6 +284,13 @@ pub struct PathRequest {
 }
 
 /// `POST /api/claude/validate-path`.
+#[utoipa::path(
+    post,
+    path = "/api/claude/validate-path",
+    tag = "paths",
+    request_body = PathRequest,
+    responses((status = 200, description = "the report", body = crate::envelope::Envelope<ccsm_service::paths::PathCheck>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn validate_path(
     State(s): State<AppState>,
     Body(r): Body<PathRequest>,
@@ -270,7 +301,7 @@ pub async fn validate_path(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathsRequest {
     pub paths: Vec<String>,
@@ -279,6 +310,13 @@ pub struct PathsRequest {
 }
 
 /// `POST /api/claude/validate-paths`: up to [`MAX_PATHS`] at once.
+#[utoipa::path(
+    post,
+    path = "/api/claude/validate-paths",
+    tag = "paths",
+    request_body = PathsRequest,
+    responses((status = 200, description = "the reports", body = crate::envelope::Envelope<Vec<ccsm_service::paths::PathCheck>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn validate_paths(
     State(s): State<AppState>,
     Body(r): Body<PathsRequest>,

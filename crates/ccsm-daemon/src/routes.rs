@@ -14,6 +14,12 @@ use crate::error::Error;
 use crate::fleet::{parse_mode, Answer, RunView, StartRequest, Started};
 use crate::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "system",
+    responses((status = 200, description = "alive", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
     let live = s
         .fleet
@@ -32,6 +38,13 @@ pub async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
 
 /// Starts (or configures) a session; `session` beside `data` is for the seed's
 /// clients (`result['session']['id']`).
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions",
+    tag = "sessions",
+    request_body = crate::fleet::StartRequest,
+    responses((status = 201, description = "started or configured", body = crate::envelope::SessionEnvelope<crate::fleet::Started>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn start(
     State(s): State<AppState>,
     Body(req): Body<StartRequest>,
@@ -48,17 +61,24 @@ pub async fn start(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions/{id}/status",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn status(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
     Ok(Data(s.fleet.get(&id)?.view()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prompt {
     pub prompt: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Sent {
     session_id: String,
@@ -66,6 +86,14 @@ pub struct Sent {
     after_seq: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/messages",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = Prompt,
+    responses((status = 202, description = "the turn started", body = crate::envelope::Envelope<Sent>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn message(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -85,17 +113,31 @@ pub async fn message(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/interrupt",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn interrupt(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
     let run = s.fleet.get(&id)?;
     run.interrupt().await?;
     Ok(Data(run.view()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/cancel",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
     Ok(Data(s.fleet.cancel(&id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelChange {
     pub model: Option<String>,
@@ -114,6 +156,14 @@ fn live(
     Ok((run, session))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/model",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = ModelChange,
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn set_model(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -128,12 +178,20 @@ pub async fn set_model(
     Ok(Data(run.view()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModeChange {
     pub mode: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/permission-mode",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = ModeChange,
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn set_mode(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -148,7 +206,7 @@ pub async fn set_mode(
     Ok(Data(run.view()))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForkRequest {
     pub prompt: Option<String>,
@@ -156,6 +214,14 @@ pub struct ForkRequest {
 }
 
 /// A new session with the history of this one (live or not).
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/fork",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    request_body = Option<ForkRequest>,
+    responses((status = 201, description = "forked", body = crate::envelope::Envelope<crate::fleet::Started>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn fork(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -192,6 +258,13 @@ pub async fn fork(
 }
 
 /// Starts a fresh conversation with the same settings; the name moves to it.
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/clear",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 201, description = "a fresh conversation", body = crate::envelope::Envelope<crate::fleet::Started>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn clear(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -207,6 +280,13 @@ pub async fn clear(
     Ok((StatusCode::CREATED, Data(started)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions/{id}/output",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 200, description = "the stream-json lines so far", content_type = "application/x-ndjson", body = String), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn output(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -218,13 +298,21 @@ pub async fn output(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunningQuery {
     #[serde(default)]
     pub all: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claude/running",
+    tag = "processes",
+    params(RunningQuery),
+    responses((status = 200, description = "the process table", body = crate::envelope::Envelope<Vec<ccsm_core::ProcessView>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn running(
     State(s): State<AppState>,
     Params(q): Params<RunningQuery>,
@@ -232,11 +320,17 @@ pub async fn running(
     Ok(Data(s.fleet.processes(q.all).await))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claude/running/cancel",
+    tag = "processes",
+    responses((status = 200, description = "every session cancelled", body = crate::envelope::Envelope<Vec<crate::fleet::RunView>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn cancel_all(State(s): State<AppState>) -> ApiResult<Vec<RunView>> {
     Ok(Data(s.fleet.cancel_all().await))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignalRequest {
     /// `SIGINT` (default) or `SIGTERM`.
@@ -248,6 +342,14 @@ pub struct SignalRequest {
 /// caller asked for it by pid: a background session through `claude stop`,
 /// anything else with SIGINT or SIGTERM, and only if the registry shows the pid
 /// as a live Claude Code process.
+#[utoipa::path(
+    post,
+    path = "/api/claude/running/{pid}/signal",
+    tag = "processes",
+    params(("pid" = u32, Path, description = "a Claude Code process ccsm did not start")),
+    request_body = SignalRequest,
+    responses((status = 200, description = "stopped", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn signal_external(
     State(s): State<AppState>,
     Path(pid): Path<String>,
@@ -269,12 +371,20 @@ pub async fn signal_external(
     Ok(Data(outcome))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalsQuery {
     pub session: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claude/approvals",
+    tag = "approvals",
+    params(ApprovalsQuery),
+    responses((status = 200, description = "pending tool calls", body = crate::envelope::Envelope<Vec<ccsm_core::ApprovalView>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn approvals(
     State(s): State<AppState>,
     Params(q): Params<ApprovalsQuery>,
@@ -297,6 +407,13 @@ fn approval_id(id: &str) -> Result<&str, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claude/approvals/{id}",
+    tag = "approvals",
+    params(("id" = String, Path, description = "an approval id (ap-…)")),
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<ccsm_core::ApprovalView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn approval(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -310,6 +427,14 @@ pub async fn approval(
         .ok_or_else(|| ApiError::not_found(format!("no pending approval {id}")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/claude/approvals/{id}",
+    tag = "approvals",
+    params(("id" = String, Path, description = "an approval id (ap-…)")),
+    request_body = crate::fleet::Answer,
+    responses((status = 200, description = "answered", body = crate::envelope::Envelope<ccsm_core::ApprovalView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn answer(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -33,7 +33,8 @@ fn lagged_frame(missed: u64, session: Option<String>) -> Arc<str> {
 }
 
 /// `?ids=a,b&after=a:12,b:3` (or `after=12` with one id).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WsQuery {
     pub ids: Option<String>,
@@ -137,6 +138,13 @@ fn offered_protocol(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ws/sessions",
+    tag = "events",
+    params(WsQuery),
+    responses((status = 101, description = "a WebSocket of events (JSON frames)"), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn ws(
     State(state): State<AppState>,
     Params(q): Params<WsQuery>,
@@ -214,7 +222,8 @@ async fn follow(mut socket: WebSocket, fleet: Fleet, mut sub: Subscription, repl
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SseQuery {
     pub after: Option<u64>,
@@ -222,6 +231,13 @@ pub struct SseQuery {
 
 /// SSE of one session: `event:` is the wire name, `id:` the sequence number
 /// (a reconnecting `EventSource` sends it back as `Last-Event-ID`).
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions/{id}/events",
+    tag = "events",
+    params(("id" = String, Path, description = "a session id, or a live session's name"), SseQuery),
+    responses((status = 200, description = "server-sent events: `event:` the kind, `id:` the sequence number", content_type = "text/event-stream", body = String), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn sse(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -8,7 +8,7 @@ use crate::envelope::{ApiResult, Data};
 use crate::error::blocking;
 use crate::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SystemStatus {
     pub version: String,
@@ -31,13 +31,19 @@ pub struct SystemStatus {
     pub cpus: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CliStatus {
     pub path: String,
     pub version: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/claude/system-status",
+    tag = "system",
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SystemStatus>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
 pub async fn system_status(State(s): State<AppState>) -> ApiResult<SystemStatus> {
     let runs = s.fleet.runs();
     let live = runs.iter().filter(|r| !r.status().is_final()).count();

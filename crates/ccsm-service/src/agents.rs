@@ -24,7 +24,7 @@ use crate::Service;
 pub const AGENT_RECORD: &str = "agent";
 
 /// One subagent definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentDef {
     /// The subagent's name, as the CLI's `Task` tool calls it.
@@ -49,7 +49,7 @@ pub struct AgentDef {
 }
 
 /// One agent of a session, as the seed's body gives it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentSpec {
     /// A type (`BACKEND`, any case) or, without `name`, nothing else needed.

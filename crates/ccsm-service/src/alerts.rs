@@ -11,7 +11,7 @@ pub const ALERT_RECORD: &str = "alert";
 pub const KEEP_ALERTS: usize = 1000;
 
 /// One alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertRecord {
     pub id: String,

@@ -12,7 +12,7 @@ use crate::error::invalid;
 use crate::{ListQuery, PeriodRow, Result, Service, Source, UsageQuery};
 
 /// A session among the most expensive, the longest or the unusual.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionBrief {
     pub session_id: String,
@@ -26,7 +26,7 @@ pub struct SessionBrief {
 }
 
 /// A session whose cost is far above its project's usual.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Anomaly {
     #[serde(flatten)]
@@ -37,7 +37,7 @@ pub struct Anomaly {
     pub z: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectFigures {
     pub project_path: String,
@@ -46,7 +46,7 @@ pub struct ProjectFigures {
     pub tokens: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCounts {
     pub total: u64,
@@ -57,7 +57,7 @@ pub struct StatusCounts {
     pub archived: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Analytics {
     pub days: u32,

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::{Result, Service};
 
 /// The figures of one session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionMetrics {
     pub session_id: String,

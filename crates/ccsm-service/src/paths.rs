@@ -21,7 +21,7 @@ use crate::Service;
 pub const LOW_SPACE_BYTES: u64 = 1 << 30;
 
 /// What the validator found about one path.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PathCheck {
     /// As given.
@@ -45,7 +45,7 @@ pub struct PathCheck {
 }
 
 /// Why a path is refused.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PathProblem {
     /// `empty`, `invalidCharacters`, `relative`, `traversal`, `restricted`,
@@ -56,7 +56,7 @@ pub struct PathProblem {
 }
 
 /// The git repository a folder is in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitState {
     pub root: String,
@@ -66,7 +66,7 @@ pub struct GitState {
     pub dirty: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DiskSpace {
     pub free_bytes: u64,

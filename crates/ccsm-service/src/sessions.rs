@@ -83,10 +83,11 @@ pub struct Cleanup {
 }
 
 /// What `rm` did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Deleted {
     pub session_id: String,
+    #[schema(value_type = String)]
     pub deleted: PathBuf,
     /// An archived copy is kept (`restore` brings it back).
     pub archived: bool,
@@ -540,7 +541,7 @@ pub struct SessionFilter {
 }
 
 /// A page of sessions.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionPage {
     pub total: usize,

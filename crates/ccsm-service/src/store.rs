@@ -53,7 +53,7 @@ pub struct Repaired {
 use ccsm_index::SyncReport;
 
 /// What [`Service::catalog_status`] says.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogStatus {
     pub backend: String,

@@ -414,13 +414,14 @@ pub struct ImportOptions {
 }
 
 /// A session moved by [`ClaudeDir::move_session`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MovedSession {
     pub session_id: String,
     pub from_cwd: String,
     pub to_cwd: String,
     /// Where its transcript is now.
+    #[schema(value_type = String)]
     pub path: PathBuf,
     pub lines_rewritten: usize,
 }
@@ -443,12 +444,13 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// A session written by an import.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Imported {
     pub original_id: String,
     pub session_id: String,
     pub project_path: Option<String>,
+    #[schema(value_type = String)]
     pub path: PathBuf,
     /// ccsm's metadata the bundle carried for the session (see [`BundleSession`]).
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 /// {"allow": true, "input": {"command": "ls -la"}}
 /// {"allow": false, "message": "not in production"}
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Answer {
     pub allow: bool,

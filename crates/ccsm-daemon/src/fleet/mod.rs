@@ -96,7 +96,7 @@ pub const TABLE_TTL: Duration = Duration::from_millis(500);
 pub(crate) const RUN_RECORD: &str = "run";
 
 /// What a limit does when crossed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum LimitAction {
     /// Only the alert.
@@ -109,7 +109,7 @@ pub enum LimitAction {
 }
 
 /// Limits of one session; crossing one raises an `alert` event and runs `action`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct Limits {
     /// RSS of the CLI and its tools.
@@ -155,7 +155,7 @@ impl Limits {
 }
 
 /// Restart a session whose CLI exits without being asked to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct Supervise {
     /// Restarts allowed within `window_secs`; one more is a crash loop.
@@ -198,9 +198,10 @@ fn default_backoff() -> u64 {
 /// Every field is optional. Without a prompt the session is *configured*: it
 /// has its id, and its CLI starts with its first message (`"start": true`
 /// starts it now). Unknown fields are refused. Fields may be added.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct StartRequest {
+    #[schema(value_type = Option<String>)]
     pub working_directory: Option<PathBuf>,
     pub prompt: Option<String>,
     pub model: Option<String>,
@@ -242,7 +243,7 @@ pub struct StartRequest {
 }
 
 /// What a start answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Started {
     pub session_id: String,
@@ -254,7 +255,7 @@ pub struct Started {
 }
 
 /// One session's state, as `GET /api/claude/sessions/{id}/status` answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunView {
     pub session_id: String,

@@ -84,7 +84,7 @@ pub struct Run {
 }
 
 /// One look at a live session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Sample {
     /// Epoch ms.

@@ -1,6 +1,7 @@
 //! The daemon through its API, with the real Claude Code CLI and the scripted
 //! model (and the fake CLI for faults the real one cannot make on demand).
 
+mod contract;
 mod harness;
 
 mod agents;

@@ -22,6 +22,7 @@ fn state(env: &TestEnv, token: Option<&str>) -> AppState {
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
+    let (method, path) = (req.method().to_string(), req.uri().to_string());
     let resp = app(state.clone()).oneshot(req).await.expect("a response");
     let status = resp.status();
     let bytes = resp.into_body().collect().await.expect("a body").to_bytes();
@@ -31,6 +32,8 @@ async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
             String::from_utf8_lossy(&bytes)
         )
     });
+    // Refusals fit the document too (its error envelope).
+    crate::contract::check(&method, &path, status.as_u16(), &v);
     (status, v)
 }
 
