@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// Origins (besides the daemon's own) whose pages may use the API (repeatable).
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
+    /// Requests per second each client (its token, else its address) may make; bursts
+    /// of twice that; beyond, 429. 0: no limit.
+    #[arg(long, value_name = "PER_SEC", default_value_t = 100)]
+    pub rate_limit: u32,
     /// POST every alert (JSON) to this http(s) URL (default: the config file's serve.webhook).
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
@@ -113,6 +117,12 @@ pub async fn serve(svc: &Service, a: ServeArgs, claude: Option<PathBuf>) -> Resu
     }
     let mut access = Access::for_addr(bound, token);
     access.origins = a.allow_origins;
+    if a.rate_limit > 0 {
+        access = access.with_rate(ccsm_daemon::guard::Rate {
+            per_second: a.rate_limit,
+            burst: a.rate_limit.saturating_mul(2),
+        });
+    }
     eprintln!("ccsm serve: listening on http://{bound}");
     let state = AppState::new(fleet, access);
     let shutdown = async {

@@ -27,7 +27,19 @@ pub struct Access {
     pub token: Option<String>,
     /// Accept any `Host` (a non-loopback bind with a token: the token guards).
     pub any_host: bool,
+    /// Requests per second each client may make (none: no limit).
+    pub rate: Option<Rate>,
+    limiter: Option<Arc<Limiter>>,
 }
+
+/// A client's allowance: so many requests per second, with bursts up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+type Limiter = governor::DefaultKeyedRateLimiter<String>;
 
 impl Access {
     /// The hosts a daemon bound to `addr` answers to.
@@ -47,7 +59,39 @@ impl Access {
             hosts,
             origins: Vec::new(),
             token,
+            rate: None,
+            limiter: None,
         }
+    }
+
+    /// Limits each client (its token, else its address) to `rate`.
+    pub fn with_rate(mut self, rate: Rate) -> Self {
+        let per =
+            std::num::NonZeroU32::new(rate.per_second.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        let burst =
+            std::num::NonZeroU32::new(rate.burst.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::per_second(per).allow_burst(burst);
+        self.limiter = Some(Arc::new(governor::RateLimiter::keyed(quota)));
+        self.rate = Some(rate);
+        self
+    }
+
+    /// Whether `client` may make one more request now; else how long to wait.
+    fn allow(&self, client: &str) -> Result<(), std::time::Duration> {
+        let Some(l) = &self.limiter else {
+            return Ok(());
+        };
+        let key = client.to_owned();
+        l.check_key(&key).map_err(|not| {
+            not.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })?;
+        // Forget idle clients now and then (the map would only grow).
+        if l.len() > 10_000 {
+            l.retain_recent();
+        }
+        Ok(())
     }
 
     fn host_ok(&self, host: &str) -> bool {
@@ -129,8 +173,37 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The middleware.
 pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
-    match access.check(req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
+    if let Err(e) = access.check(req.headers()) {
+        return e.into_response();
     }
+    // Per client: the token it presents (hashed into the key, never kept as
+    // is), else its address.
+    let client = match req.headers().get(header::AUTHORIZATION) {
+        Some(v) => format!("t:{:x}", fxhash(v.as_bytes())),
+        None => req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "local".to_owned(), |c| format!("a:{}", c.0.ip())),
+    };
+    if let Err(wait) = access.allow(&client) {
+        let secs = wait.as_secs().max(1);
+        let mut r = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "tooManyRequests",
+            format!("too many requests: try again in {secs} s"),
+        )
+        .into_response();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    next.run(req).await
+}
+
+/// A short, stable digest of a token for the limiter's key.
+fn fxhash(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+        (h ^ u64::from(*x)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -180,7 +180,7 @@ async fn openapi_json() -> impl axum::response::IntoResponse {
 
 /// The router.
 pub fn app(state: AppState) -> Router {
-    api()
+    let router = api()
         .0
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
@@ -188,8 +188,34 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.access.clone(),
             guard::guard,
-        ))
-        .with_state(state)
+        ));
+    // CORS only for the origins the operator named (a page of its own origin
+    // needs none); their preflights are answered before the guard.
+    let origins: Vec<axum::http::HeaderValue> = state
+        .access
+        .origins
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect();
+    let router = if origins.is_empty() {
+        router
+    } else {
+        router.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::PUT,
+                    axum::http::Method::DELETE,
+                ])
+                .allow_headers([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::CONTENT_TYPE,
+                ]),
+        )
+    };
+    router.with_state(state)
 }
 
 /// Refuses a bind the rules forbid: a non-loopback address without a token.
@@ -219,9 +245,12 @@ pub async fn serve(
         shutdown.await;
         stopping.begin_shutdown();
     };
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     housekeeping.abort();
     sampler.abort();
     fleet.shutdown().await;

@@ -442,3 +442,213 @@ async fn a_token_is_required_when_configured_and_a_public_bind_needs_one() {
     assert!(check_bind("0.0.0.0:8082".parse().expect("addr"), Some(token)).is_ok());
     assert!(check_bind("127.0.0.1:8082".parse().expect("addr"), None).is_ok());
 }
+
+#[tokio::test]
+async fn a_client_over_its_rate_gets_429_envelopes_and_others_are_not_held() {
+    let env = TestEnv::new();
+    let addr: SocketAddr = ADDR.parse().expect("address");
+    let fleet = Fleet::new(service(&env), FleetConfig::default());
+    let access = Access::for_addr(addr, None).with_rate(ccsm_daemon::guard::Rate {
+        per_second: 1,
+        burst: 3,
+    });
+    let s = AppState::new(fleet, access);
+    for i in 0..3 {
+        let (status, v) = call(&s, req("GET", "/health", "")).await;
+        assert_eq!(status, StatusCode::OK, "request {i} is in the burst: {v}");
+    }
+    let resp = app(s.clone())
+        .oneshot(req("GET", "/health", ""))
+        .await
+        .expect("a response");
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    let (status, v) = call(&s, req("GET", "/api/claude/running", "")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(v["error"]["kind"], "tooManyRequests", "{v}");
+    // Another client (another token) has its own allowance.
+    let mut other = req("GET", "/health", "");
+    other.headers_mut().insert(
+        "authorization",
+        "Bearer someone-else".parse().expect("header"),
+    );
+    let (status, _) = call(&s, other).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn cors_answers_only_the_configured_origins() {
+    let env = TestEnv::new();
+    let addr: SocketAddr = ADDR.parse().expect("address");
+    let fleet = Fleet::new(service(&env), FleetConfig::default());
+    let mut access = Access::for_addr(addr, None);
+    access.origins = vec!["http://dash.example".into()];
+    let s = AppState::new(fleet, access);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/claude/running")
+            .header("host", ADDR)
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .body(Body::empty())
+            .expect("a request")
+    };
+    let ok = app(s.clone())
+        .oneshot(preflight("http://dash.example"))
+        .await
+        .expect("a response");
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("http://dash.example")
+    );
+    let foreign = app(s.clone())
+        .oneshot(preflight("http://evil.example"))
+        .await
+        .expect("a response");
+    assert!(foreign
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    let mut get = req("GET", "/api/claude/running", "");
+    get.headers_mut()
+        .insert("origin", "http://dash.example".parse().expect("header"));
+    let r = app(s.clone()).oneshot(get).await.expect("a response");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().contains_key("access-control-allow-origin"));
+    let mut get = req("GET", "/api/claude/running", "");
+    get.headers_mut()
+        .insert("origin", "http://evil.example".parse().expect("header"));
+    let (status, v) = call(&s, get).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+}
+
+/// The resource routes (sessions, paths, agents, metrics, alerts, analytics,
+/// bundles) refuse bad requests with 4xx envelopes, never a 5xx.
+#[tokio::test]
+async fn bad_requests_to_the_resource_routes_get_4xx_envelopes() {
+    let env = TestEnv::new();
+    let s = state(&env, None);
+    let id = "8b005bc5-0000-4000-8000-000000000001";
+    let one = format!("/api/claude/sessions/{id}");
+    let cases: Vec<(&str, String, String)> = vec![
+        ("GET", "/api/claude/sessions?limit=0".into(), String::new()),
+        (
+            "GET",
+            "/api/claude/sessions?limit=abc".into(),
+            String::new(),
+        ),
+        (
+            "GET",
+            "/api/claude/sessions?offset=-1".into(),
+            String::new(),
+        ),
+        (
+            "GET",
+            "/api/claude/sessions?status=flying".into(),
+            String::new(),
+        ),
+        (
+            "GET",
+            "/api/claude/sessions?after=tomorrow".into(),
+            String::new(),
+        ),
+        (
+            "GET",
+            "/api/claude/sessions?cost_gt=NaN".into(),
+            String::new(),
+        ),
+        (
+            "GET",
+            "/api/claude/sessions?unknown=1".into(),
+            String::new(),
+        ),
+        (
+            "GET",
+            "/api/claude/sessions/..%2F..%2Fetc".into(),
+            String::new(),
+        ),
+        ("GET", one.clone(), String::new()),
+        ("PUT", one.clone(), "not json".into()),
+        ("PUT", one.clone(), r#"{"colour": "red"}"#.into()),
+        ("PUT", one.clone(), r#"{"tags": "not-a-list"}"#.into()),
+        (
+            "PUT",
+            one.clone(),
+            r#"{"permission_mode": "sideways"}"#.into(),
+        ),
+        (
+            "PUT",
+            one.clone(),
+            r#"{"environment_variables": {"A=B": "x"}}"#.into(),
+        ),
+        ("DELETE", format!("{one}?purge=maybe"), String::new()),
+        (
+            "DELETE",
+            "/api/claude/sessions/not-a-uuid!".into(),
+            String::new(),
+        ),
+        ("POST", format!("{one}/navigate"), "{}".into()),
+        ("POST", format!("{one}/navigate"), r#"{"path": 42}"#.into()),
+        (
+            "POST",
+            format!("{one}/navigate"),
+            r#"{"path": "/etc"}"#.into(),
+        ),
+        ("POST", format!("{one}/clone"), r#"{"to": ["x"]}"#.into()),
+        ("POST", format!("{one}/clone"), "{broken".into()),
+        (
+            "POST",
+            format!("{one}/export"),
+            r#"{"redact": "yes"}"#.into(),
+        ),
+        ("POST", "/api/claude/sessions/import".into(), String::new()),
+        (
+            "POST",
+            "/api/claude/sessions/import?new_ids=true&force=true".into(),
+            "x".into(),
+        ),
+        (
+            "POST",
+            "/api/claude/sessions/import".into(),
+            "not a bundle".into(),
+        ),
+        ("POST", "/api/claude/validate-path".into(), "{}".into()),
+        (
+            "POST",
+            "/api/claude/validate-path".into(),
+            r#"{"path": null}"#.into(),
+        ),
+        (
+            "POST",
+            "/api/claude/validate-paths".into(),
+            r#"{"paths": "/tmp"}"#.into(),
+        ),
+        ("GET", format!("{one}/agents"), String::new()),
+        (
+            "POST",
+            format!("{one}/agents/backend/activate"),
+            String::new(),
+        ),
+        ("POST", format!("{one}/agents/x/deactivate"), String::new()),
+        ("GET", format!("{one}/metrics?hours=0"), String::new()),
+        ("GET", format!("{one}/metrics?hours=-5"), String::new()),
+        ("GET", format!("{one}/metrics?days=1"), String::new()),
+        ("GET", "/api/claude/alerts?limit=0".into(), String::new()),
+        ("GET", "/api/claude/alerts?limit=x".into(), String::new()),
+        ("GET", "/api/claude/analytics?days=0".into(), String::new()),
+        ("GET", "/api/claude/analytics?top=101".into(), String::new()),
+    ];
+    assert!(cases.len() >= 30);
+    for (method, path, body) in &cases {
+        let (status, v) = call(&s, req(method, path, body)).await;
+        assert!(
+            status.is_client_error(),
+            "{method} {path} {body}: {status} {v}"
+        );
+        assert_eq!(v["success"], false, "{method} {path}");
+        assert!(v["error"]["kind"].is_string(), "{method} {path}: {v}");
+    }
+}
