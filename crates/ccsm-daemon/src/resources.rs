@@ -228,6 +228,42 @@ pub async fn navigate(
         })
         .await?
     };
+    // A configured session has no transcript yet: it is configured again, in
+    // the new folder, with the same id.
+    if let Some(run) = run
+        .as_ref()
+        .filter(|r| !r.ever_started.load(std::sync::atomic::Ordering::SeqCst))
+    {
+        s.fleet.remove(run).await;
+        let req = StartRequest {
+            working_directory: Some(to.clone()),
+            session_id: Some(run.id.clone()),
+            resume: None,
+            continue_: false,
+            fork: false,
+            prompt: None,
+            start: false,
+            ..run.request()
+        };
+        s.fleet.start(req).await?;
+        let view = s.fleet.get(&sid)?.view();
+        let moved = MovedSession {
+            session_id: sid.clone(),
+            from_cwd: run.cwd.display().to_string(),
+            to_cwd: to.display().to_string(),
+            path: PathBuf::new(),
+            lines_rewritten: 0,
+        };
+        let session = json!({"id": sid, "workingDirectory": to});
+        return Ok(DataAnd(
+            Navigated {
+                moved,
+                path_check: check,
+                run: Some(view),
+            },
+            json!({ "session": session }),
+        ));
+    }
     if let Some(run) = &run {
         run.close().await;
     }

@@ -225,6 +225,8 @@ pub struct StartRequest {
     /// Start the CLI now even without a prompt.
     #[serde(default)]
     pub start: bool,
+    /// The id a new session (or a fork) gets, instead of a fresh one.
+    pub session_id: Option<String>,
     pub description: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -292,14 +294,16 @@ pub fn parse_mode(s: &str) -> Result<PermissionMode> {
     }
 }
 
-/// A name sessions can be addressed by: letters, digits, `.`, `_`, `-`, at most
-/// 64, not a UUID.
+/// A name sessions can be addressed by: letters, digits, spaces, `.`, `_`, `-`,
+/// at most 64, not starting or ending with a space, not a UUID (`My Project
+/// Session` is `/api/claude/sessions/My%20Project%20Session`).
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && !s.starts_with(['.', '-'])
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b' '))
+        && !s.starts_with(['.', '-', ' '])
+        && !s.ends_with(' ')
         && uuid::Uuid::parse_str(s).is_err()
 }
 
@@ -544,7 +548,7 @@ impl Fleet {
         if let Some(name) = &req.name {
             if !valid_name(name) {
                 return Err(Error::Invalid(format!(
-                    "{name:?} is not a usable session name: letters, digits, '.', '_' and '-', at most 64, not a UUID"
+                    "{name:?} is not a usable session name: letters, digits, spaces, '.', '_' and '-', at most 64, not a UUID"
                 )));
             }
         }
@@ -624,8 +628,25 @@ impl Fleet {
             Ok((prepared.options, from))
         })
         .await?;
-        let session_id = match (&from, fork) {
-            (Some(id), false) => id.clone(),
+        let session_id = match (&from, fork, &req.session_id) {
+            (Some(id), false, _) => id.clone(),
+            (_, _, Some(chosen)) => {
+                let id = uuid::Uuid::parse_str(chosen)
+                    .map_err(|_| Error::Invalid(format!("session_id {chosen:?} is not a UUID")))?
+                    .to_string();
+                let service = self.inner.service.clone();
+                let probe = id.clone();
+                let taken = blocking(move || {
+                    Ok(service.session(&probe, ccsm_service::Source::Files).is_ok())
+                })
+                .await?;
+                if taken {
+                    return Err(Error::Conflict(format!(
+                        "session {id} exists: resume it instead"
+                    )));
+                }
+                id
+            }
             _ => uuid::Uuid::new_v4().to_string(),
         };
         let mut options = options.run_id(uuid::Uuid::new_v4().to_string());

@@ -100,6 +100,19 @@ async fn a_configured_sessions_agents_reach_the_cli_and_change_at_the_next_turn(
         "the CLI withdrew the agent"
     );
 
+    // BACKEND activated again on the live session: the next turn's CLI has it.
+    d.ok(
+        &format!("/api/claude/sessions/{id}/agents/BACKEND/activate"),
+        json!({}),
+    )
+    .await;
+    turn(&d, &id, "back again?", 1).await;
+    let sent = last_request_body(&d);
+    assert!(
+        sent.contains("now available for the Agent tool:\\n- backend-services"),
+        "the CLI announced BACKEND again"
+    );
+
     // What an agent requires comes with it (api needs backend).
     let a = d
         .ok(

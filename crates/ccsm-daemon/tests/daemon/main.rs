@@ -12,3 +12,4 @@ mod metrics;
 mod recovery;
 mod resources;
 mod security;
+mod seed;

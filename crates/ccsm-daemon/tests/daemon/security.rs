@@ -204,7 +204,7 @@ async fn bad_requests_get_4xx_envelopes_with_a_kind() {
         ),
         (
             "GET",
-            format!("{sessions}/not%20a%20name/status"),
+            format!("{sessions}/%3Cscript%3E/status"),
             String::new(),
             StatusCode::BAD_REQUEST,
             "invalidInput",
