@@ -38,18 +38,31 @@ pub struct SessionAgents {
     pub active: Vec<AgentDef>,
     /// A change waits for the next turn (the CLI starts again then).
     pub restart_pending: bool,
+    /// What each agent type did so far, from the session's transcripts.
+    pub activity: std::collections::BTreeMap<String, ccsm_service::metrics::AgentActivity>,
 }
 
 async fn agents_of(s: &AppState, run: &Arc<Run>) -> Result<SessionAgents, ApiError> {
     let req = run.request();
     let service = s.fleet.service().clone();
     let (specs, cwd) = (req.agents.clone(), run.cwd.clone());
-    let active = blocking(move || Ok(service.active_agents(&specs, Some(&cwd))?)).await?;
+    let id = run.id.clone();
+    let (active, activity) = blocking(move || {
+        let active = service.active_agents(&specs, Some(&cwd))?;
+        // No transcript yet (configured): nothing done.
+        let activity = service
+            .session_metrics(&id)
+            .map(|m| m.agents)
+            .unwrap_or_default();
+        Ok((active, activity))
+    })
+    .await?;
     Ok(SessionAgents {
         session_id: run.id.clone(),
         requested: req.agents,
         active,
         restart_pending: run.restart_pending.load(Ordering::SeqCst),
+        activity,
     })
 }
 

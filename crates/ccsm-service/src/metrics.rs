@@ -47,6 +47,20 @@ pub struct SessionMetrics {
     pub response_p95_ms: Option<i64>,
     /// Subagent runs (their transcripts).
     pub subagent_runs: u64,
+    /// What each agent type did (from its runs' transcripts).
+    pub agents: std::collections::BTreeMap<String, AgentActivity>,
+}
+
+/// One agent type's activity in a session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentActivity {
+    pub runs: u64,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub tool_calls: u64,
+    pub tool_errors: u64,
+    pub api_errors: u64,
 }
 
 fn ts(v: &Value) -> Option<i64> {
@@ -228,9 +242,28 @@ impl Service {
                 .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
                 .collect();
             files.sort();
+            let pricing = self
+                .pricing()
+                .unwrap_or_else(|_| crate::PricingTable::builtin());
             for p in files {
                 s.m.subagent_runs += 1;
+                let before = (s.m.tool_calls, s.m.tool_errors, s.m.api_errors);
                 s.file(&p, false);
+                // Its type from the CLI's `<agent>.meta.json`.
+                let kind = std::fs::read(p.with_extension("meta.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| v["agentType"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "unknown".into());
+                let mut tally = ccsm_transcripts::tally::Tally::new(&p);
+                let _ = tally.advance(&pricing);
+                let a = s.m.agents.entry(kind).or_default();
+                a.runs += 1;
+                a.tokens += tally.tokens().total();
+                a.cost_usd += tally.cost_usd();
+                a.tool_calls += s.m.tool_calls - before.0;
+                a.tool_errors += s.m.tool_errors - before.1;
+                a.api_errors += s.m.api_errors - before.2;
             }
         }
         let mut m = s.m;

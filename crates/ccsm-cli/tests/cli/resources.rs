@@ -104,3 +104,20 @@ fn metrics_and_agents_from_the_terminal() {
         "{r:?}"
     );
 }
+
+/// The recorded fixture's session ran one `general-purpose` subagent: its run,
+/// tokens and cost are counted under its type.
+#[test]
+fn metrics_count_each_agent_types_runs_tokens_and_cost() {
+    let env = TestEnv::new();
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &env.config_dir).unwrap();
+    let m = json_of(&ok_at(
+        &env.config_dir,
+        &["metrics", "98f8a6d7-dacb-4768-bdcb-2fe7e05b1a48", "--json"],
+    ));
+    assert_eq!(m["subagentRuns"], 1, "{m:#}");
+    let a = &m["agents"]["general-purpose"];
+    assert_eq!(a["runs"], 1, "{m:#}");
+    assert!(a["tokens"].as_u64() > Some(0), "{m:#}");
+    assert!(a["costUsd"].as_f64() > Some(0.0), "{m:#}");
+}
