@@ -92,32 +92,14 @@ pub async fn update(
         return Err(ApiError::not_found(format!("no session {id}")));
     }
     if let Some(cid) = catalog_id.clone() {
-        let (name, desc, tags, notes) = (
-            u.name.clone(),
-            u.description.clone(),
-            u.tags.clone(),
-            u.notes.clone(),
-        );
+        let m = ccsm_service::MetadataUpdate {
+            name: u.name.clone(),
+            description: u.description.clone(),
+            tags: u.tags.clone(),
+            notes: u.notes.clone(),
+        };
         let service = service.clone();
-        blocking(move || {
-            if let Some(n) = name.filter(|n| !n.trim().is_empty()) {
-                service.rename(&cid, &n)?;
-            }
-            if let Some(d) = desc {
-                service.describe(&cid, &d)?;
-            }
-            if let Some(n) = notes {
-                service.note(&cid, &n, false)?;
-            }
-            if let Some(tags) = tags {
-                let now = service.session(&cid, Source::Catalog)?.tags;
-                let gone: Vec<String> = now.iter().filter(|t| !tags.contains(t)).cloned().collect();
-                service.remove_tags(&cid, &gone)?;
-                service.add_tags(&cid, &tags)?;
-            }
-            Ok(())
-        })
-        .await?;
+        blocking(move || Ok(service.update_metadata(&cid, &m)?)).await?;
     }
     if let Some(run) = &run {
         let mut next = run.request();

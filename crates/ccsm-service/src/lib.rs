@@ -42,7 +42,8 @@ pub use error::{Context, Error, Result};
 pub use projects::Moved;
 pub use run::{PreparedRun, RunRequest};
 pub use sessions::{
-    Cleanup, Deleted, ListQuery, SessionDetail, SessionFilter, SessionPage, SessionStats, Source,
+    Cleanup, Deleted, ListQuery, MetadataUpdate, SessionDetail, SessionFilter, SessionPage,
+    SessionStats, Source,
 };
 pub use store::{Catalog, CatalogCheck, CatalogStatus, Repaired};
 pub use usage::{Usage, UsageQuery};

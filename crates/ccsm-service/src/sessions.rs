@@ -549,3 +549,36 @@ pub struct SessionPage {
     pub limit: usize,
     pub sessions: Vec<SearchHitView>,
 }
+
+/// ccsm's own metadata of a session, changed at once (`PUT` of the API).
+#[derive(Debug, Clone, Default)]
+pub struct MetadataUpdate {
+    /// The title (the SDK's `customTitle`).
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// ccsm's tags, replacing the ones it has.
+    pub tags: Option<Vec<String>>,
+    pub notes: Option<String>,
+}
+
+impl Service {
+    /// Changes a session's title, description, tags (replaced) and notes.
+    pub fn update_metadata(&self, id: &str, u: &MetadataUpdate) -> Result<()> {
+        if let Some(n) = u.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            self.rename(id, n)?;
+        }
+        if let Some(d) = &u.description {
+            self.describe(id, d)?;
+        }
+        if let Some(n) = &u.notes {
+            self.note(id, n, false)?;
+        }
+        if let Some(tags) = &u.tags {
+            let now = self.session(id, Source::Catalog)?.tags;
+            let gone: Vec<String> = now.into_iter().filter(|t| !tags.contains(t)).collect();
+            self.remove_tags(id, &gone)?;
+            self.add_tags(id, tags)?;
+        }
+        Ok(())
+    }
+}
