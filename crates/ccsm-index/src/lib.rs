@@ -297,15 +297,7 @@ impl Found {
         {
             let t = call.tokens;
             let model = call.model.unwrap_or_else(|| "unknown".to_owned());
-            let cost = pricing.price(&model).map(|p| {
-                p.cost(
-                    t.input_tokens,
-                    t.output_tokens,
-                    t.cache_creation_5m,
-                    t.cache_creation_1h,
-                    t.cache_read_tokens,
-                )
-            });
+            let cost = pricing.price(&model).map(|p| p.cost_of(&t));
             self.calls.push(CallRecord {
                 key: call.key,
                 ts: call.ts_ms,

@@ -47,6 +47,17 @@ impl Price {
             / 1e6
     }
 
+    /// USD for one call's tokens (cache writes by their lifetime).
+    pub fn cost_of(&self, t: &ccsm_core::usage::Tokens) -> f64 {
+        self.cost(
+            t.input_tokens,
+            t.output_tokens,
+            t.cache_creation_5m,
+            t.cache_creation_1h,
+            t.cache_read_tokens,
+        )
+    }
+
     fn check(&self, model: &str) -> Result<()> {
         for v in [
             self.input,

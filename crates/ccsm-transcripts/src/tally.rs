@@ -120,15 +120,7 @@ impl Tally {
             .model
             .as_deref()
             .and_then(|m| pricing.price(m))
-            .map_or(0.0, |p| {
-                p.cost(
-                    t.input_tokens,
-                    t.output_tokens,
-                    t.cache_creation_5m,
-                    t.cache_creation_1h,
-                    t.cache_read_tokens,
-                )
-            });
+            .map_or(0.0, |p| p.cost_of(&t));
         if let Some(key) = call.key {
             match self.keys.get_mut(key.as_str()) {
                 // A streamed message is written more than once; its largest counts.

@@ -479,14 +479,7 @@ impl UsageData {
     }
 
     fn cost(&self, model: &str, t: &Tokens) -> Option<f64> {
-        let p = self.pricing.price(model)?;
-        Some(p.cost(
-            t.input_tokens,
-            t.output_tokens,
-            t.cache_creation_5m,
-            t.cache_creation_1h,
-            t.cache_read_tokens,
-        ))
+        Some(self.pricing.price(model)?.cost_of(t))
     }
 
     fn row<'a>(&self, recs: impl Iterator<Item = &'a Rec>) -> Row {
