@@ -109,6 +109,9 @@ pub struct SessionResource {
     pub run: Option<RunView>,
     /// Its row of the process table when a process has it open.
     pub process: Option<ccsm_core::ProcessView>,
+    /// The git state of its folder (unless the session was started with
+    /// `git_enabled: false`).
+    pub git: Option<ccsm_service::paths::GitState>,
 }
 
 async fn resource(s: &AppState, id: &str) -> Result<SessionResource, ApiError> {
@@ -121,6 +124,20 @@ async fn resource(s: &AppState, id: &str) -> Result<SessionResource, ApiError> {
     })
     .await?;
     let id = detail.view.info.session_id.clone();
+    let git_wanted = run
+        .as_ref()
+        .is_none_or(|r| r.request().git_enabled != Some(false));
+    let cwd = run
+        .as_ref()
+        .map(|r| r.cwd.display().to_string())
+        .or_else(|| detail.view.info.cwd.clone());
+    let git = match cwd.filter(|_| git_wanted) {
+        Some(cwd) => {
+            let service = s.fleet.service().clone();
+            blocking(move || Ok(service.check_path(&cwd, true).git)).await?
+        }
+        None => None,
+    };
     let process = s
         .fleet
         .processes(true)
@@ -149,6 +166,7 @@ async fn resource(s: &AppState, id: &str) -> Result<SessionResource, ApiError> {
         stats,
         run: run.map(|r| r.view()),
         process,
+        git,
     })
 }
 

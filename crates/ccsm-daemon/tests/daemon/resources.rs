@@ -234,10 +234,20 @@ async fn sessions_are_listed_with_filters_and_pages_and_one_shows_its_live_state
         .expect("after");
     assert_eq!(none["total"], 0);
 
+    // Its folder's git state comes with it.
+    let inited = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&d.env.project)
+        .env("HOME", &d.env.home)
+        .status()
+        .expect("git");
+    assert!(inited.success());
     let one = d
         .get(&format!("/api/claude/sessions/{live}"))
         .await
         .expect("one");
+    assert_eq!(one["git"]["root"], p.as_str(), "{one:#}");
+    assert_eq!(one["git"]["dirty"], false, "{one:#}");
     assert_eq!(one["id"], live.as_str());
     assert!(
         one["firstPrompt"]
