@@ -40,10 +40,13 @@
 //! | `POST /api/claude/running/cancel` | cancel every session of the daemon |
 //! | `POST /api/claude/running/{pid}/signal` | stop a process ccsm did not start |
 //! | `GET /api/claude/approvals[/{id}]`, `POST /api/claude/approvals/{id}` | held tool calls |
+//! | `GET /`, `/sessions/{id}`, `/history`, `/usage` | the web dashboard (embedded) |
+//! | `GET /api/openapi.json` | this API's OpenAPI 3.1 document |
 //! | `GET /ws/sessions` | WebSocket (`?ids=a,b&after=a:12`) |
 
 mod agents;
 pub mod client;
+mod dashboard;
 pub mod envelope;
 mod error;
 mod external;
@@ -132,6 +135,12 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::approval, routes::answer))
         .routes(routes!(streams::ws))
         .routes(routes!(openapi_json))
+        .routes(routes!(dashboard::live))
+        .routes(routes!(dashboard::session))
+        .routes(routes!(dashboard::history))
+        .routes(routes!(dashboard::usage))
+        .routes(routes!(dashboard::app_js))
+        .routes(routes!(dashboard::app_css))
         .split_for_parts()
 }
 
@@ -149,7 +158,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         (name = "agents", description = "subagent definitions and a session's agents"),
         (name = "monitoring", description = "metrics, alerts, analytics"),
         (name = "paths", description = "the path validator"),
-        (name = "system", description = "health, status, this document")
+        (name = "system", description = "health, status, this document"),
+        (name = "dashboard", description = "the web dashboard (HTML, script, style)")
     )
 )]
 struct ApiDoc;

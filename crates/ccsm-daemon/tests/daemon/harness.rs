@@ -204,7 +204,19 @@ impl Daemon {
             .expect("a request");
         let resp = app(state).oneshot(req).await.expect("a response");
         let status = resp.status().as_u16();
+        let json = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/json"));
         let bytes = resp.into_body().collect().await.expect("a body").to_bytes();
+        if !json && status < 400 {
+            // A page, a script, a stream: not an envelope.
+            return (
+                status,
+                Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+            );
+        }
         let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             panic!(
                 "not an envelope ({status}): {}",

@@ -5,6 +5,7 @@ mod contract;
 mod harness;
 
 mod agents;
+mod browser;
 mod fleet;
 mod live;
 mod manage;
