@@ -51,7 +51,7 @@ pub struct SessionInfo {
 ///
 /// `message` is the API message as the CLI recorded it; `isCompactSummary` and
 /// `is_meta` appear only when true.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionMessage {
     #[serde(rename = "type")]
     pub kind: String,

@@ -115,9 +115,27 @@ function startForm() {
 
 async function live() {
   view.append(el("h1", {}, "Live"), startForm());
+  const waiting = el("section", { "aria-label": "waiting for your answer", class: "approvals" });
   const table = el("table", { "aria-label": "Claude Code processes" });
   const bar = el("p", {}, el("button", { class: "danger", onclick: async () => { await api("/api/claude/running/cancel", { method: "POST", body: "{}" }); refresh(); } }, "Cancel all"));
-  view.append(bar, table);
+  view.append(waiting, bar, table);
+  async function refreshApprovals() {
+    const pending = await api("/api/claude/approvals");
+    waiting.replaceChildren(...(pending.length ? [el("h2", {}, "Waiting for your answer")] : []));
+    for (const a of pending) {
+      const answer = (allow) => async () => {
+        const body = allow ? { allow: true } : { allow: false, message: "denied from the dashboard" };
+        await api(`/api/claude/approvals/${a.id}`, { method: "POST", body: JSON.stringify(body) });
+        refreshApprovals().catch(() => {});
+      };
+      waiting.append(el("div", { class: "approval", "data-approval": a.id },
+        el("strong", {}, a.toolName), " for ",
+        el("a", { href: `/sessions/${a.sessionId}`, "data-link": true }, a.sessionId.slice(0, 8)),
+        el("pre", {}, JSON.stringify(a.input, null, 2)),
+        el("button", { class: "primary", onclick: answer(true) }, "Allow"), " ",
+        el("button", { class: "danger", onclick: answer(false) }, "Deny")));
+    }
+  }
   async function refresh() {
     const rows = await api("/api/claude/running?all=true");
     table.replaceChildren(el("tr", {}, ["pid", "session", "status", "project", "model", "runtime", "memory", "cpu", "cost", "by", ""].map((h, i) => el("th", { class: i >= 4 && i <= 8 ? "wide" : null }, h))));
@@ -141,8 +159,12 @@ async function live() {
     }
   }
   await refresh();
-  const timer = setInterval(() => refresh().catch(() => {}), 1000);
-  const off = subscribe((f) => { if (f.type === "claude-status") refresh().catch(() => {}); });
+  await refreshApprovals();
+  const timer = setInterval(() => { refresh().catch(() => {}); refreshApprovals().catch(() => {}); }, 500);
+  const off = subscribe((f) => {
+    if (f.type === "claude-status") refresh().catch(() => {});
+    if (f.type === "approval") refreshApprovals().catch(() => {});
+  });
   cleanup = () => { clearInterval(timer); off(); };
 }
 
@@ -158,8 +180,20 @@ function renderLine(line, into) {
   }
 }
 
+// A session from history (not the daemon's): its conversation as the SDK reads it.
+async function storedSession(id) {
+  const info = await api(`/api/claude/sessions/${encodeURIComponent(id)}`);
+  const msgs = await api(`/api/claude/sessions/${info.sessionId}/messages`);
+  const convo = el("section", { "aria-label": "conversation" });
+  view.append(el("h1", {}, info.customTitle || info.summary || info.sessionId),
+    el("p", {}, info.gone ? "gone from Claude Code (kept by ccsm) · " : "", info.cwd || ""), convo);
+  for (const m of msgs) renderLine(m, convo);
+}
+
 async function session(id) {
-  const status = await api(`/api/claude/sessions/${encodeURIComponent(id)}/status`);
+  let status;
+  try { status = await api(`/api/claude/sessions/${encodeURIComponent(id)}/status`); }
+  catch (e) { if (e.message.startsWith("notFound")) return storedSession(id); throw e; }
   const sid = status.sessionId;
   const state = el("span", { class: "status", "data-state": status.status.state }, status.status.state);
   const convo = el("section", { "aria-label": "conversation", "aria-live": "polite" });
@@ -211,13 +245,14 @@ async function historyView() {
 }
 
 async function usage() {
-  const a = await api("/api/claude/analytics?days=30");
-  const cost = a.daily.reduce((s, d) => s + d.totalCost, 0);
-  const tokens = a.daily.reduce((s, d) => s + d.totalTokens, 0);
+  // The same report as `ccsm usage --json`.
+  const u = await api("/api/claude/usage");
+  const t = u.totals;
   view.append(el("h1", {}, "Usage"),
-    el("p", {}, "Last 30 days: ", el("strong", { "data-total-cost": cost.toFixed(6) }, `$${cost.toFixed(2)}`), ` · ${tokens.toLocaleString()} tokens`),
+    el("p", {}, "In all: ", el("strong", { "data-total-cost": t.totalCost.toFixed(6), "data-total-tokens": t.totalTokens }, `$${t.totalCost.toFixed(2)}`),
+      ` · ${t.totalTokens.toLocaleString()} tokens`),
     el("table", { "aria-label": "per day" }, el("tr", {}, el("th", {}, "day"), el("th", {}, "tokens"), el("th", {}, "cost")),
-      a.daily.map((d) => el("tr", {}, el("td", {}, d.date || d.period || ""), el("td", {}, d.totalTokens), el("td", {}, `$${d.totalCost.toFixed(4)}`)))));
+      u.daily.map((d) => el("tr", {}, el("td", {}, d.date || ""), el("td", {}, d.totalTokens), el("td", {}, `$${d.totalCost.toFixed(4)}`)))));
 }
 
 connect();

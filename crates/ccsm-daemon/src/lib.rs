@@ -28,6 +28,8 @@
 //! | `POST /api/claude/sessions/{id}/agents/{name}/activate\|deactivate\|restart` | from its next turn |
 //! | `GET /api/claude/sessions/{id}/status` | [`fleet::RunView`] |
 //! | `POST /api/claude/sessions/{id}/messages` | `{"prompt"}`: the next turn |
+//! | `GET /api/claude/sessions/{id}/messages` | the conversation as the SDK reads it |
+//! | `GET /api/claude/usage` | tokens and cost per day, totals (as `ccsm usage --json`) |
 //! | `POST /api/claude/sessions/{id}/interrupt` | end the turn |
 //! | `POST /api/claude/sessions/{id}/cancel` | interrupt, kill ladder, sweep |
 //! | `POST /api/claude/sessions/{id}/model` | `{"model"}` |
@@ -104,7 +106,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::start, resources::list))
         .routes(routes!(resources::get_one, manage::update, manage::delete))
         .routes(routes!(routes::status))
-        .routes(routes!(routes::message))
+        .routes(routes!(routes::message, resources::messages))
         .routes(routes!(routes::interrupt))
         .routes(routes!(routes::cancel))
         .routes(routes!(routes::set_model))
@@ -128,6 +130,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(metrics::metrics))
         .routes(routes!(metrics::alerts))
         .routes(routes!(metrics::analytics))
+        .routes(routes!(metrics::usage))
         .routes(routes!(routes::running))
         .routes(routes!(routes::cancel_all))
         .routes(routes!(routes::signal_external))

@@ -210,3 +210,49 @@ pub async fn analytics(
     v["agentUsage"] = json!(agents);
     Ok(crate::envelope::Data(v))
 }
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UsageParams {
+    /// From this day (YYYY-MM-DD).
+    pub since: Option<String>,
+    /// Until this day, inclusive.
+    pub until: Option<String>,
+}
+
+/// `GET /api/claude/usage`: tokens and cost per day with the totals, the same
+/// report as `ccsm usage --json` (from the catalog).
+#[utoipa::path(
+    get,
+    path = "/api/claude/usage",
+    tag = "monitoring",
+    params(UsageParams),
+    responses((status = 200, description = "{daily: [{date, ...}], totals}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
+pub async fn usage(
+    State(s): State<AppState>,
+    Params(p): Params<UsageParams>,
+) -> Result<crate::envelope::Data<Value>, ApiError> {
+    let service = s.fleet.service().clone();
+    let v = blocking(move || {
+        let q = ccsm_service::UsageQuery {
+            since: p.since,
+            until: p.until,
+            ..Default::default()
+        };
+        let u = service.usage(&q, ccsm_service::Source::Catalog)?;
+        let daily: Vec<Value> = u
+            .daily()
+            .into_iter()
+            .map(|d| {
+                let mut v = serde_json::to_value(&d.row).unwrap_or_default();
+                v["date"] = json!(d.period);
+                v
+            })
+            .collect();
+        Ok(json!({"daily": daily, "totals": u.totals()}))
+    })
+    .await?;
+    Ok(crate::envelope::Data(v))
+}

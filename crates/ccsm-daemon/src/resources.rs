@@ -392,3 +392,43 @@ pub async fn validate_paths(
         .await?,
     ))
 }
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesQuery {
+    /// At most this many (from `offset`).
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: usize,
+}
+
+/// `GET /api/claude/sessions/{id}/messages`: the conversation as the SDK reads
+/// it (any session, live or not).
+#[utoipa::path(
+    get,
+    path = "/api/claude/sessions/{id}/messages",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name"), MessagesQuery),
+    responses((status = 200, description = "the conversation, oldest first", body = crate::envelope::Envelope<Vec<ccsm_core::views::SessionMessage>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
+pub async fn messages(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Params(q): Params<MessagesQuery>,
+) -> ApiResult<Vec<ccsm_core::views::SessionMessage>> {
+    let key = s.fleet.get(&id).map_or(id, |r| r.id.clone());
+    let service = s.fleet.service().clone();
+    Ok(Data(
+        blocking(move || {
+            let id = service.resolve_id(&key, Source::Catalog)?;
+            let opts = ccsm_service::MessageOptions {
+                limit: q.limit,
+                offset: q.offset,
+                include_system: false,
+            };
+            Ok(service.messages(&id, opts)?)
+        })
+        .await?,
+    ))
+}

@@ -175,3 +175,156 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     c.close().await.expect("closing");
     let _ = d.stop().await;
 }
+
+async fn click(c: &Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if e.click().await.is_ok() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "nothing to click at {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_permission_is_answered_and_a_session_cancelled_from_the_page() {
+    let d = Daemon::start().await;
+    let driver = Driver::start();
+    let c = browser(&driver, 1280, 900).await;
+    let file = d.env.project.join("from-the-page.txt");
+    let id = d
+        .start_session(
+            Some(&format!("WRITE {} written", file.display())),
+            json!({"name": "asks"}),
+        )
+        .await;
+    c.goto(&format!("http://{}/", d.addr))
+        .await
+        .expect("the live page");
+    let text = wait_text(&c, "Waiting for your answer").await;
+    assert!(
+        text.contains("from-the-page.txt"),
+        "the tool's input is shown:\n{text}"
+    );
+    screenshot(&c, "approval-desktop").await;
+    click(&c, ".approval button.primary").await;
+    ccsm_testkit::wait_for("the allowed Write on disk", Duration::from_secs(60), || {
+        file.is_file().then_some(())
+    });
+    d.wait_turns(&id, 1).await;
+
+    // Cancel from the page.
+    let slow = d
+        .start_session(Some("SLOW 60"), json!({"name": "slow"}))
+        .await;
+    d.wait_status(&slow, "busy", |s| s["status"]["state"] == "busy")
+        .await;
+    click(&c, &format!("tr[data-session='{slow}'] button.danger")).await;
+    d.wait_status(&slow, "cancelled from the page", |s| {
+        s["status"]["state"] == "cancelled"
+    })
+    .await;
+    c.close().await.expect("closing");
+    let _ = d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn history_usage_and_a_session_started_outside_on_the_page() {
+    let d = Daemon::start().await;
+    d.env.run_claude(&d.model, &["-p", "the zebra crossing"]);
+    d.env.run_claude(&d.model, &["-p", "a plain question"]);
+    let driver = Driver::start();
+    let c = browser(&driver, 1280, 900).await;
+    let base = format!("http://{}", d.addr);
+
+    // History: the hits for a word, at its own URL; a hit opens the session.
+    c.goto(&format!("{base}/history?q=zebra"))
+        .await
+        .expect("history");
+    let text = wait_text(&c, "1 session(s)").await;
+    assert!(!text.contains("plain question"), "{text}");
+    screenshot(&c, "history-desktop").await;
+    click(&c, "ol.hits a").await;
+    wait_text(&c, "echo: the zebra crossing").await;
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .starts_with("/sessions/"));
+
+    // Usage: the same totals as `ccsm usage --json`.
+    c.goto(&format!("{base}/usage")).await.expect("usage");
+    wait_text(&c, "In all").await;
+    let shown: f64 = c
+        .find(Locator::Css("[data-total-cost]"))
+        .await
+        .expect("the total")
+        .attr("data-total-cost")
+        .await
+        .expect("attr")
+        .expect("a value")
+        .parse()
+        .expect("a number");
+    let mut cmd = std::process::Command::new(crate::recovery::ccsm_bin());
+    d.env.configure(&mut cmd, &d.model);
+    cmd.args(["usage", "--json", "daily"]);
+    let out = ccsm_testkit::run_with_deadline(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let cli = v["totals"]["totalCost"].as_f64().expect("totalCost");
+    assert!(cli > 0.0);
+    assert!(
+        (shown - cli).abs() < 1e-6,
+        "page {shown} vs ccsm usage {cli}"
+    );
+    screenshot(&c, "usage-desktop").await;
+
+    // A `claude -p` started outside shows in Live within 2 s and leaves when it ends.
+    c.goto(&format!("{base}/")).await.expect("live");
+    wait_text(&c, "Live").await;
+    let mut outside = d
+        .env
+        .claude(&d.model, &["-p", "SLOW 16"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("claude -p");
+    let pid = outside.id();
+    let row = format!("tr[data-pid='{pid}']");
+    // From its registry file on, the page has it within 2 s.
+    let file = d.env.config_dir.join(format!("sessions/{pid}.json"));
+    ccsm_testkit::wait_for("its registry file", Duration::from_secs(30), || {
+        file.exists().then_some(())
+    });
+    let seen = Instant::now();
+    loop {
+        if c.find(Locator::Css(&row)).await.is_ok() {
+            break;
+        }
+        assert!(
+            seen.elapsed() < Duration::from_secs(2),
+            "the outside process is not on the page within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    screenshot(&c, "live-outside-desktop").await;
+    assert!(outside.wait().expect("it ends").success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.find(Locator::Css(&row)).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the ended process stays on the page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.close().await.expect("closing");
+    let _ = d.stop().await;
+}

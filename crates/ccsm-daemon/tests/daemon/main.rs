@@ -10,7 +10,7 @@ mod fleet;
 mod live;
 mod manage;
 mod metrics;
-mod recovery;
+pub mod recovery;
 mod resources;
 mod security;
 mod seed;

@@ -10,7 +10,7 @@ use ccsm_testkit::fake::process_alive;
 use ccsm_testkit::{wait_for, MockModel, Scenario, TestEnv};
 use serde_json::{json, Value};
 
-fn ccsm_bin() -> std::path::PathBuf {
+pub fn ccsm_bin() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("the test binary");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
     let bin = dir.join("ccsm");
