@@ -61,6 +61,7 @@ function showAlert(f) {
 
 // Views, by URL: every view has its own address with its state in it.
 let cleanup = () => {};
+let renders = 0;
 async function route() {
   cleanup(); cleanup = () => {};
   const p = location.pathname;
@@ -79,6 +80,8 @@ async function route() {
   } catch (e) {
     view.append(el("p", { class: "error", role: "alert" }, e.message));
   }
+  // How many times a view was drawn (tests wait on it after a change).
+  document.body.dataset.rendered = String(++renders);
 }
 function go(path) { history.pushState(null, "", path); route(); }
 document.addEventListener("click", (e) => {
@@ -171,10 +174,18 @@ async function live() {
 // One stream-json line as people read it.
 function renderLine(line, into) {
   if (!line || !line.message) return;
+  // A subagent's lines go under the tool call that started it.
+  const parent = line.parent_tool_use_id || line.parentToolUseId;
+  if (parent) {
+    let box = into.querySelector(`[data-subagent="${CSS.escape(parent)}"]`);
+    if (!box) { box = el("details", { class: "subagent", "data-subagent": parent }, el("summary", {}, "subagent")); into.append(box); }
+    into = box;
+  }
   const content = line.message.content;
   const blocks = typeof content === "string" ? [{ type: "text", text: content }] : (content || []);
   for (const b of blocks) {
-    if (b.type === "text" && b.text) into.append(el("div", { class: `msg ${line.type}` }, b.text));
+    if (b.type === "thinking" && b.thinking) into.append(el("details", { class: "thinking" }, el("summary", {}, "thinking"), el("div", {}, b.thinking)));
+    else if (b.type === "text" && b.text) into.append(el("div", { class: `msg ${line.type}` }, b.text));
     else if (b.type === "tool_use") into.append(el("details", { class: "tool" }, el("summary", {}, `${b.name}`), el("pre", {}, JSON.stringify(b.input, null, 2))));
     else if (b.type === "tool_result") into.append(el("details", { class: "tool" }, el("summary", {}, "result"), el("pre", {}, typeof b.content === "string" ? b.content : JSON.stringify(b.content, null, 2))));
   }
@@ -183,11 +194,98 @@ function renderLine(line, into) {
 // A session from history (not the daemon's): its conversation as the SDK reads it.
 async function storedSession(id) {
   const info = await api(`/api/claude/sessions/${encodeURIComponent(id)}`);
-  const msgs = await api(`/api/claude/sessions/${info.sessionId}/messages`);
+  const err = el("p", { class: "error", role: "alert" });
   const convo = el("section", { "aria-label": "conversation" });
+  const resume = el("button", { class: "primary", onclick: async () => {
+    try {
+      const started = await api("/api/claude/sessions", { method: "POST", body: JSON.stringify({ resume: info.sessionId, working_directory: info.cwd, start: true }) });
+      go(`/sessions/${started.sessionId}`);
+    } catch (x) { err.textContent = x.message; }
+  } }, "Resume here");
+  const restore = info.gone ? el("span", {}, " · restore it with ", el("code", {}, `ccsm sessions restore ${info.sessionId}`)) : null;
   view.append(el("h1", {}, info.customTitle || info.summary || info.sessionId),
-    el("p", {}, info.gone ? "gone from Claude Code (kept by ccsm) · " : "", info.cwd || ""), convo);
-  for (const m of msgs) renderLine(m, convo);
+    el("p", {}, info.gone ? "gone from Claude Code (kept by ccsm)" : resume, restore, " · ", info.cwd || ""), err, convo);
+  if (!info.gone) {
+    const msgs = await api(`/api/claude/sessions/${info.sessionId}/messages`);
+    for (const m of msgs) renderLine(m, convo);
+  }
+  view.append(await controls(info.sessionId, false, err));
+}
+
+// Rename, tags, description, notes; fork, clone, export; model and mode; agents.
+async function controls(sid, live, err) {
+  const act = (fn) => async (e) => { e && e.preventDefault(); err.textContent = ""; try { await fn(); } catch (x) { err.textContent = x.message; } };
+  const put = (body) => api(`/api/claude/sessions/${sid}`, { method: "PUT", body: JSON.stringify(body) });
+  const field = (name, label, value) => el("label", {}, label, el("input", { name, value: value || "" }));
+  let info = null;
+  try { info = await api(`/api/claude/sessions/${sid}`); } catch { /* configured: no transcript yet */ }
+  const meta = el("form", { class: "start", "aria-label": "session details" },
+    field("name", "Title", info && info.customTitle),
+    field("tags", "Tags (comma-separated)", info && (info.tags || []).join(", ")),
+    field("description", "Description", info && info.description),
+    field("notes", "Notes", info && info.notes),
+    el("button", { type: "submit" }, "Save"));
+  meta.addEventListener("submit", act(async () => {
+    const d = Object.fromEntries(new FormData(meta));
+    await put({ name: d.name || null, description: d.description, notes: d.notes, tags: d.tags.split(",").map((t) => t.trim()).filter(Boolean) });
+  }));
+  const fork = el("button", { onclick: act(async () => { const f = await api(`/api/claude/sessions/${sid}/fork`, { method: "POST", body: "{}" }); go(`/sessions/${f.sessionId}`); }) }, "Fork");
+  const clone = el("button", { onclick: act(async () => { const to = window.prompt("Clone into folder (empty: the same):"); const body = to ? { to } : {}; const c = await api(`/api/claude/sessions/${sid}/clone`, { method: "POST", body: JSON.stringify(body) }); go(`/sessions/${c.clone.sessionId}`); }) }, "Clone");
+  const exp = el("button", { onclick: act(async () => {
+    const headers = { "Content-Type": "application/json" };
+    if (token()) headers.Authorization = `Bearer ${token()}`;
+    const r = await fetch(`/api/claude/sessions/${sid}/export`, { method: "POST", headers, body: "{}" });
+    if (!r.ok) throw new Error(`export failed (${r.status})`);
+    const a = el("a", { href: URL.createObjectURL(await r.blob()), download: `${sid}.ccsm` });
+    document.body.append(a); a.click(); a.remove();
+  }) }, "Export");
+  const bar = el("p", { class: "actions" }, fork, " ", clone, " ", exp);
+  const parts = [el("h2", {}, "Details"), meta, bar];
+  if (live) {
+    const model = el("input", { name: "model", "aria-label": "model", placeholder: "model (sonnet, opus…)" });
+    const mode = el("select", { "aria-label": "permission mode" }, ["default", "acceptEdits", "plan", "bypassPermissions"].map((m) => el("option", { value: m }, m)));
+    parts.push(el("p", { class: "actions" }, model, el("button", { onclick: act(() => api(`/api/claude/sessions/${sid}/model`, { method: "POST", body: JSON.stringify({ model: model.value || null }) })) }, "Switch model"),
+      " ", mode, el("button", { onclick: act(() => api(`/api/claude/sessions/${sid}/permission-mode`, { method: "POST", body: JSON.stringify({ mode: mode.value }) })) }, "Set mode")));
+    try {
+      const [agents, types] = await Promise.all([api(`/api/claude/sessions/${sid}/agents`), api("/api/claude/agent-types")]);
+      const active = new Set(agents.active.map((a) => a.name));
+      const list = el("ul", { class: "agents", "aria-label": "agents" });
+      for (const t of types) {
+        const on = active.has(t.name);
+        list.append(el("li", {}, el("label", { class: "inline" }, el("input", { type: "checkbox", checked: on, "data-agent": t.name, onchange: act(async (e) => {
+          await api(`/api/claude/sessions/${sid}/agents/${encodeURIComponent(t.name)}/${on ? "deactivate" : "activate"}`, { method: "POST", body: "{}" });
+          route();
+        }) }), ` ${t.name}`), el("small", {}, ` ${t.description}`)));
+      }
+      parts.push(el("h2", {}, "Agents"), el("p", {}, agents.restartPending ? "changes apply at the next turn" : ""), list);
+    } catch { /* not the daemon's session */ }
+  }
+  return el("section", { "aria-label": "session controls" }, ...parts);
+}
+
+// A small line chart (inline SVG) of points [{x, y}].
+function chart(title, points, unit) {
+  const w = 320, h = 80;
+  const ys = points.map((p) => p.y), xs = points.map((p) => p.x);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)], ymax = Math.max(1e-9, ...ys);
+  const path = points.map((p, i) => `${i ? "L" : "M"}${((p.x - x0) / Math.max(1, x1 - x0) * w).toFixed(1)},${(h - p.y / ymax * h).toFixed(1)}`).join(" ");
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`); svg.setAttribute("role", "img"); svg.setAttribute("aria-label", title);
+  const pe = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  pe.setAttribute("d", points.length ? path : ""); pe.setAttribute("fill", "none"); pe.setAttribute("stroke", "currentColor");
+  svg.append(pe);
+  return el("figure", { class: "chart" }, svg, el("figcaption", {}, `${title}: max ${ymax.toFixed(1)} ${unit}`));
+}
+
+async function metricsChart(sid) {
+  try {
+    const m = await api(`/api/claude/sessions/${sid}/metrics?hours=24`);
+    const pts = m.points;
+    return el("section", { class: "charts", "aria-label": "metrics" }, el("h2", {}, "Metrics"),
+      chart("memory", pts.map((p) => ({ x: p.at, y: p.memoryBytes / 1048576 })), "MB"),
+      chart("CPU", pts.map((p) => ({ x: p.at, y: p.cpuPercent })), "%"),
+      chart("tokens", pts.map((p) => ({ x: p.at, y: p.tokens })), "tokens"));
+  } catch { return el("span"); }
 }
 
 async function session(id) {
@@ -218,6 +316,8 @@ async function session(id) {
   } }, "Send");
   const interrupt = el("button", { onclick: () => api(`/api/claude/sessions/${sid}/interrupt`, { method: "POST", body: "{}" }).catch((x) => { err.textContent = x.message; }) }, "Interrupt");
   view.append(el("div", { class: "prompt" }, box, send, interrupt), err);
+  view.append(await controls(sid, true, err));
+  view.append(await metricsChart(sid));
   cleanup = subscribe((f) => {
     if (f.session !== sid || f.seq <= last) return;
     last = f.seq;
@@ -251,8 +351,14 @@ async function usage() {
   view.append(el("h1", {}, "Usage"),
     el("p", {}, "In all: ", el("strong", { "data-total-cost": t.totalCost.toFixed(6), "data-total-tokens": t.totalTokens }, `$${t.totalCost.toFixed(2)}`),
       ` · ${t.totalTokens.toLocaleString()} tokens`),
+    chart("cost per day", u.daily.map((d, i) => ({ x: i, y: d.totalCost })), "$"),
     el("table", { "aria-label": "per day" }, el("tr", {}, el("th", {}, "day"), el("th", {}, "tokens"), el("th", {}, "cost")),
       u.daily.map((d) => el("tr", {}, el("td", {}, d.date || ""), el("td", {}, d.totalTokens), el("td", {}, `$${d.totalCost.toFixed(4)}`)))));
+  const a = await api("/api/claude/analytics?days=3660");
+  view.append(el("h2", {}, "By model"), el("table", { "aria-label": "per model" }, el("tr", {}, el("th", {}, "model"), el("th", {}, "cost")),
+      a.models.map((m) => el("tr", {}, el("td", {}, m.modelName), el("td", {}, `$${m.cost.toFixed(4)}`)))),
+    el("h2", {}, "By project"), el("table", { "aria-label": "per project" }, el("tr", {}, el("th", {}, "project"), el("th", {}, "sessions"), el("th", {}, "cost")),
+      a.projects.map((p) => el("tr", {}, el("td", {}, p.projectPath), el("td", {}, p.sessions), el("td", {}, `$${p.costUsd.toFixed(4)}`)))));
 }
 
 connect();

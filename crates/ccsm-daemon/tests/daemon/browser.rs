@@ -143,7 +143,50 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     wait_text(&c, "echo: hello from the page").await;
     let url = c.current_url().await.expect("the url");
     assert!(url.path().starts_with("/sessions/"), "{url}");
+    let id = url.path().trim_start_matches("/sessions/").to_owned();
+    wait_text(&c, "Agents").await;
     screenshot(&c, "session-desktop").await;
+
+    // An agent switched on from the page, and a title given.
+    let drawn = rendered(&c).await;
+    click(&c, "input[data-agent='backend-services']").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let a = d
+            .get(&format!("/api/claude/sessions/{id}/agents"))
+            .await
+            .expect("agents");
+        if a["active"].to_string().contains("backend-services") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agent was not activated: {a:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The page draws itself again after the change: the new form is the one to fill.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rendered(&c).await <= drawn {
+        assert!(Instant::now() < deadline, "the page was not drawn again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let title = find_wait(&c, "form[aria-label='session details'] input[name=name]").await;
+    title.clear().await.expect("clearing");
+    title.send_keys("Named on the page").await.expect("typing");
+    click(&c, "form[aria-label='session details'] button[type=submit]").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let one = d
+            .get(&format!("/api/claude/sessions/{id}"))
+            .await
+            .expect("the session");
+        if one["customTitle"] == "Named on the page" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no title: {one:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // A refused folder is said on the page, and nothing starts.
     c.goto(&format!("{base}/")).await.expect("the live page");
@@ -174,6 +217,30 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     phone.close().await.expect("closing");
     c.close().await.expect("closing");
     let _ = d.stop().await;
+}
+
+/// How many times the page drew a view (`data-rendered` on the body).
+async fn rendered(c: &Client) -> u64 {
+    c.find(Locator::Css("body"))
+        .await
+        .expect("the body")
+        .attr("data-rendered")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn find_wait(c: &Client, css: &str) -> fantoccini::elements::Element {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            return e;
+        }
+        assert!(Instant::now() < deadline, "nothing at {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn click(c: &Client, css: &str) {
