@@ -42,17 +42,6 @@ pub struct SessionUpdate {
     pub agents: Option<Vec<AgentSpec>>,
 }
 
-fn check_env(env: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    for k in env.keys() {
-        if k.is_empty() || k.contains('=') || k.contains('\0') {
-            return Err(ApiError::invalid(format!(
-                "{k:?} is not an environment variable name"
-            )));
-        }
-    }
-    Ok(())
-}
-
 #[utoipa::path(
     put,
     path = "/api/claude/sessions/{id}",
@@ -67,7 +56,7 @@ pub async fn update(
     Body(u): Body<SessionUpdate>,
 ) -> ApiResult<Value> {
     if let Some(env) = &u.environment_variables {
-        check_env(env)?;
+        crate::fleet::check_env(env)?;
     }
     let mode = u.permission_mode.as_deref().map(parse_mode).transpose()?;
     let run = s.fleet.get(&id).ok();

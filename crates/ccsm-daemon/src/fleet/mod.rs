@@ -307,6 +307,18 @@ pub fn valid_name(s: &str) -> bool {
         && uuid::Uuid::parse_str(s).is_err()
 }
 
+/// Refuses a variable name a process environment cannot hold.
+pub(crate) fn check_env(env: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    for k in env.keys() {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(Error::Invalid(format!(
+                "{k:?} is not an environment variable name"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The fleet; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Fleet {
@@ -563,13 +575,7 @@ impl Fleet {
             ));
         }
         let mode = req.permission_mode.as_deref().map(parse_mode).transpose()?;
-        for k in req.environment_variables.keys() {
-            if k.is_empty() || k.contains('=') || k.contains('\0') {
-                return Err(Error::Invalid(format!(
-                    "{k:?} is not an environment variable name"
-                )));
-            }
-        }
+        check_env(&req.environment_variables)?;
         let cwd = match &req.working_directory {
             Some(d) => d.clone(),
             None => std::env::current_dir()

@@ -325,3 +325,8 @@ pub fn last_request_text(model: &MockModel) -> String {
         .map(|r| r.conversation_text())
         .unwrap_or_default()
 }
+
+/// The name Claude Code gives a folder's dir under `projects/`.
+pub fn project_dir_name(p: &std::path::Path) -> String {
+    p.display().to_string().replace(['/', '.'], "-")
+}

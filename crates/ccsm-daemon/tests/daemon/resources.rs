@@ -149,7 +149,7 @@ async fn navigate_moves_a_session_and_the_real_cli_resumes_it_there_with_its_his
             d.env
                 .config_dir
                 .join("projects")
-                .join(ccsm_transcripts_dir(&elsewhere))
+                .join(crate::harness::project_dir_name(&elsewhere))
         ),
         "{}",
         after.display()
@@ -180,10 +180,6 @@ async fn navigate_moves_a_session_and_the_real_cli_resumes_it_there_with_its_his
         "old lines were rewritten"
     );
     let _ = d.stop().await;
-}
-
-fn ccsm_transcripts_dir(p: &std::path::Path) -> String {
-    p.display().to_string().replace(['/', '.'], "-")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

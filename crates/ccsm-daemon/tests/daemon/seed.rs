@@ -84,13 +84,9 @@ async fn the_seeds_python_client_runs_as_is() {
     let t = d.transcript(&id);
     assert!(
         t.parent()
-            .is_some_and(|p| p.ends_with(ccsm_transcripts_dir(&moved_to))),
+            .is_some_and(|p| p.ends_with(crate::harness::project_dir_name(&moved_to))),
         "{}",
         t.display()
     );
     let _ = d.stop().await;
-}
-
-fn ccsm_transcripts_dir(p: &std::path::Path) -> String {
-    p.display().to_string().replace(['/', '.'], "-")
 }
