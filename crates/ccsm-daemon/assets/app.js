@@ -202,9 +202,12 @@ async function storedSession(id) {
       go(`/sessions/${started.sessionId}`);
     } catch (x) { err.textContent = x.message; }
   } }, "Resume here");
-  const restore = info.gone ? el("span", {}, " · restore it with ", el("code", {}, `ccsm sessions restore ${info.sessionId}`)) : null;
+  const restore = info.gone ? el("button", { class: "primary", onclick: async () => {
+    try { await api(`/api/claude/sessions/${info.sessionId}/restore`, { method: "POST", body: "{}" }); route(); }
+    catch (x) { err.textContent = x.message; }
+  } }, "Restore") : null;
   view.append(el("h1", {}, info.customTitle || info.summary || info.sessionId),
-    el("p", {}, info.gone ? "gone from Claude Code (kept by ccsm)" : resume, restore, " · ", info.cwd || ""), err, convo);
+    el("p", {}, info.gone ? "gone from Claude Code (kept by ccsm) " : resume, restore, " · ", info.cwd || ""), err, convo);
   if (!info.gone) {
     const msgs = await api(`/api/claude/sessions/${info.sessionId}/messages`);
     for (const m of msgs) renderLine(m, convo);

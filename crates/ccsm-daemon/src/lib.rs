@@ -17,6 +17,7 @@
 //! | `POST /api/claude/sessions/{id}/navigate` | move it to another folder |
 //! | `POST /api/claude/sessions/{id}/clone` | a copy, here or in another folder |
 //! | `POST /api/claude/sessions/{id}/export` | the bundle (download) |
+//! | `POST /api/claude/sessions/{id}/restore` | a gone session back from the archive |
 //! | `POST /api/claude/sessions/import` | a bundle (upload; verified whole first) |
 //! | `POST /api/claude/validate-path[s]` | the path validator's report |
 //! | `GET /api/claude/system-status` | version, CLI, catalog, load |
@@ -118,6 +119,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(resources::navigate))
         .routes(routes!(manage::clone))
         .routes(routes!(manage::export))
+        .routes(routes!(manage::restore))
         .routes(routes!(manage::import))
         .routes(routes!(resources::validate_path))
         .routes(routes!(resources::validate_paths))

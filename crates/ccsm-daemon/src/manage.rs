@@ -445,3 +445,23 @@ pub async fn import(
     .await?;
     Ok((StatusCode::CREATED, Data(v)))
 }
+
+/// `POST /api/claude/sessions/{id}/restore`: a session Claude Code deleted (or
+/// that was purged) written back from ccsm's archive where the CLI looks for it.
+#[utoipa::path(
+    post,
+    path = "/api/claude/sessions/{id}/restore",
+    tag = "sessions",
+    params(("id" = String, Path, description = "a session id, or a live session's name")),
+    responses((status = 200, description = "restored: {sessionId, path}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+)]
+pub async fn restore(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Value> {
+    let service = s.fleet.service().clone();
+    let v = blocking(move || {
+        let id = service.resolve_id(&id, Source::Catalog)?;
+        let path = service.restore(&id, false)?;
+        Ok(json!({"sessionId": id, "path": path}))
+    })
+    .await?;
+    Ok(Data(v))
+}

@@ -302,7 +302,14 @@ async fn a_permission_is_answered_and_a_session_cancelled_from_the_page() {
 async fn history_usage_and_a_session_started_outside_on_the_page() {
     let d = Daemon::start().await;
     d.env.run_claude(&d.model, &["-p", "the zebra crossing"]);
-    d.env.run_claude(&d.model, &["-p", "a plain question"]);
+    let plain = d
+        .env
+        .run_claude(
+            &d.model,
+            &["-p", "a plain question", "--output-format", "json"],
+        )
+        .session_id()
+        .expect("a session id");
     let driver = Driver::start();
     let c = browser(&driver, 1280, 900).await;
     let base = format!("http://{}", d.addr);
@@ -322,6 +329,26 @@ async fn history_usage_and_a_session_started_outside_on_the_page() {
         .expect("url")
         .path()
         .starts_with("/sessions/"));
+
+    // A gone session is marked, and restored from its page.
+    let file = d.transcript(&plain);
+    let (status, v) = d
+        .raw(
+            "DELETE",
+            &format!("/api/claude/sessions/{plain}?purge=true"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert!(!file.exists());
+    c.goto(&format!("{base}/sessions/{plain}"))
+        .await
+        .expect("the gone session");
+    wait_text(&c, "gone from Claude Code").await;
+    screenshot(&c, "gone-desktop").await;
+    click(&c, "main button.primary").await;
+    wait_text(&c, "echo: a plain question").await;
+    assert!(file.is_file(), "restored where Claude Code looks");
 
     // Usage: the same totals as `ccsm usage --json`.
     c.goto(&format!("{base}/usage")).await.expect("usage");
@@ -392,6 +419,26 @@ async fn history_usage_and_a_session_started_outside_on_the_page() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Every page at a phone's width.
+    let phone = browser(&driver, 390, 844).await;
+    for (path, name, text) in [
+        (
+            "/history?q=zebra".to_owned(),
+            "history-phone",
+            "1 session(s)",
+        ),
+        ("/usage".to_owned(), "usage-phone", "In all"),
+        (
+            format!("/sessions/{plain}"),
+            "session-phone",
+            "a plain question",
+        ),
+    ] {
+        phone.goto(&format!("{base}{path}")).await.expect("a page");
+        wait_text(&phone, text).await;
+        screenshot(&phone, name).await;
+    }
+    phone.close().await.expect("closing");
     c.close().await.expect("closing");
     let _ = d.stop().await;
 }
