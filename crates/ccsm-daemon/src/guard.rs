@@ -132,6 +132,12 @@ impl Access {
 
     /// Checks one request's headers.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        self.check_for(headers, false)
+    }
+
+    /// [`Self::check`]; `public` (the dashboard's page, script and style, which
+    /// hold no data) skips only the token, so the page can load and ask for it.
+    pub fn check_for(&self, headers: &HeaderMap, public: bool) -> Result<(), ApiError> {
         let host = headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -153,7 +159,7 @@ impl Access {
                 ));
             }
         }
-        if !self.token_ok(headers) {
+        if !public && !self.token_ok(headers) {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -173,7 +179,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The middleware.
 pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) -> Response {
-    if let Err(e) = access.check(req.headers()) {
+    let public = req.method() == axum::http::Method::GET && is_page(req.uri().path());
+    if let Err(e) = access.check_for(req.headers(), public) {
         return e.into_response();
     }
     // Per client: the token it presents (hashed into the key, never kept as
@@ -199,6 +206,16 @@ pub async fn guard(State(access): State<Arc<Access>>, req: Request, next: Next) 
         return r;
     }
     next.run(req).await
+}
+
+/// The dashboard's own files: the page at each view's address, its script and style.
+fn is_page(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/history" | "/usage" | "/assets/app.js" | "/assets/app.css"
+    ) || path
+        .strip_prefix("/sessions/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
 }
 
 /// A short, stable digest of a token for the limiter's key.

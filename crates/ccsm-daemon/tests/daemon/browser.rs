@@ -442,3 +442,45 @@ async fn history_usage_and_a_session_started_outside_on_the_page() {
     c.close().await.expect("closing");
     let _ = d.stop().await;
 }
+
+/// A daemon with a token: the page asks for it once, keeps it in the browser
+/// session's storage (never in a URL), and works with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_page_asks_for_the_token_once_and_keeps_it_out_of_urls() {
+    let token = "page-token-7f3a";
+    let d = Daemon::start_with_token(token).await;
+    let driver = Driver::start();
+    let c = browser(&driver, 1280, 900).await;
+    c.goto(&format!("http://{}/", d.addr))
+        .await
+        .expect("the live page");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if c.get_alert_text().await.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page did not ask for the token"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    c.send_alert_text(token).await.expect("typing the token");
+    c.accept_alert().await.expect("accepting");
+    wait_text(&c, "Cancel all").await;
+    let kept = c
+        .execute("return sessionStorage.getItem('ccsm-token')", vec![])
+        .await
+        .expect("reading session storage");
+    assert_eq!(kept, json!(token));
+    // Another view: no second question, and no token in the address.
+    c.goto(&format!("http://{}/usage", d.addr))
+        .await
+        .expect("usage");
+    wait_text(&c, "In all").await;
+    assert!(c.get_alert_text().await.is_err(), "asked a second time");
+    let url = c.current_url().await.expect("url");
+    assert!(!url.as_str().contains(token), "{url}");
+    c.close().await.expect("closing");
+    let _ = d.stop().await;
+}

@@ -65,13 +65,31 @@ impl Daemon {
 
     /// A daemon on an existing world (a restart).
     pub async fn serve(env: TestEnv, model: MockModel, cfg: FleetConfig) -> Self {
+        Self::serve_with(env, model, cfg, None).await
+    }
+
+    /// A daemon whose socket needs `token` (the harness's own requests go
+    /// through the router directly).
+    pub async fn start_with_token(token: &str) -> Self {
+        let env = TestEnv::new();
+        let model = MockModel::start(Scenario::echo());
+        let cfg = fleet_config(&env, &model);
+        Self::serve_with(env, model, cfg, Some(token.to_owned())).await
+    }
+
+    async fn serve_with(
+        env: TestEnv,
+        model: MockModel,
+        cfg: FleetConfig,
+        token: Option<String>,
+    ) -> Self {
         let fleet = Fleet::new(service(&env), cfg);
         fleet.recover().await.expect("recovering");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding");
         let addr = listener.local_addr().expect("address");
-        let state = AppState::new(fleet.clone(), Access::for_addr(addr, None));
+        let state = AppState::new(fleet.clone(), Access::for_addr(addr, token));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = ccsm_daemon::serve(listener, state, async {

@@ -436,6 +436,45 @@ async fn a_token_is_required_when_configured_and_a_public_bind_needs_one() {
     }
     let (st, v) = call(&s, with(Some(&format!("Bearer {token}")))).await;
     assert_eq!(st, StatusCode::OK, "{v}");
+    // The dashboard's page loads without the token (it holds no data and asks
+    // for the token); the API behind it does not, nor does a foreign Host.
+    for page in ["/", "/history", "/usage", "/sessions/abc", "/assets/app.js"] {
+        let r = app(s.clone())
+            .oneshot(
+                Request::builder()
+                    .uri(page)
+                    .header("host", ADDR)
+                    .body(Body::empty())
+                    .expect("a request"),
+            )
+            .await
+            .expect("a response");
+        assert_eq!(r.status(), StatusCode::OK, "{page}");
+    }
+    for refused in ["/sessions/abc/status", "/api/openapi.json"] {
+        let r = app(s.clone())
+            .oneshot(
+                Request::builder()
+                    .uri(refused)
+                    .header("host", ADDR)
+                    .body(Body::empty())
+                    .expect("a request"),
+            )
+            .await
+            .expect("a response");
+        assert_ne!(r.status(), StatusCode::OK, "{refused}");
+    }
+    let r = app(s.clone())
+        .oneshot(
+            Request::builder()
+                .uri("/")
+                .header("host", "evil.example:8082")
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await
+        .expect("a response");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     assert!(check_bind("0.0.0.0:8082".parse().expect("addr"), None).is_err());
     assert!(check_bind("0.0.0.0:8082".parse().expect("addr"), Some("")).is_err());
