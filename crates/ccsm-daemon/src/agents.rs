@@ -21,7 +21,7 @@ use crate::AppState;
     get,
     path = "/api/claude/agent-types",
     tag = "agents",
-    responses((status = 200, description = "every definition", body = crate::envelope::Envelope<Vec<AgentDef>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "every definition", body = crate::envelope::Envelope<Vec<AgentDef>>), crate::envelope::Refusals)
 )]
 pub async fn agent_types(State(s): State<AppState>) -> ApiResult<Vec<AgentDef>> {
     let service = s.fleet.service().clone();
@@ -81,7 +81,7 @@ fn fleet_run(s: &AppState, id: &str) -> Result<Arc<Run>, ApiError> {
     path = "/api/claude/sessions/{id}/agents",
     tag = "agents",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), crate::envelope::Refusals)
 )]
 pub async fn session_agents(
     State(s): State<AppState>,
@@ -170,7 +170,7 @@ async fn change(s: AppState, id: String, name: String, how: Change) -> ApiResult
     path = "/api/claude/sessions/{id}/agents/{name}/activate",
     tag = "agents",
     params(("id" = String, Path, description = "a session id, or a live session's name"), ("name" = String, Path, description = "an agent's name or type")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), crate::envelope::Refusals)
 )]
 pub async fn activate(
     State(s): State<AppState>,
@@ -185,7 +185,7 @@ pub async fn activate(
     path = "/api/claude/sessions/{id}/agents/{name}/deactivate",
     tag = "agents",
     params(("id" = String, Path, description = "a session id, or a live session's name"), ("name" = String, Path, description = "an agent's name or type")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), crate::envelope::Refusals)
 )]
 pub async fn deactivate(
     State(s): State<AppState>,
@@ -201,7 +201,7 @@ pub async fn deactivate(
     path = "/api/claude/sessions/{id}/agents/{name}/restart",
     tag = "agents",
     params(("id" = String, Path, description = "a session id, or a live session's name"), ("name" = String, Path, description = "an agent's name or type")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionAgents>), crate::envelope::Refusals)
 )]
 pub async fn restart(
     State(s): State<AppState>,

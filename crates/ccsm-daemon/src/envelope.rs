@@ -247,3 +247,20 @@ pub struct ErrorEnvelope {
     pub error: ErrorBody,
     pub timestamp: u64,
 }
+
+/// The refusals every route may answer with, documented once: a 4xx (a bad
+/// request, no such session, a conflict, the guard) or a 5xx (nothing internal
+/// is said), both as the error envelope.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum Refusals {
+    #[response(
+        status = "4XX",
+        description = "a bad request, no such session, a conflict"
+    )]
+    Client(ErrorEnvelope),
+    #[response(
+        status = "5XX",
+        description = "a failure of the daemon (nothing internal is said)"
+    )]
+    Server(ErrorEnvelope),
+}

@@ -151,6 +151,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
+    components(schemas(envelope::ErrorEnvelope, envelope::ErrorBody)),
     info(
         title = "ccsm serve",
         description = "The Claude Code session manager's daemon: every answer is the envelope {success, data, error: {kind, message} | null, timestamp}."

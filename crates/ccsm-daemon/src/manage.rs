@@ -48,7 +48,7 @@ pub struct SessionUpdate {
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = SessionUpdate,
-    responses((status = 200, description = "changed: {session, run}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "changed: {session, run}", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn update(
     State(s): State<AppState>,
@@ -180,7 +180,7 @@ pub struct Deleted {
     path = "/api/claude/sessions/{id}",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name"), DeleteQuery),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<Deleted>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<Deleted>), crate::envelope::Refusals)
 )]
 pub async fn delete(
     State(s): State<AppState>,
@@ -246,7 +246,7 @@ pub struct CloneRequest {
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = Option<CloneRequest>,
-    responses((status = 201, description = "cloned: {clone, configured}", body = crate::envelope::SessionEnvelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 201, description = "cloned: {clone, configured}", body = crate::envelope::SessionEnvelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn clone(
     State(s): State<AppState>,
@@ -309,7 +309,7 @@ pub struct ExportRequest {
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = Option<ExportRequest>,
-    responses((status = 200, description = "the bundle", content_type = "application/zstd", body = Vec<u8>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "the bundle", content_type = "application/zstd", body = Vec<u8>), crate::envelope::Refusals)
 )]
 pub async fn export(
     State(s): State<AppState>,
@@ -377,7 +377,7 @@ pub struct ImportQuery {
     tag = "sessions",
     params(ImportQuery),
     request_body(content = Vec<u8>, content_type = "application/zstd", description = "a bundle, as export gives"),
-    responses((status = 201, description = "imported: {sessions, metadataKept}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 201, description = "imported: {sessions, metadataKept}", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn import(
     State(s): State<AppState>,
@@ -453,7 +453,7 @@ pub async fn import(
     path = "/api/claude/sessions/{id}/restore",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "restored: {sessionId, path}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "restored: {sessionId, path}", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn restore(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Value> {
     let service = s.fleet.service().clone();

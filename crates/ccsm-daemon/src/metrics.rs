@@ -69,7 +69,7 @@ fn summary(points: &[Sample], t: &SessionMetrics) -> Value {
     path = "/api/claude/sessions/{id}/metrics",
     tag = "monitoring",
     params(("id" = String, Path, description = "a session id, or a live session's name"), MetricsQuery),
-    responses((status = 200, description = "samples and figures", body = crate::envelope::SummaryEnvelope<Metrics>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "samples and figures", body = crate::envelope::SummaryEnvelope<Metrics>), crate::envelope::Refusals)
 )]
 pub async fn metrics(
     State(s): State<AppState>,
@@ -129,7 +129,7 @@ pub struct AlertsQuery {
     path = "/api/claude/alerts",
     tag = "monitoring",
     params(AlertsQuery),
-    responses((status = 200, description = "newest first", body = crate::envelope::Envelope<Vec<ccsm_service::alerts::AlertRecord>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "newest first", body = crate::envelope::Envelope<Vec<ccsm_service::alerts::AlertRecord>>), crate::envelope::Refusals)
 )]
 pub async fn alerts(
     State(s): State<AppState>,
@@ -175,7 +175,7 @@ pub struct AnalyticsQuery {
     path = "/api/claude/analytics",
     tag = "monitoring",
     params(AnalyticsQuery),
-    responses((status = 200, description = "the analytics (ccsm_service Analytics, with live and agentUsage)", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "the analytics (ccsm_service Analytics, with live and agentUsage)", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn analytics(
     State(s): State<AppState>,
@@ -228,7 +228,7 @@ pub struct UsageParams {
     path = "/api/claude/usage",
     tag = "monitoring",
     params(UsageParams),
-    responses((status = 200, description = "{daily: [{date, ...}], totals}", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "{daily: [{date, ...}], totals}", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn usage(
     State(s): State<AppState>,

@@ -51,7 +51,7 @@ pub struct ListParams {
     path = "/api/claude/sessions",
     tag = "sessions",
     params(ListParams),
-    responses((status = 200, description = "a page of sessions", body = crate::envelope::Envelope<ccsm_service::SessionPage>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "a page of sessions", body = crate::envelope::Envelope<ccsm_service::SessionPage>), crate::envelope::Refusals)
 )]
 pub async fn list(
     State(s): State<AppState>,
@@ -176,7 +176,7 @@ async fn resource(s: &AppState, id: &str) -> Result<SessionResource, ApiError> {
     path = "/api/claude/sessions/{id}",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionResource>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SessionResource>), crate::envelope::Refusals)
 )]
 pub async fn get_one(
     State(s): State<AppState>,
@@ -223,7 +223,7 @@ pub struct Navigated {
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = NavigateRequest,
-    responses((status = 200, description = "moved", body = crate::envelope::SessionEnvelope<Navigated>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "moved", body = crate::envelope::SessionEnvelope<Navigated>), crate::envelope::Refusals)
 )]
 pub async fn navigate(
     State(s): State<AppState>,
@@ -343,7 +343,7 @@ pub struct PathRequest {
     path = "/api/claude/validate-path",
     tag = "paths",
     request_body = PathRequest,
-    responses((status = 200, description = "the report", body = crate::envelope::Envelope<ccsm_service::paths::PathCheck>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "the report", body = crate::envelope::Envelope<ccsm_service::paths::PathCheck>), crate::envelope::Refusals)
 )]
 pub async fn validate_path(
     State(s): State<AppState>,
@@ -369,7 +369,7 @@ pub struct PathsRequest {
     path = "/api/claude/validate-paths",
     tag = "paths",
     request_body = PathsRequest,
-    responses((status = 200, description = "the reports", body = crate::envelope::Envelope<Vec<ccsm_service::paths::PathCheck>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "the reports", body = crate::envelope::Envelope<Vec<ccsm_service::paths::PathCheck>>), crate::envelope::Refusals)
 )]
 pub async fn validate_paths(
     State(s): State<AppState>,
@@ -410,7 +410,7 @@ pub struct MessagesQuery {
     path = "/api/claude/sessions/{id}/messages",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name"), MessagesQuery),
-    responses((status = 200, description = "the conversation, oldest first", body = crate::envelope::Envelope<Vec<ccsm_core::views::SessionMessage>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "the conversation, oldest first", body = crate::envelope::Envelope<Vec<ccsm_core::views::SessionMessage>>), crate::envelope::Refusals)
 )]
 pub async fn messages(
     State(s): State<AppState>,

@@ -18,7 +18,7 @@ use crate::AppState;
     get,
     path = "/health",
     tag = "system",
-    responses((status = 200, description = "alive", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "alive", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
     let live = s
@@ -43,7 +43,7 @@ pub async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
     path = "/api/claude/sessions",
     tag = "sessions",
     request_body = crate::fleet::StartRequest,
-    responses((status = 201, description = "started or configured", body = crate::envelope::SessionEnvelope<crate::fleet::Started>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 201, description = "started or configured", body = crate::envelope::SessionEnvelope<crate::fleet::Started>), crate::envelope::Refusals)
 )]
 pub async fn start(
     State(s): State<AppState>,
@@ -66,7 +66,7 @@ pub async fn start(
     path = "/api/claude/sessions/{id}/status",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), crate::envelope::Refusals)
 )]
 pub async fn status(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
     Ok(Data(s.fleet.get(&id)?.view()))
@@ -92,7 +92,7 @@ pub struct Sent {
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = Prompt,
-    responses((status = 202, description = "the turn started", body = crate::envelope::Envelope<Sent>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 202, description = "the turn started", body = crate::envelope::Envelope<Sent>), crate::envelope::Refusals)
 )]
 pub async fn message(
     State(s): State<AppState>,
@@ -118,7 +118,7 @@ pub async fn message(
     path = "/api/claude/sessions/{id}/interrupt",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), crate::envelope::Refusals)
 )]
 pub async fn interrupt(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
     let run = s.fleet.get(&id)?;
@@ -131,7 +131,7 @@ pub async fn interrupt(State(s): State<AppState>, Path(id): Path<String>) -> Api
     path = "/api/claude/sessions/{id}/cancel",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), crate::envelope::Refusals)
 )]
 pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
     Ok(Data(s.fleet.cancel(&id).await?))
@@ -162,7 +162,7 @@ fn live(
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = ModelChange,
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), crate::envelope::Refusals)
 )]
 pub async fn set_model(
     State(s): State<AppState>,
@@ -190,7 +190,7 @@ pub struct ModeChange {
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = ModeChange,
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), crate::envelope::Refusals)
 )]
 pub async fn set_mode(
     State(s): State<AppState>,
@@ -220,7 +220,7 @@ pub struct ForkRequest {
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
     request_body = Option<ForkRequest>,
-    responses((status = 201, description = "forked", body = crate::envelope::Envelope<crate::fleet::Started>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 201, description = "forked", body = crate::envelope::Envelope<crate::fleet::Started>), crate::envelope::Refusals)
 )]
 pub async fn fork(
     State(s): State<AppState>,
@@ -263,7 +263,7 @@ pub async fn fork(
     path = "/api/claude/sessions/{id}/clear",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 201, description = "a fresh conversation", body = crate::envelope::Envelope<crate::fleet::Started>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 201, description = "a fresh conversation", body = crate::envelope::Envelope<crate::fleet::Started>), crate::envelope::Refusals)
 )]
 pub async fn clear(
     State(s): State<AppState>,
@@ -285,7 +285,7 @@ pub async fn clear(
     path = "/api/claude/sessions/{id}/output",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "the stream-json lines so far", content_type = "application/x-ndjson", body = String), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "the stream-json lines so far", content_type = "application/x-ndjson", body = String), crate::envelope::Refusals)
 )]
 pub async fn output(
     State(s): State<AppState>,
@@ -311,7 +311,7 @@ pub struct RunningQuery {
     path = "/api/claude/running",
     tag = "processes",
     params(RunningQuery),
-    responses((status = 200, description = "the process table", body = crate::envelope::Envelope<Vec<ccsm_core::ProcessView>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "the process table", body = crate::envelope::Envelope<Vec<ccsm_core::ProcessView>>), crate::envelope::Refusals)
 )]
 pub async fn running(
     State(s): State<AppState>,
@@ -324,7 +324,7 @@ pub async fn running(
     post,
     path = "/api/claude/running/cancel",
     tag = "processes",
-    responses((status = 200, description = "every session cancelled", body = crate::envelope::Envelope<Vec<crate::fleet::RunView>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "every session cancelled", body = crate::envelope::Envelope<Vec<crate::fleet::RunView>>), crate::envelope::Refusals)
 )]
 pub async fn cancel_all(State(s): State<AppState>) -> ApiResult<Vec<RunView>> {
     Ok(Data(s.fleet.cancel_all().await))
@@ -348,7 +348,7 @@ pub struct SignalRequest {
     tag = "processes",
     params(("pid" = u32, Path, description = "a Claude Code process ccsm did not start")),
     request_body = SignalRequest,
-    responses((status = 200, description = "stopped", body = crate::envelope::Envelope<Object>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "stopped", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
 pub async fn signal_external(
     State(s): State<AppState>,
@@ -383,7 +383,7 @@ pub struct ApprovalsQuery {
     path = "/api/claude/approvals",
     tag = "approvals",
     params(ApprovalsQuery),
-    responses((status = 200, description = "pending tool calls", body = crate::envelope::Envelope<Vec<ccsm_core::ApprovalView>>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "pending tool calls", body = crate::envelope::Envelope<Vec<ccsm_core::ApprovalView>>), crate::envelope::Refusals)
 )]
 pub async fn approvals(
     State(s): State<AppState>,
@@ -412,7 +412,7 @@ fn approval_id(id: &str) -> Result<&str, ApiError> {
     path = "/api/claude/approvals/{id}",
     tag = "approvals",
     params(("id" = String, Path, description = "an approval id (ap-…)")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<ccsm_core::ApprovalView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<ccsm_core::ApprovalView>), crate::envelope::Refusals)
 )]
 pub async fn approval(
     State(s): State<AppState>,
@@ -433,7 +433,7 @@ pub async fn approval(
     tag = "approvals",
     params(("id" = String, Path, description = "an approval id (ap-…)")),
     request_body = crate::fleet::Answer,
-    responses((status = 200, description = "answered", body = crate::envelope::Envelope<ccsm_core::ApprovalView>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "answered", body = crate::envelope::Envelope<ccsm_core::ApprovalView>), crate::envelope::Refusals)
 )]
 pub async fn answer(
     State(s): State<AppState>,

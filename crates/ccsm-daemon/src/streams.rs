@@ -143,7 +143,7 @@ fn offered_protocol(headers: &HeaderMap) -> Option<String> {
     path = "/ws/sessions",
     tag = "events",
     params(WsQuery),
-    responses((status = 101, description = "a WebSocket of events (JSON frames)"), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 101, description = "a WebSocket of events (JSON frames)"), crate::envelope::Refusals)
 )]
 pub async fn ws(
     State(state): State<AppState>,
@@ -236,7 +236,7 @@ pub struct SseQuery {
     path = "/api/claude/sessions/{id}/events",
     tag = "events",
     params(("id" = String, Path, description = "a session id, or a live session's name"), SseQuery),
-    responses((status = 200, description = "server-sent events: `event:` the kind, `id:` the sequence number", content_type = "text/event-stream", body = String), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "server-sent events: `event:` the kind, `id:` the sequence number", content_type = "text/event-stream", body = String), crate::envelope::Refusals)
 )]
 pub async fn sse(
     State(state): State<AppState>,

@@ -42,7 +42,7 @@ pub struct CliStatus {
     get,
     path = "/api/claude/system-status",
     tag = "system",
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SystemStatus>), (status = "4XX", description = "a bad request, no such session, a conflict", body = crate::envelope::ErrorEnvelope), (status = "5XX", description = "a failure of the daemon (nothing internal is said)", body = crate::envelope::ErrorEnvelope))
+    responses((status = 200, description = "ok", body = crate::envelope::Envelope<SystemStatus>), crate::envelope::Refusals)
 )]
 pub async fn system_status(State(s): State<AppState>) -> ApiResult<SystemStatus> {
     let runs = s.fleet.runs();

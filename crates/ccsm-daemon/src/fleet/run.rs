@@ -81,7 +81,13 @@ pub struct Run {
     alerted: Mutex<HashSet<&'static str>>,
     /// CPU, memory, tokens and cost over time, oldest first.
     samples: Mutex<std::collections::VecDeque<Sample>>,
+    /// When the error rate was last read from the transcript (it reads the
+    /// whole file: at most every [`ERROR_RATE_EVERY`]).
+    error_rate_at: Mutex<Option<Instant>>,
 }
+
+/// How often the error-rate limit reads a session's transcript.
+const ERROR_RATE_EVERY: Duration = Duration::from_secs(10);
 
 /// One look at a live session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -134,6 +140,7 @@ impl Run {
             spawns: AtomicU32::new(0),
             alerted: Mutex::new(HashSet::new()),
             samples: Mutex::new(std::collections::VecDeque::new()),
+            error_rate_at: Mutex::new(None),
         })
     }
 
@@ -656,7 +663,14 @@ impl Run {
                 ));
             }
         }
-        if let Some(max) = limits.max_error_rate {
+        let due = self.error_rate_at.lock().is_ok_and(|mut at| {
+            let due = at.is_none_or(|t| t.elapsed() >= ERROR_RATE_EVERY);
+            if due {
+                *at = Some(Instant::now());
+            }
+            due
+        });
+        if let Some(max) = limits.max_error_rate.filter(|_| due) {
             let service = fleet.service().clone();
             let id = self.id.clone();
             if let Ok(m) = blocking(move || Ok(service.session_metrics(&id)?)).await {

@@ -150,21 +150,12 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     // An agent switched on from the page, and a title given.
     let drawn = rendered(&c).await;
     click(&c, "input[data-agent='backend-services']").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let a = d
-            .get(&format!("/api/claude/sessions/{id}/agents"))
-            .await
-            .expect("agents");
-        if a["active"].to_string().contains("backend-services") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the agent was not activated: {a:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    d.get_until(
+        &format!("/api/claude/sessions/{id}/agents"),
+        "the agent active",
+        |a| a["active"].to_string().contains("backend-services"),
+    )
+    .await;
     // The page draws itself again after the change: the new form is the one to fill.
     let deadline = Instant::now() + Duration::from_secs(30);
     while rendered(&c).await <= drawn {
@@ -175,18 +166,10 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     title.clear().await.expect("clearing");
     title.send_keys("Named on the page").await.expect("typing");
     click(&c, "form[aria-label='session details'] button[type=submit]").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let one = d
-            .get(&format!("/api/claude/sessions/{id}"))
-            .await
-            .expect("the session");
-        if one["customTitle"] == "Named on the page" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no title: {one:#}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    d.get_until(&format!("/api/claude/sessions/{id}"), "the title", |one| {
+        one["customTitle"] == "Named on the page"
+    })
+    .await;
 
     // A refused folder is said on the page, and nothing starts.
     c.goto(&format!("{base}/")).await.expect("the live page");

@@ -190,6 +190,19 @@ impl Daemon {
         }
     }
 
+    /// Waits (with a deadline) until `check` holds for a GET's `data`.
+    pub async fn get_until(&self, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self.get(path).await.unwrap_or(Value::Null);
+            if check(&v) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "{what}: last answer {v:#}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn wait_turns(&self, id: &str, turns: u64) -> Value {
         self.wait_status(id, &format!("{turns} turn(s) done"), |s| {
             s["turns"].as_u64() >= Some(turns) && s["status"]["state"] == "idle"
@@ -205,9 +218,15 @@ impl Daemon {
         Ws { ws }
     }
 
-    /// The whole envelope of a request (the client keeps only `data`), through the
-    /// daemon's router on the same fleet.
-    pub async fn raw(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    /// One request through the daemon's router on the same fleet: its status,
+    /// content type and body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, String, Vec<u8>) {
         use http_body_util::BodyExt as _;
         use tower::ServiceExt as _;
         let state = AppState::new(self.fleet.clone(), Access::for_addr(self.addr, None));
@@ -215,20 +234,27 @@ impl Daemon {
             .method(method)
             .uri(path)
             .header("host", self.addr.to_string())
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(
-                body.map(|b| b.to_string()).unwrap_or_default(),
-            ))
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(body))
             .expect("a request");
         let resp = app(state).oneshot(req).await.expect("a response");
         let status = resp.status().as_u16();
-        let json = resp
+        let ct = resp
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/json"));
+            .unwrap_or("")
+            .to_owned();
         let bytes = resp.into_body().collect().await.expect("a body").to_bytes();
-        if !json && status < 400 {
+        (status, ct, bytes.to_vec())
+    }
+
+    /// The whole envelope of a JSON request (the client keeps only `data`),
+    /// checked against the generated document.
+    pub async fn raw(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default().into_bytes();
+        let (status, ct, bytes) = self.send(method, path, "application/json", body).await;
+        if !ct.starts_with("application/json") && status < 400 {
             // A page, a script, a stream: not an envelope.
             return (
                 status,
@@ -248,16 +274,7 @@ impl Daemon {
 
     /// The body of a GET that is not an envelope (the OpenAPI document).
     pub async fn get_raw(&self, path: &str) -> Value {
-        use http_body_util::BodyExt as _;
-        use tower::ServiceExt as _;
-        let state = AppState::new(self.fleet.clone(), Access::for_addr(self.addr, None));
-        let req = axum::http::Request::builder()
-            .uri(path)
-            .header("host", self.addr.to_string())
-            .body(axum::body::Body::empty())
-            .expect("a request");
-        let resp = app(state).oneshot(req).await.expect("a response");
-        let bytes = resp.into_body().collect().await.expect("a body").to_bytes();
+        let (_, _, bytes) = self.send("GET", path, "application/json", Vec::new()).await;
         serde_json::from_slice(&bytes).expect("JSON")
     }
 

@@ -14,34 +14,20 @@ fn session_of(
     r.session_id().expect("a session id")
 }
 
-/// A POST through the router: its status and raw body.
-async fn send(d: &Daemon, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>) {
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
-    let state =
-        ccsm_daemon::AppState::new(d.fleet.clone(), ccsm_daemon::Access::for_addr(d.addr, None));
-    let req = axum::http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", d.addr.to_string())
-        .header("content-type", content_type)
-        .body(axum::body::Body::from(body))
-        .expect("request");
-    let resp = ccsm_daemon::app(state)
-        .oneshot(req)
-        .await
-        .expect("response");
-    let status = resp.status().as_u16();
-    let b = resp.into_body().collect().await.expect("body").to_bytes();
-    (status, b.to_vec())
-}
-
 async fn bytes(d: &Daemon, path: &str, body: Value) -> (u16, Vec<u8>) {
-    send(d, path, "application/json", body.to_string().into_bytes()).await
+    let (status, _, b) = d
+        .send(
+            "POST",
+            path,
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await;
+    (status, b)
 }
 
 async fn upload(d: &Daemon, path: &str, body: Vec<u8>) -> (u16, Value) {
-    let (status, b) = send(d, path, "application/zstd", body).await;
+    let (status, _, b) = d.send("POST", path, "application/zstd", body).await;
     let v: Value = serde_json::from_slice(&b).expect("an envelope");
     crate::contract::check("POST", path, status, &v);
     (status, v)
