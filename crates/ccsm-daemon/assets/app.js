@@ -3,15 +3,43 @@
 
 const view = document.getElementById("view");
 const conn = document.getElementById("conn");
+const down = document.getElementById("down");
+
+// Whether the daemon answers. A failed request or a closed socket asks the
+// page's own address (no token needed) to tell a daemon that is gone from one
+// that refused; the socket reconnects by itself and the view is drawn again.
+let reachable = true;
+function setReachable(ok) {
+  conn.textContent = ok ? "live" : "daemon unreachable · reconnecting…";
+  conn.dataset.state = ok ? "live" : "down";
+  if (ok === reachable) return;
+  reachable = ok;
+  down.hidden = ok;
+  document.body.dataset.daemon = ok ? "up" : "down";
+  if (ok) route();
+}
+async function probe() {
+  try { await fetch("/", { method: "HEAD", cache: "no-store" }); return true; }
+  catch { setReachable(false); return false; }
+}
 
 // The token, when the daemon has one: asked once, kept for this browser session.
 function token() { return sessionStorage.getItem("ccsm-token"); }
 
 async function api(path, opts = {}) {
   const headers = { "Content-Type": "application/json", ...(opts.headers || {}) };
-  if (token()) headers.Authorization = `Bearer ${token()}`;
-  const resp = await fetch(path, { ...opts, headers });
+  const sent = token();
+  if (sent) headers.Authorization = `Bearer ${sent}`;
+  let resp;
+  try { resp = await fetch(path, { ...opts, headers }); }
+  catch {
+    await probe();
+    throw new Error("unreachable: the ccsm daemon does not answer; the page reconnects by itself");
+  }
   if (resp.status === 401) {
+    // Requests refused together ask once: a token given since this one went
+    // out is simply used.
+    if (token() && token() !== sent) return api(path, opts);
     const t = window.prompt("This daemon needs its token:");
     if (t) { sessionStorage.setItem("ccsm-token", t.trim()); return api(path, opts); }
   }
@@ -42,8 +70,12 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const protocols = token() ? [`bearer.${token()}`] : [];
   socket = new WebSocket(`${proto}://${location.host}/ws/sessions`, protocols);
-  socket.onopen = () => { conn.textContent = "live"; };
-  socket.onclose = () => { conn.textContent = "reconnecting…"; setTimeout(connect, 1000); };
+  // Views hear of every (re)connection, to catch up on what the socket missed.
+  socket.onopen = () => { setReachable(true); for (const l of listeners) l({ type: "connected" }); };
+  socket.onclose = async () => {
+    if (await probe()) conn.textContent = "connecting…";
+    setTimeout(connect, 1000);
+  };
   socket.onmessage = (m) => {
     let f; try { f = JSON.parse(m.data); } catch { return; }
     if (f.type === "alert") showAlert(f);
@@ -92,13 +124,21 @@ window.addEventListener("popstate", route);
 
 function startForm() {
   const err = el("p", { class: "error", role: "alert" });
+  const agents = el("fieldset", { class: "agents" });
+  const agentsBox = el("details", { class: "full" }, el("summary", {}, "Agents for the session"), agents);
+  api("/api/claude/agent-types").then((types) => {
+    for (const t of types) agents.append(el("label", { title: t.description }, el("input", { type: "checkbox", "data-start-agent": t.name }), t.name));
+  }).catch(() => agentsBox.remove());
   const form = el("form", { class: "start", "aria-label": "start a session" },
-    el("label", {}, "Folder", el("input", { name: "working_directory", required: true, placeholder: "/home/me/project" })),
+    el("label", {}, "Folder", el("input", { name: "working_directory", required: true, placeholder: "/home/me/project", autocomplete: "off" })),
     el("label", {}, "Name", el("input", { name: "name", placeholder: "optional" })),
     el("label", {}, "Model", el("input", { name: "model", placeholder: "default" })),
     el("label", {}, "Permission mode", el("select", { name: "permission_mode" },
       ["default", "acceptEdits", "plan", "bypassPermissions"].map((m) => el("option", { value: m }, m)))),
-    el("label", { style: "grid-column: 1 / -1" }, "Prompt", el("textarea", { name: "prompt", placeholder: "What should Claude do?" })),
+    el("label", { class: "check" }, el("input", { type: "checkbox", name: "continue" }), "Continue the newest session in this folder"),
+    el("label", { class: "full" }, "Prompt", el("textarea", { name: "prompt", placeholder: "What should Claude do?" })),
+    agentsBox,
+    el("p", { class: "full" }, "Or resume one from ", el("a", { href: "/history", "data-link": true }, "History"), "."),
     el("button", { class: "primary", type: "submit" }, "Start"), err);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -106,6 +146,9 @@ function startForm() {
     const d = Object.fromEntries(new FormData(form));
     for (const k of Object.keys(d)) if (!d[k]) delete d[k];
     if (d.permission_mode === "default") delete d.permission_mode;
+    if (d.continue) { d.continue = true; if (!d.prompt) d.start = true; }
+    const picked = [...form.querySelectorAll("input[data-start-agent]:checked")].map((i) => ({ name: i.dataset.startAgent }));
+    if (picked.length) d.agents = picked;
     try {
       const check = await api("/api/claude/validate-path", { method: "POST", body: JSON.stringify({ path: d.working_directory, git: false }) });
       if (!check.valid) { err.textContent = check.problems.map((x) => x.message).join("; "); return; }
@@ -116,37 +159,67 @@ function startForm() {
   return form;
 }
 
+// Puts the `fresh` nodes (each with a `data-key`) into `into` in their order,
+// keeping every node and cell that did not change: a row refreshed twice a
+// second keeps the keyboard's focus on its button.
+function sync(into, fresh) {
+  const old = new Map([...into.children].map((c) => [c.dataset.key, c]));
+  let prev = null;
+  for (const n of fresh) {
+    let cur = old.get(n.dataset.key);
+    old.delete(n.dataset.key);
+    if (!cur) cur = n;
+    else if (cur.outerHTML !== n.outerHTML) {
+      if (cur.tagName === n.tagName && cur.children.length === n.children.length) {
+        for (const at of [...cur.attributes]) if (!n.hasAttribute(at.name)) cur.removeAttribute(at.name);
+        for (const at of [...n.attributes]) cur.setAttribute(at.name, at.value);
+        const kids = [...n.children];
+        [...cur.children].forEach((c, i) => { if (c.outerHTML !== kids[i].outerHTML) c.replaceWith(kids[i]); });
+      } else { cur.replaceWith(n); cur = n; }
+    }
+    const at = prev ? prev.nextSibling : into.firstChild;
+    if (at !== cur) into.insertBefore(cur, at);
+    prev = cur;
+  }
+  for (const gone of old.values()) gone.remove();
+}
+
 async function live() {
-  view.append(el("h1", {}, "Live"), startForm());
-  const waiting = el("section", { "aria-label": "waiting for your answer", class: "approvals" });
-  const table = el("table", { "aria-label": "Claude Code processes" });
+  view.append(el("h1", {}, "Live"));
+  const waitingHead = el("h2", { hidden: true }, "Waiting for your answer");
+  const pendingList = el("div");
+  const waiting = el("section", { "aria-label": "waiting for your answer", class: "approvals" }, waitingHead, pendingList);
+  const rowsBody = el("tbody");
+  const table = el("table", { "aria-label": "Claude Code processes" },
+    el("thead", {}, el("tr", {}, ["pid", "session", "status", "project", "model", "runtime", "memory", "cpu", "tokens", "cost", "by", ""].map((h, i) => el("th", { class: (i >= 4 && i <= 10) || i === 0 ? "wide" : null }, h)))),
+    rowsBody);
   const bar = el("p", {}, el("button", { class: "danger", onclick: async () => { await api("/api/claude/running/cancel", { method: "POST", body: "{}" }); refresh(); } }, "Cancel all"));
-  view.append(waiting, bar, table);
+  const none = el("p", { class: "muted", hidden: true }, "No Claude Code process is running on this machine.");
+  view.append(waiting, table, none, bar, el("h2", {}, "Start a session"), startForm());
   async function refreshApprovals() {
     const pending = await api("/api/claude/approvals");
-    waiting.replaceChildren(...(pending.length ? [el("h2", {}, "Waiting for your answer")] : []));
-    for (const a of pending) {
+    waitingHead.hidden = !pending.length;
+    sync(pendingList, pending.map((a) => {
       const answer = (allow) => async () => {
         const body = allow ? { allow: true } : { allow: false, message: "denied from the dashboard" };
         await api(`/api/claude/approvals/${a.id}`, { method: "POST", body: JSON.stringify(body) });
         refreshApprovals().catch(() => {});
       };
-      waiting.append(el("div", { class: "approval", "data-approval": a.id },
+      return el("div", { class: "approval", "data-approval": a.id, "data-key": a.id },
         el("strong", {}, a.toolName), " for ",
         el("a", { href: `/sessions/${a.sessionId}`, "data-link": true }, a.sessionId.slice(0, 8)),
         el("pre", {}, JSON.stringify(a.input, null, 2)),
         el("button", { class: "primary", onclick: answer(true) }, "Allow"), " ",
-        el("button", { class: "danger", onclick: answer(false) }, "Deny")));
-    }
+        el("button", { class: "danger", onclick: answer(false) }, "Deny"));
+    }));
   }
   async function refresh() {
     const rows = await api("/api/claude/running?all=true");
-    table.replaceChildren(el("tr", {}, ["pid", "session", "status", "project", "model", "runtime", "memory", "cpu", "cost", "by", ""].map((h, i) => el("th", { class: i >= 4 && i <= 8 ? "wide" : null }, h))));
-    for (const r of rows) {
+    sync(rowsBody, rows.map((r) => {
       const waiting = r.status.state === "waiting";
       const id = r.sessionId || "";
-      table.append(el("tr", { class: waiting ? "waiting" : null, "data-pid": r.pid, "data-session": id },
-        el("td", {}, r.pid),
+      return el("tr", { class: waiting ? "waiting" : null, "data-pid": r.pid, "data-session": id, "data-key": r.pid },
+        el("td", { class: "wide" }, r.pid),
         el("td", {}, id ? el("a", { href: `/sessions/${id}`, "data-link": true }, r.name || id.slice(0, 8)) : "—"),
         el("td", { class: "status" }, waiting ? `waiting: ${r.status.waitingFor}` : r.status.state),
         el("td", {}, r.projectPath || ""),
@@ -154,12 +227,16 @@ async function live() {
         el("td", { class: "wide" }, `${Math.round(r.runtimeMs / 1000)} s`),
         el("td", { class: "wide" }, `${(r.memoryBytes / 1048576).toFixed(0)} MB`),
         el("td", { class: "wide" }, `${r.cpuPercent.toFixed(0)}%`),
-        el("td", { class: "wide" }, r.costUsd == null ? "" : `$${r.costUsd.toFixed(4)}`),
-        el("td", {}, r.startedBy),
+        el("td", { class: "wide" }, r.tokens == null ? "" : count(r.tokens)),
+        el("td", { class: "wide" }, r.costUsd == null ? "" : money(r.costUsd)),
+        el("td", { class: "wide" }, r.startedBy),
         el("td", {}, r.startedBy === "ccsm" && !["exited", "cancelled", "interrupted"].includes(r.status.state)
           ? el("button", { class: "danger", onclick: async () => { await api(`/api/claude/sessions/${id}/cancel`, { method: "POST", body: "{}" }); refresh(); } }, "Cancel")
-          : "")));
-    }
+          : ""));
+    }));
+    none.hidden = rows.length > 0;
+    // How many times the table was refreshed (tests wait on it).
+    document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes || 0) + 1);
   }
   await refresh();
   await refreshApprovals();
@@ -226,11 +303,20 @@ async function controls(sid, live, err) {
     field("name", "Title", info && info.customTitle),
     field("tags", "Tags (comma-separated)", info && (info.tags || []).join(", ")),
     field("description", "Description", info && info.description),
-    field("notes", "Notes", info && info.notes),
+    el("label", { class: "full" }, "Notes", el("textarea", { name: "notes" }, (info && info.notes) || "")),
     el("button", { type: "submit" }, "Save"));
   meta.addEventListener("submit", act(async () => {
     const d = Object.fromEntries(new FormData(meta));
     await put({ name: d.name || null, description: d.description, notes: d.notes, tags: d.tags.split(",").map((t) => t.trim()).filter(Boolean) });
+  }));
+  const more = el("input", { name: "append_notes", "aria-label": "add to the notes", placeholder: "a line for the notes" });
+  const note = el("form", { class: "actions", "aria-label": "add a note" }, more, el("button", { type: "submit" }, "Add to notes"));
+  note.addEventListener("submit", act(async () => {
+    if (!more.value.trim()) return;
+    await put({ append_notes: more.value });
+    const now = await api(`/api/claude/sessions/${sid}`);
+    meta.querySelector("[name=notes]").value = now.notes || "";
+    more.value = "";
   }));
   const fork = el("button", { onclick: act(async () => { const f = await api(`/api/claude/sessions/${sid}/fork`, { method: "POST", body: "{}" }); go(`/sessions/${f.sessionId}`); }) }, "Fork");
   const clone = el("button", { onclick: act(async () => { const to = window.prompt("Clone into folder (empty: the same):"); const body = to ? { to } : {}; const c = await api(`/api/claude/sessions/${sid}/clone`, { method: "POST", body: JSON.stringify(body) }); go(`/sessions/${c.clone.sessionId}`); }) }, "Clone");
@@ -243,7 +329,7 @@ async function controls(sid, live, err) {
     document.body.append(a); a.click(); a.remove();
   }) }, "Export");
   const bar = el("p", { class: "actions" }, fork, " ", clone, " ", exp);
-  const parts = [el("h2", {}, "Details"), meta, bar];
+  const parts = [el("h2", {}, "Details"), meta, note, bar];
   if (live) {
     const model = el("input", { name: "model", "aria-label": "model", placeholder: "model (sonnet, opus…)" });
     const mode = el("select", { "aria-label": "permission mode" }, ["default", "acceptEdits", "plan", "bypassPermissions"].map((m) => el("option", { value: m }, m)));
@@ -266,18 +352,55 @@ async function controls(sid, live, err) {
   return el("section", { "aria-label": "session controls" }, ...parts);
 }
 
-// A small line chart (inline SVG) of points [{x, y}].
-function chart(title, points, unit) {
-  const w = 320, h = 80;
+// Numbers as people read them: small costs keep their digits.
+function money(v) {
+  if (!v) return "$0";
+  if (v >= 100) return `$${v.toFixed(0)}`;
+  if (v >= 1) return `$${v.toFixed(2)}`;
+  return `$${v.toPrecision(2)}`;
+}
+function count(v) { return Math.round(v).toLocaleString(); }
+
+function svg(tag, attrs = {}, ...children) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+// A line chart (inline SVG) of points [{x, y}]; one point is drawn as a dot.
+function chart(title, points, fmt) {
+  const w = 320, h = 80, pad = 4;
   const ys = points.map((p) => p.y), xs = points.map((p) => p.x);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)], ymax = Math.max(1e-9, ...ys);
-  const path = points.map((p, i) => `${i ? "L" : "M"}${((p.x - x0) / Math.max(1, x1 - x0) * w).toFixed(1)},${(h - p.y / ymax * h).toFixed(1)}`).join(" ");
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", `0 0 ${w} ${h}`); svg.setAttribute("role", "img"); svg.setAttribute("aria-label", title);
-  const pe = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  pe.setAttribute("d", points.length ? path : ""); pe.setAttribute("fill", "none"); pe.setAttribute("stroke", "currentColor");
-  svg.append(pe);
-  return el("figure", { class: "chart" }, svg, el("figcaption", {}, `${title}: max ${ymax.toFixed(1)} ${unit}`));
+  const at = (p) => [pad + (x1 > x0 ? (p.x - x0) / (x1 - x0) : 0.5) * (w - 2 * pad), h - pad - (p.y / ymax) * (h - 2 * pad)];
+  const pic = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": title });
+  if (points.length === 1) {
+    const [x, y] = at(points[0]);
+    pic.append(svg("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: 3, class: "bar" }));
+  } else if (points.length > 1) {
+    const d = points.map((p, i) => { const [x, y] = at(p); return `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`; }).join(" ");
+    pic.append(svg("path", { d, fill: "none", stroke: "currentColor", "stroke-width": 1.5 }));
+  }
+  const last = points.length ? points[points.length - 1].y : 0;
+  const caption = points.length ? `${title}: now ${fmt(last)}, max ${fmt(Math.max(...ys))}` : `${title}: no samples yet`;
+  return el("figure", { class: "chart" }, pic, el("figcaption", {}, caption));
+}
+
+// Horizontal bars of rows [{label, value}], largest first, each with its figure.
+function bars(title, rows, fmt) {
+  const top = rows.slice().sort((a, b) => b.value - a.value).slice(0, 12);
+  const w = 640, row = 22, labelW = 260, max = Math.max(1e-12, ...top.map((r) => r.value));
+  const pic = svg("svg", { viewBox: `0 0 ${w} ${Math.max(row, top.length * row)}`, role: "img", "aria-label": title });
+  top.forEach((r, i) => {
+    const y = i * row;
+    const label = r.label.length > 38 ? `…${r.label.slice(-37)}` : r.label;
+    const len = Math.max(1, (r.value / max) * (w - labelW - 80));
+    pic.append(svg("text", { x: 0, y: y + 15 }, label),
+      svg("rect", { x: labelW, y: y + 4, width: len.toFixed(1), height: row - 8, class: "bar" }),
+      svg("text", { x: labelW + len + 6, y: y + 15 }, fmt(r.value)));
+  });
+  return el("figure", { class: "chart wide" }, pic, el("figcaption", {}, top.length ? title : `${title}: nothing yet`));
 }
 
 async function metricsChart(sid) {
@@ -285,26 +408,40 @@ async function metricsChart(sid) {
     const m = await api(`/api/claude/sessions/${sid}/metrics?hours=24`);
     const pts = m.points;
     return el("section", { class: "charts", "aria-label": "metrics" }, el("h2", {}, "Metrics"),
-      chart("memory", pts.map((p) => ({ x: p.at, y: p.memoryBytes / 1048576 })), "MB"),
-      chart("CPU", pts.map((p) => ({ x: p.at, y: p.cpuPercent })), "%"),
-      chart("tokens", pts.map((p) => ({ x: p.at, y: p.tokens })), "tokens"));
+      chart("memory", pts.map((p) => ({ x: p.at, y: p.memoryBytes / 1048576 })), (v) => `${v.toFixed(0)} MB`),
+      chart("CPU", pts.map((p) => ({ x: p.at, y: p.cpuPercent })), (v) => `${v.toFixed(1)}%`),
+      chart("tokens", pts.map((p) => ({ x: p.at, y: p.tokens })), (v) => `${count(v)} tokens`));
   } catch { return el("span"); }
 }
 
 async function session(id) {
+  // Events from now on are kept until the output so far is drawn: nothing that
+  // happens in between is lost, and a line in both is drawn once (by its uuid).
+  const early = [];
+  let handle = (f) => early.push(f);
+  const off = subscribe((f) => handle(f));
+  cleanup = off;
   let status;
   try { status = await api(`/api/claude/sessions/${encodeURIComponent(id)}/status`); }
-  catch (e) { if (e.message.startsWith("notFound")) return storedSession(id); throw e; }
+  catch (e) { off(); if (e.message.startsWith("notFound")) return storedSession(id); throw e; }
   const sid = status.sessionId;
   const state = el("span", { class: "status", "data-state": status.status.state }, status.status.state);
   const convo = el("section", { "aria-label": "conversation", "aria-live": "polite" });
   view.append(el("h1", {}, status.name || sid), el("p", {}, state, " · ", status.projectPath), convo);
-  const out = await api(`/api/claude/sessions/${sid}/output`);
-  let last = status.lastSeq;
-  for (const text of String(out).split("\n")) {
-    if (!text.trim()) continue;
-    try { renderLine(JSON.parse(text), convo); } catch { /* a torn line */ }
-  }
+  const seen = new Set();
+  const draw = (line) => {
+    if (line && line.uuid) { if (seen.has(line.uuid)) return; seen.add(line.uuid); }
+    renderLine(line, convo);
+  };
+  const catchUp = async () => {
+    const out = await api(`/api/claude/sessions/${sid}/output`);
+    for (const text of String(out).split("\n")) {
+      if (!text.trim()) continue;
+      let line; try { line = JSON.parse(text); } catch { continue; /* a torn line */ }
+      draw(line);
+    }
+  };
+  await catchUp();
   const box = el("textarea", { "aria-label": "next prompt", placeholder: "Send the next prompt" });
   const err = el("p", { class: "error", role: "alert" });
   const send = el("button", { class: "primary", onclick: async () => {
@@ -321,13 +458,30 @@ async function session(id) {
   view.append(el("div", { class: "prompt" }, box, send, interrupt), err);
   view.append(await controls(sid, true, err));
   view.append(await metricsChart(sid));
-  cleanup = subscribe((f) => {
-    if (f.session !== sid || f.seq <= last) return;
+  let last = status.lastSeq;
+  handle = (f) => {
+    if (f.type === "connected") {
+      catchUp().catch(() => {});
+      api(`/api/claude/sessions/${sid}/status`).then((st) => { state.textContent = st.status.state; state.dataset.state = st.status.state; }).catch(() => {});
+      return;
+    }
+    if (f.session !== sid) return;
+    const line = f.type === "claude-output" && f.event.line;
+    // The assistant's lines, and tool results (a prompt sent here is drawn already).
+    if (line && (line.type === "assistant" || (line.type === "user" && line.message && typeof line.message.content !== "string"))) draw(line);
+    if (f.seq <= last) return;
     last = f.seq;
-    if (f.type === "claude-output" && f.event.line && f.event.line.type === "assistant") renderLine(f.event.line, convo);
     if (f.type === "claude-status" && f.event.status) { state.textContent = f.event.status.state; state.dataset.state = f.event.status.state; }
     if (f.type === "claude-error") err.textContent = f.event.message || "error";
-  });
+  };
+  for (const f of early.splice(0)) handle(f);
+}
+
+// The words of a query as the catalog reads them ("quoted phrases" kept whole).
+function queryTokens(q) { return q.match(/"[^"]*"?|\S+/g) || []; }
+function isFilter(tok) {
+  return /^(project|tag|name|model|branch|after|before):\S/i.test(tok) || /^cost[<>]/i.test(tok)
+    || /^has:tool:/i.test(tok) || /^is:(archived|gone)$/i.test(tok);
 }
 
 async function historyView() {
@@ -335,7 +489,16 @@ async function historyView() {
   const input = el("input", { type: "search", name: "q", value: q, "aria-label": "search sessions", placeholder: "words, \"phrases\", project:… tag:… after:…" });
   const form = el("form", { role: "search", onsubmit: (e) => { e.preventDefault(); go(`/history?q=${encodeURIComponent(input.value)}`); } }, input, el("button", { type: "submit" }, "Search"));
   const list = el("ol", { class: "hits" });
-  view.append(el("h1", {}, "History"), form, list);
+  // The query's filters as chips: each one removed with its button.
+  const tokens = queryTokens(q);
+  const chips = el("ul", { class: "chips", "aria-label": "filters" });
+  tokens.forEach((tok, i) => {
+    if (!isFilter(tok)) return;
+    const rest = tokens.filter((_, j) => j !== i).join(" ");
+    chips.append(el("li", { class: "chip", "data-filter": tok }, tok,
+      el("button", { type: "button", "aria-label": `remove the filter ${tok}`, onclick: () => go(`/history?q=${encodeURIComponent(rest)}`) }, "×")));
+  });
+  view.append(el("h1", {}, "History"), form, chips, list);
   const page = await api(`/api/claude/sessions?limit=50${q ? `&q=${encodeURIComponent(q)}` : ""}`);
   view.insertBefore(el("p", {}, `${page.total} session(s)`), list);
   for (const h of page.sessions) {
@@ -343,7 +506,9 @@ async function historyView() {
     // The catalog marks matches as [..]: shown highlighted, as text (never HTML).
     for (const [i, part] of (h.snippet || "").split(/\[|\]/).entries()) snippet.append(i % 2 ? el("mark", {}, part) : part);
     list.append(el("li", {}, el("a", { href: `/sessions/${h.sessionId}`, "data-link": true }, h.customTitle || h.summary || h.sessionId),
-      h.gone ? " (gone, restorable)" : "", el("br"), snippet));
+      h.gone ? el("span", { class: "gone" }, " gone, restorable") : "",
+      el("div", { class: "meta" }, [h.cwd, h.lastModified ? new Date(h.lastModified).toLocaleString() : null, ...(h.tags || []).map((t) => `#${t}`)].filter(Boolean).join(" · ")),
+      snippet));
   }
 }
 
@@ -351,17 +516,24 @@ async function usage() {
   // The same report as `ccsm usage --json`.
   const u = await api("/api/claude/usage");
   const t = u.totals;
+  const th = (...h) => el("tr", {}, h.map((x) => el("th", {}, x)));
   view.append(el("h1", {}, "Usage"),
-    el("p", {}, "In all: ", el("strong", { "data-total-cost": t.totalCost.toFixed(6), "data-total-tokens": t.totalTokens }, `$${t.totalCost.toFixed(2)}`),
-      ` · ${t.totalTokens.toLocaleString()} tokens`),
-    chart("cost per day", u.daily.map((d, i) => ({ x: i, y: d.totalCost })), "$"),
-    el("table", { "aria-label": "per day" }, el("tr", {}, el("th", {}, "day"), el("th", {}, "tokens"), el("th", {}, "cost")),
-      u.daily.map((d) => el("tr", {}, el("td", {}, d.date || ""), el("td", {}, d.totalTokens), el("td", {}, `$${d.totalCost.toFixed(4)}`)))));
+    el("p", {}, "In all: ", el("strong", { "data-total-cost": t.totalCost.toFixed(6), "data-total-tokens": t.totalTokens }, money(t.totalCost)),
+      ` · ${count(t.totalTokens)} tokens`),
+    el("section", { class: "charts", "aria-label": "per day" },
+      chart("cost per day", u.daily.map((d, i) => ({ x: i, y: d.totalCost })), money),
+      chart("tokens per day", u.daily.map((d, i) => ({ x: i, y: d.totalTokens })), count)),
+    el("table", { "aria-label": "per day" }, th("day", "tokens", "cost"),
+      u.daily.map((d) => el("tr", {}, el("td", {}, d.date || ""), el("td", {}, count(d.totalTokens)), el("td", {}, money(d.totalCost))))));
   const a = await api("/api/claude/analytics?days=3660");
-  view.append(el("h2", {}, "By model"), el("table", { "aria-label": "per model" }, el("tr", {}, el("th", {}, "model"), el("th", {}, "cost")),
-      a.models.map((m) => el("tr", {}, el("td", {}, m.modelName), el("td", {}, `$${m.cost.toFixed(4)}`)))),
-    el("h2", {}, "By project"), el("table", { "aria-label": "per project" }, el("tr", {}, el("th", {}, "project"), el("th", {}, "sessions"), el("th", {}, "cost")),
-      a.projects.map((p) => el("tr", {}, el("td", {}, p.projectPath), el("td", {}, p.sessions), el("td", {}, `$${p.costUsd.toFixed(4)}`)))));
+  view.append(el("h2", {}, "By model"),
+    bars("cost by model", a.models.map((m) => ({ label: m.modelName, value: m.cost })), money),
+    el("table", { "aria-label": "per model" }, th("model", "cost"),
+      a.models.map((m) => el("tr", {}, el("td", {}, m.modelName), el("td", {}, money(m.cost))))),
+    el("h2", {}, "By project"),
+    bars("cost by project", a.projects.map((p) => ({ label: p.projectPath, value: p.costUsd })), money),
+    el("table", { "aria-label": "per project" }, th("project", "sessions", "cost"),
+      a.projects.map((p) => el("tr", {}, el("td", {}, p.projectPath), el("td", {}, p.sessions), el("td", {}, money(p.costUsd))))));
 }
 
 connect();

@@ -33,7 +33,10 @@ pub struct SessionUpdate {
     pub description: Option<String>,
     /// ccsm's tags, replacing the ones it has.
     pub tags: Option<Vec<String>>,
+    /// The notes, replaced (empty: none).
     pub notes: Option<String>,
+    /// Text added to the notes, on a line of its own.
+    pub append_notes: Option<String>,
     pub model: Option<String>,
     pub permission_mode: Option<String>,
     pub environment_variables: Option<BTreeMap<String, String>>,
@@ -86,6 +89,7 @@ pub async fn update(
             description: u.description.clone(),
             tags: u.tags.clone(),
             notes: u.notes.clone(),
+            append_notes: u.append_notes.clone(),
         };
         let service = service.clone();
         blocking(move || Ok(service.update_metadata(&cid, &m)?)).await?;

@@ -93,7 +93,13 @@ impl Service {
             .format("%Y-%m-%d")
             .to_string();
         let mut counts = StatusCounts::default();
+        // Projects by the folder the sessions ran in, not Claude Code's encoded
+        // directory name (which the usage report keys them by).
+        let mut folder: std::collections::HashMap<String, String> = Default::default();
         for s in self.list_sessions(&ListQuery::default(), Source::Catalog)? {
+            if let Some(cwd) = &s.info.cwd {
+                folder.insert(s.info.session_id.clone(), cwd.clone());
+            }
             counts.total += 1;
             if s.gone {
                 counts.gone += 1;
@@ -121,8 +127,8 @@ impl Service {
                     _ => 0,
                 };
                 SessionBrief {
+                    project_path: folder.get(&r.session_id).cloned().unwrap_or(r.project_path),
                     session_id: r.session_id,
-                    project_path: r.project_path,
                     cost_usd: r.row.total_cost,
                     tokens: r.row.total_tokens,
                     duration_ms,

@@ -559,6 +559,8 @@ pub struct MetadataUpdate {
     /// ccsm's tags, replacing the ones it has.
     pub tags: Option<Vec<String>>,
     pub notes: Option<String>,
+    /// Text added to the notes (after `notes`, when both are given).
+    pub append_notes: Option<String>,
 }
 
 impl Service {
@@ -572,6 +574,9 @@ impl Service {
         }
         if let Some(n) = &u.notes {
             self.note(id, n, false)?;
+        }
+        if let Some(n) = &u.append_notes {
+            self.note(id, n, true)?;
         }
         if let Some(tags) = &u.tags {
             let now = self.session(id, Source::Catalog)?.tags;

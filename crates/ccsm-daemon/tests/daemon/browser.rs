@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -17,37 +18,79 @@ fn tool(var: &str, default: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(default));
     assert!(
         p.exists(),
-        "{} is missing ({var} unset): run scripts/test, which installs Debian's chromium and chromium-driver",
+        "{} is missing ({var} unset): run scripts/test, which installs Debian's chromium, chromium-driver \
+         and firefox-esr, and geckodriver from crates.io",
         p.display()
     );
     p
 }
 
-/// ChromeDriver on a free port, stopped (by its pid) when dropped.
+/// The two browsers the page is tested in.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Chromium,
+    Firefox,
+}
+
+/// A WebDriver server (ChromeDriver or geckodriver) on a free port, stopped
+/// (by its pid) when dropped.
 struct Driver {
     child: Child,
     url: String,
+    kind: Kind,
 }
 
 impl Driver {
     fn start() -> Self {
+        Self::of(Kind::Chromium)
+    }
+
+    fn of(kind: Kind) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(tool("CCSM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"))
-            .arg(format!("--port={port}"))
+        let mut cmd = match kind {
+            Kind::Chromium => {
+                let mut c = Command::new(tool("CCSM_TEST_CHROMEDRIVER", "/usr/bin/chromedriver"));
+                c.arg(format!("--port={port}"));
+                c
+            }
+            Kind::Firefox => {
+                let mut c = Command::new(tool(
+                    "CCSM_TEST_GECKODRIVER",
+                    &ccsm_testkit::workspace_root()
+                        .join("tools/geckodriver/bin/geckodriver")
+                        .display()
+                        .to_string(),
+                ));
+                c.args([
+                    "--port",
+                    &port.to_string(),
+                    "--websocket-port",
+                    "0",
+                    "--log",
+                    "fatal",
+                ]);
+                c
+            }
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver starts");
+            .expect("the WebDriver server starts");
         let url = format!("http://127.0.0.1:{port}");
-        ccsm_testkit::wait_for("chromedriver to listen", Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port))
-                .ok()
-                .map(|_| ())
-        });
-        Self { child, url }
+        ccsm_testkit::wait_for(
+            "the WebDriver server to listen",
+            Duration::from_secs(30),
+            || {
+                std::net::TcpStream::connect(("127.0.0.1", port))
+                    .ok()
+                    .map(|_| ())
+            },
+        );
+        Self { child, url, kind }
     }
 }
 
@@ -60,24 +103,76 @@ impl Drop for Driver {
 
 async fn browser(driver: &Driver, width: u32, height: u32) -> Client {
     // Two TLS back ends are in the tree; the WebDriver client (plain HTTP to a
-    // local ChromeDriver) needs one chosen.
+    // local driver) needs one chosen.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let chromium = tool("CCSM_TEST_CHROMIUM", "/usr/bin/chromium");
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     format!("--window-size={width},{height}")],
-        }),
-    );
-    ClientBuilder::rustls()
+    match driver.kind {
+        Kind::Chromium => {
+            let chromium = tool("CCSM_TEST_CHROMIUM", "/usr/bin/chromium");
+            caps.insert(
+                "goog:chromeOptions".into(),
+                json!({
+                    "binary": chromium,
+                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                             format!("--window-size={width},{height}")],
+                }),
+            );
+        }
+        Kind::Firefox => {
+            let firefox = tool("CCSM_TEST_FIREFOX", "/usr/bin/firefox-esr");
+            caps.insert(
+                "moz:firefoxOptions".into(),
+                json!({
+                    "binary": firefox,
+                    "args": ["-headless"],
+                    // No updates, telemetry or other calls home on a closed network.
+                    "prefs": {"app.update.disabledForTesting": true, "toolkit.telemetry.reportingpolicy.firstRun": false},
+                }),
+            );
+        }
+    }
+    let c = ClientBuilder::rustls()
         .expect("a TLS setup")
         .capabilities(caps)
         .connect(&driver.url)
         .await
-        .expect("a browser session")
+        .expect("a browser session");
+    if driver.kind == Kind::Firefox {
+        c.set_window_size(width, height)
+            .await
+            .expect("the window's size");
+    }
+    c
+}
+
+/// Presses keys as a person does, on whatever has the focus.
+async fn press(c: &Client, keys: &[char]) {
+    use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+    let mut seq = KeyActions::new("keyboard".into());
+    for &k in keys {
+        seq = seq
+            .then(KeyAction::Down { value: k })
+            .then(KeyAction::Up { value: k });
+    }
+    c.perform_actions(seq).await.expect("pressing keys");
+}
+
+/// Tabs through the page until the focused element matches `css`.
+async fn tab_to(c: &Client, css: &str) {
+    for _ in 0..80 {
+        let here = c
+            .execute(
+                "return document.activeElement ? document.activeElement.matches(arguments[0]) : false",
+                vec![json!(css)],
+            )
+            .await
+            .expect("the focus");
+        if here == json!(true) {
+            return;
+        }
+        press(c, &[Key::Tab.into()]).await;
+    }
+    panic!("Tab never reached {css}");
 }
 
 /// Waits until the page's text contains `what`.
@@ -134,6 +229,12 @@ async fn a_session_started_from_the_page_streams_its_reply() {
         .send_keys("hello from the page")
         .await
         .expect("typing");
+    click(&c, "form.start details summary").await;
+    click(
+        &c,
+        "form.start input[data-start-agent='technical-documentation']",
+    )
+    .await;
     form.find(Locator::Css("button[type=submit]"))
         .await
         .expect("start")
@@ -146,6 +247,16 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     let id = url.path().trim_start_matches("/sessions/").to_owned();
     wait_text(&c, "Agents").await;
     screenshot(&c, "session-desktop").await;
+    let agents = d
+        .get(&format!("/api/claude/sessions/{id}/agents"))
+        .await
+        .expect("agents");
+    assert!(
+        agents["active"]
+            .to_string()
+            .contains("technical-documentation"),
+        "the agent picked in the start form: {agents:#}"
+    );
 
     // An agent switched on from the page, and a title given.
     let drawn = rendered(&c).await;
@@ -168,6 +279,18 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     click(&c, "form[aria-label='session details'] button[type=submit]").await;
     d.get_until(&format!("/api/claude/sessions/{id}"), "the title", |one| {
         one["customTitle"] == "Named on the page"
+    })
+    .await;
+    find_wait(&c, "form[aria-label='add a note'] input[name=append_notes]")
+        .await
+        .send_keys("a line from the page")
+        .await
+        .expect("typing");
+    click(&c, "form[aria-label='add a note'] button[type=submit]").await;
+    d.get_until(&format!("/api/claude/sessions/{id}"), "the note", |one| {
+        one["notes"]
+            .as_str()
+            .is_some_and(|n| n.contains("a line from the page"))
     })
     .await;
 
@@ -202,12 +325,80 @@ async fn a_session_started_from_the_page_streams_its_reply() {
     let _ = d.stop().await;
 }
 
+/// History with the keyboard alone: Tab to the search box, a word, Enter; Tab
+/// to the hit, Enter; its conversation opens at its own URL.
+async fn search_by_keyboard(c: &Client, base: &str) {
+    c.goto(&format!("{base}/history")).await.expect("history");
+    wait_text(c, "session(s)").await;
+    tab_to(c, "input[type=search]").await;
+    let mut keys: Vec<char> = "zebra".chars().collect();
+    keys.push(Key::Enter.into());
+    press(c, &keys).await;
+    wait_text(c, "1 session(s)").await;
+    tab_to(c, "ol.hits a").await;
+    press(c, &[Key::Enter.into()]).await;
+    wait_text(c, "echo: the zebra crossing").await;
+    assert!(c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .starts_with("/sessions/"));
+}
+
+/// Waits until the element at `css` has `attr` = `want`.
+async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.attr(attr).await.ok().flatten(),
+            Err(_) => None,
+        };
+        if now.as_deref() == Some(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} has {attr}={now:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts a session from the live page's form and waits for its echoed reply.
+async fn start_from_the_page(c: &Client, d: &Daemon, prompt: &str) {
+    c.goto(&format!("http://{}/", d.addr))
+        .await
+        .expect("the live page");
+    find_wait(c, "form.start input[name=working_directory]")
+        .await
+        .send_keys(&d.env.project.display().to_string())
+        .await
+        .expect("typing");
+    find_wait(c, "form.start textarea[name=prompt]")
+        .await
+        .send_keys(prompt)
+        .await
+        .expect("typing");
+    click(c, "form.start button[type=submit]").await;
+    wait_text(c, &format!("echo: {prompt}")).await;
+}
+
 /// How many times the page drew a view (`data-rendered` on the body).
 async fn rendered(c: &Client) -> u64 {
+    counter(c, "data-rendered").await
+}
+
+/// How many times the live view refreshed its table (`data-refreshes`).
+async fn refreshes(c: &Client) -> u64 {
+    counter(c, "data-refreshes").await
+}
+
+async fn counter(c: &Client, attr: &str) -> u64 {
     c.find(Locator::Css("body"))
         .await
         .expect("the body")
-        .attr("data-rendered")
+        .attr(attr)
         .await
         .ok()
         .flatten()
@@ -260,7 +451,32 @@ async fn a_permission_is_answered_and_a_session_cancelled_from_the_page() {
         "the tool's input is shown:\n{text}"
     );
     screenshot(&c, "approval-desktop").await;
-    click(&c, ".approval button.primary").await;
+    let phone = browser(&driver, 390, 844).await;
+    phone
+        .goto(&format!("http://{}/", d.addr))
+        .await
+        .expect("the live page");
+    wait_text(&phone, "Waiting for your answer").await;
+    screenshot(&phone, "approval-phone").await;
+    phone.close().await.expect("closing");
+    // Answered with the keyboard alone: Tab to Allow, Enter. The table and the
+    // approvals are refreshed twice a second under the focus without losing it.
+    tab_to(&c, ".approval button.primary").await;
+    let seen = refreshes(&c).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while refreshes(&c).await < seen + 2 {
+        assert!(Instant::now() < deadline, "the live view is not refreshed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let still = c
+        .execute(
+            "return document.activeElement.matches('.approval button.primary')",
+            vec![],
+        )
+        .await
+        .expect("the focus");
+    assert_eq!(still, json!(true), "the refresh took the focus away");
+    press(&c, &[Key::Enter.into()]).await;
     ccsm_testkit::wait_for("the allowed Write on disk", Duration::from_secs(60), || {
         file.is_file().then_some(())
     });
@@ -297,21 +513,47 @@ async fn history_usage_and_a_session_started_outside_on_the_page() {
     let c = browser(&driver, 1280, 900).await;
     let base = format!("http://{}", d.addr);
 
-    // History: the hits for a word, at its own URL; a hit opens the session.
-    c.goto(&format!("{base}/history?q=zebra"))
+    // History: the hits for a word, at its own URL, its filters as chips.
+    c.goto(&format!("{base}/history?q=zebra%20after:2020-01-01"))
         .await
         .expect("history");
     let text = wait_text(&c, "1 session(s)").await;
     assert!(!text.contains("plain question"), "{text}");
     screenshot(&c, "history-desktop").await;
-    click(&c, "ol.hits a").await;
-    wait_text(&c, "echo: the zebra crossing").await;
-    assert!(c
-        .current_url()
+    click(&c, "li.chip[data-filter='after:2020-01-01'] button").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.current_url().await.expect("url").query() != Some("q=zebra") {
+        assert!(
+            Instant::now() < deadline,
+            "the chip's filter is not removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_text(&c, "1 session(s)").await;
+
+    search_by_keyboard(&c, &base).await;
+    // Everything the page asked for came from the daemon, under a policy that
+    // lets it reach nothing else.
+    let asked = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch('/', {method: 'HEAD'}).then((r) => done([r.headers.get('content-security-policy'),
+               performance.getEntriesByType('resource').map((e) => e.name)]));",
+            vec![],
+        )
         .await
-        .expect("url")
-        .path()
-        .starts_with("/sessions/"));
+        .expect("the page's requests");
+    let csp = asked[0].as_str().expect("a content security policy");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    let urls = asked[1].as_array().expect("resource entries");
+    assert!(urls.len() >= 3, "{urls:?}");
+    for u in urls {
+        assert!(
+            u.as_str()
+                .is_some_and(|u| u.starts_with(&format!("{base}/"))),
+            "a request away from the daemon: {u}"
+        );
+    }
 
     // A gone session is marked, and restored from its page.
     let file = d.transcript(&plain);
@@ -329,6 +571,13 @@ async fn history_usage_and_a_session_started_outside_on_the_page() {
         .expect("the gone session");
     wait_text(&c, "gone from Claude Code").await;
     screenshot(&c, "gone-desktop").await;
+    let phone = browser(&driver, 390, 844).await;
+    phone
+        .goto(&format!("{base}/sessions/{plain}"))
+        .await
+        .expect("the gone session");
+    wait_text(&phone, "gone from Claude Code").await;
+    screenshot(&phone, "gone-phone").await;
     click(&c, "main button.primary").await;
     wait_text(&c, "echo: a plain question").await;
     assert!(file.is_file(), "restored where Claude Code looks");
@@ -362,6 +611,13 @@ async fn history_usage_and_a_session_started_outside_on_the_page() {
         (shown - cli).abs() < 1e-6,
         "page {shown} vs ccsm usage {cli}"
     );
+    for chart in ["cost per day", "cost by model", "cost by project"] {
+        find_wait(
+            &c,
+            &format!("svg[aria-label='{chart}'] :is(rect, path, circle)"),
+        )
+        .await;
+    }
     screenshot(&c, "usage-desktop").await;
 
     // A `claude -p` started outside shows in Live within 2 s and leaves when it ends.
@@ -402,8 +658,29 @@ async fn history_usage_and_a_session_started_outside_on_the_page() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The newest session of the folder continued from the start form: its
+    // history goes to the model with the new prompt.
+    c.goto(&format!("{base}/")).await.expect("live");
+    find_wait(&c, "form.start input[name=working_directory]")
+        .await
+        .send_keys(&d.env.project.display().to_string())
+        .await
+        .expect("typing");
+    click(&c, "form.start input[name=continue]").await;
+    find_wait(&c, "form.start textarea[name=prompt]")
+        .await
+        .send_keys("continued from the page")
+        .await
+        .expect("typing");
+    click(&c, "form.start button[type=submit]").await;
+    wait_text(&c, "echo: continued from the page").await;
+    let asked = crate::harness::last_request_text(&d.model);
+    assert!(
+        asked.contains("SLOW 16"),
+        "the earlier turn goes with it: {asked}"
+    );
+
     // Every page at a phone's width.
-    let phone = browser(&driver, 390, 844).await;
     for (path, name, text) in [
         (
             "/history?q=zebra".to_owned(),
@@ -464,6 +741,76 @@ async fn the_page_asks_for_the_token_once_and_keeps_it_out_of_urls() {
     assert!(c.get_alert_text().await.is_err(), "asked a second time");
     let url = c.current_url().await.expect("url");
     assert!(!url.as_str().contains(token), "{url}");
+    c.close().await.expect("closing");
+    let _ = d.stop().await;
+}
+
+/// A daemon that goes away is said plainly on the page; when it is back the
+/// page reconnects by itself and draws its view again with fresh data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_daemon_is_said_and_the_page_reconnects_by_itself() {
+    let d = Daemon::start().await;
+    let addr = d.addr;
+    let driver = Driver::start();
+    let c = browser(&driver, 1280, 900).await;
+    c.goto(&format!("http://{addr}/"))
+        .await
+        .expect("the live page");
+    wait_attr(&c, "#conn", "data-state", "live").await;
+    let (env, model) = d.stop().await;
+    wait_text(&c, "The ccsm daemon does not answer").await;
+    wait_attr(&c, "#conn", "data-state", "down").await;
+    screenshot(&c, "unreachable-desktop").await;
+    let drawn = rendered(&c).await;
+    let d = Daemon::serve_at(env, model, addr).await;
+    wait_attr(&c, "#conn", "data-state", "live").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rendered(&c).await <= drawn {
+        assert!(Instant::now() < deadline, "the view is not drawn again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let banner = c.find(Locator::Css("#down")).await.expect("the banner");
+    assert!(
+        !banner.is_displayed().await.expect("displayed?"),
+        "the banner stays"
+    );
+    // The page works again: a session started from it answers.
+    start_from_the_page(&c, &d, "back again").await;
+    c.close().await.expect("closing");
+    let _ = d.stop().await;
+}
+
+/// The same page in Firefox (Debian's firefox-esr, through geckodriver): a
+/// session started from the page streams its reply, a history search made with
+/// the keyboard opens its hit, and the usage page shows the report's total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_works_in_firefox() {
+    let d = Daemon::start().await;
+    d.env.run_claude(&d.model, &["-p", "the zebra crossing"]);
+    let driver = Driver::of(Kind::Firefox);
+    let c = browser(&driver, 1280, 900).await;
+    let base = format!("http://{}", d.addr);
+    start_from_the_page(&c, &d, "hello from firefox").await;
+    wait_attr(&c, "#conn", "data-state", "live").await;
+    screenshot(&c, "firefox-session-desktop").await;
+    search_by_keyboard(&c, &base).await;
+    c.goto(&format!("{base}/usage")).await.expect("usage");
+    wait_text(&c, "In all").await;
+    let shown = find_wait(&c, "[data-total-cost]")
+        .await
+        .attr("data-total-cost")
+        .await
+        .expect("attr")
+        .expect("a value");
+    let report = d.get("/api/claude/usage").await.expect("the usage report");
+    let want = report["totals"]["totalCost"].as_f64().expect("totalCost");
+    assert!(want > 0.0);
+    assert_eq!(shown, format!("{want:.6}"));
+    screenshot(&c, "firefox-usage-desktop").await;
+    c.set_window_size(390, 844).await.expect("a phone's width");
+    c.goto(&format!("{base}/")).await.expect("live");
+    wait_text(&c, "Live").await;
+    screenshot(&c, "firefox-live-phone").await;
     c.close().await.expect("closing");
     let _ = d.stop().await;
 }

@@ -83,11 +83,36 @@ impl Daemon {
         cfg: FleetConfig,
         token: Option<String>,
     ) -> Self {
-        let fleet = Fleet::new(service(&env), cfg);
-        fleet.recover().await.expect("recovering");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding");
+        Self::serve_on(env, model, cfg, token, listener).await
+    }
+
+    /// A daemon back on the address an earlier one had (a restart a browser
+    /// page reconnects to).
+    pub async fn serve_at(env: TestEnv, model: MockModel, addr: SocketAddr) -> Self {
+        let cfg = fleet_config(&env, &model);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(e) => assert!(Instant::now() < deadline, "binding {addr} again: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        Self::serve_on(env, model, cfg, None, listener).await
+    }
+
+    async fn serve_on(
+        env: TestEnv,
+        model: MockModel,
+        cfg: FleetConfig,
+        token: Option<String>,
+        listener: tokio::net::TcpListener,
+    ) -> Self {
+        let fleet = Fleet::new(service(&env), cfg);
+        fleet.recover().await.expect("recovering");
         let addr = listener.local_addr().expect("address");
         let state = AppState::new(fleet.clone(), Access::for_addr(addr, token));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

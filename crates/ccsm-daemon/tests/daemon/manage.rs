@@ -57,7 +57,7 @@ async fn put_delete_clone_export_and_import_through_the_api() {
     d.raw(
         "PUT",
         &format!("/api/claude/sessions/{a}"),
-        Some(json!({"tags": ["y"]})),
+        Some(json!({"tags": ["y"], "append_notes": "and this"})),
     )
     .await;
     let one = d
@@ -65,6 +65,11 @@ async fn put_delete_clone_export_and_import_through_the_api() {
         .await
         .expect("one");
     assert_eq!(one["tags"], json!(["y"]));
+    let notes = one["notes"].as_str().expect("notes");
+    assert!(
+        notes.starts_with("remember") && notes.ends_with("and this"),
+        "added to, not replaced: {notes:?}"
+    );
 
     // Clone into another folder, with a title.
     let there = d.env.mkdir("cloned-here");
@@ -166,10 +171,14 @@ async fn put_delete_clone_export_and_import_through_the_api() {
         .await
         .expect("analytics");
     assert!(an["sessions"]["total"].as_u64() >= Some(2), "{an:#}");
-    assert!(
-        an["projects"].as_array().is_some_and(|p| !p.is_empty()),
-        "{an:#}"
-    );
+    // Projects by their folder, as people know them (not Claude Code's
+    // encoded directory name).
+    let projects = an["projects"].as_array().expect("projects");
+    assert!(!projects.is_empty(), "{an:#}");
+    for p in projects {
+        let folder = p["projectPath"].as_str().expect("a path");
+        assert!(std::path::Path::new(folder).is_dir(), "{folder} in {an:#}");
+    }
     assert!(
         an["daily"].as_array().is_some_and(|p| !p.is_empty()),
         "{an:#}"
