@@ -86,9 +86,12 @@ function subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
 function showAlert(f) {
   const box = document.getElementById("alerts");
-  const a = el("div", { class: "alert", role: "alert" }, `${f.event.limit}: ${f.event.message}`);
+  const a = el("div", { class: "alert", role: "alert", "data-session": f.session || "" },
+    `${f.event.limit}: ${f.event.message} `,
+    f.session ? el("a", { href: `/sessions/${f.session}`, "data-link": true }, f.session.slice(0, 8)) : "",
+    " ", el("button", { type: "button", "aria-label": "dismiss the alert", onclick: () => a.remove() }, "×"));
   box.append(a);
-  setTimeout(() => a.remove(), 15000);
+  setTimeout(() => a.remove(), 30000);
 }
 
 // Views, by URL: every view has its own address with its state in it.

@@ -493,6 +493,18 @@ async fn a_permission_is_answered_and_a_session_cancelled_from_the_page() {
         s["status"]["state"] == "cancelled"
     })
     .await;
+
+    // An alert pops up on the page as it fires, with its session.
+    let costly = d
+        .start_session(
+            Some("hello"),
+            json!({"name": "costly", "limits": {"max_cost_usd": 0.000001, "action": "none"}}),
+        )
+        .await;
+    let alert = find_wait(&c, &format!("#alerts .alert[data-session='{costly}']")).await;
+    let text = alert.text().await.expect("its text");
+    assert!(text.starts_with("cost:"), "{text}");
+    screenshot(&c, "alert-desktop").await;
     c.close().await.expect("closing");
     let _ = d.stop().await;
 }
