@@ -33,7 +33,7 @@ enum Kind {
 }
 
 /// A WebDriver server (ChromeDriver or geckodriver) on a free port, stopped
-/// (by its pid) when dropped.
+/// with its browser (by its process group) when dropped.
 struct Driver {
     child: Child,
     url: String,
@@ -75,7 +75,11 @@ impl Driver {
                 c
             }
         };
+        // Its own process group: the browser it starts is stopped with it, even
+        // when a test fails before closing its session.
+        use std::os::unix::process::CommandExt as _;
         let child = cmd
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -96,7 +100,13 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // The group this test started (the driver and its browser), by its id.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
         let _ = self.child.wait();
     }
 }
