@@ -16,6 +16,7 @@ use ccsm_testkit::{claude_cli, MockModel, Scenario, TestEnv};
 use clap::{Parser, Subcommand};
 
 mod daemon;
+mod search;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -93,12 +94,22 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         queries: usize,
     },
-    /// P5 alone, on a catalog already built (`--db CCSM_HOME/catalogs/X.db`).
+    /// P5 over the whole query set (words rare, common and absent, phrase,
+    /// prefix, every filter alone and with a word, filters matching nothing,
+    /// `--rank`, `project:`), in process and through the CLI.
     Search {
+        /// The corpus (a config dir); its catalog is built first.
         #[arg(long)]
-        db: PathBuf,
-        #[arg(long, default_value_t = 200)]
-        queries: usize,
+        dir: PathBuf,
+        /// Where the catalog goes (default: a new temp CCSM_HOME).
+        #[arg(long)]
+        home: Option<PathBuf>,
+        /// Runs of each query through the CLI.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Runs of each query in process.
+        #[arg(long, default_value_t = 50)]
+        inproc: usize,
     },
     /// Runs a command and prints its wall time (ms) and peak RSS (KiB) as JSON.
     Rss {
@@ -508,7 +519,12 @@ fn main() -> Result<()> {
         }
         Cmd::Ps { runs, processes } => daemon::ps(runs, processes)?,
         Cmd::Rss { cmd } => rss_main(&cmd)?,
-        Cmd::Search { db, queries } => search_bench(&db, queries)?,
+        Cmd::Search {
+            dir,
+            home,
+            runs,
+            inproc,
+        } => search::run(&dir, home, runs, inproc)?,
         Cmd::Catalog {
             dir,
             list_dir,

@@ -589,7 +589,6 @@ impl Indexer {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<SyncReport> {
         self.dir.check()?;
-        self.remove_stale_partials();
         // Calls already in were priced with the table of their time: a new table
         // (imported, updated) applies to every view at once.
         let prices = self.pricing.fingerprint();
@@ -622,6 +621,10 @@ impl Indexer {
                 ..Default::default()
             });
         }
+        // Something changed, so this sync may archive: first the half-written
+        // archive files of killed processes go (a walk of the archive's shards,
+        // which a sync with nothing to do does not pay for).
+        self.remove_stale_partials();
         // Keyed by the path moved out of the state (10k fewer copies).
         let states: std::collections::HashMap<String, FileState> = store
             .file_states()?

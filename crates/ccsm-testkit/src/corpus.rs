@@ -32,6 +32,61 @@ pub struct CorpusSpec {
     /// Scales assistant messages and tool results (1.0: ~2.4 KB average lines;
     /// 2.0: ~4 KB, the shape of a history of long answers and large tool output).
     pub text_scale: f64,
+    /// Words in the vocabulary: 0 keeps the 24 fixed words of the project's first
+    /// corpora; more adds made-up words after them, picked by rank with
+    /// [`CorpusSpec::skew`].
+    pub vocabulary: usize,
+    /// The Zipf exponent of word choice over a vocabulary (about 1 in natural
+    /// text; 0 is uniform).
+    pub skew: f64,
+    /// The share of model calls that call a tool (`None`: every call of a turn
+    /// but its last, as the first corpora did).
+    pub tool_share: Option<f64>,
+    /// The share of tool results that are large (8 to 64 KB, times the scale).
+    pub big_tool_share: f64,
+}
+
+/// A named shape of history: how big lines are, how much is tool output, how
+/// rich and skewed the words are, how sessions fall into projects.
+pub const SHAPES: [(&str, &str); 3] = [
+    (
+        "project",
+        "the project's first corpora: ~2.4 KB lines, 24 words, 25 sessions per project",
+    ),
+    (
+        "wide",
+        "long answers and large tool output: ~4 KB lines, 30,000 words (Zipf 1.07), half the calls use a tool",
+    ),
+    (
+        "many",
+        "many small sessions: ~12 KB median, 5,000 words, 150 sessions per project",
+    ),
+];
+
+impl CorpusSpec {
+    /// A shape from [`SHAPES`] of about `total_bytes`, from `seed`.
+    pub fn shaped(shape: &str, total_bytes: u64, seed: u64) -> Option<Self> {
+        let base = Self::sized(total_bytes, seed);
+        Some(match shape {
+            "project" => base,
+            "wide" => Self {
+                text_scale: 2.0,
+                vocabulary: 30_000,
+                skew: 1.07,
+                tool_share: Some(0.5),
+                big_tool_share: 0.12,
+                ..base
+            },
+            "many" => Self {
+                median_bytes: 12_000.0,
+                sessions_per_project: 150,
+                vocabulary: 5_000,
+                skew: 1.0,
+                ..base
+            },
+            _ => return None,
+        })
+    }
 }
 
 impl CorpusSpec {
@@ -54,6 +109,10 @@ impl Default for CorpusSpec {
             seed: 42,
             sessions_per_project: 25,
             text_scale: 1.0,
+            vocabulary: 0,
+            skew: 1.0,
+            tool_share: None,
+            big_tool_share: 0.1,
         }
     }
 }
@@ -114,6 +173,75 @@ struct Gen {
     clock_ms: i64,
     /// See [`CorpusSpec::text_scale`].
     scale: f64,
+    /// The words by rank (empty: the 24 fixed words, uniformly).
+    vocab: Vec<String>,
+    zipf: Option<rand_distr::Zipf<f64>>,
+    tool_share: Option<f64>,
+    big_tool_share: f64,
+}
+
+/// The made-up word of rank `i` after the 24 fixed words (a vocabulary's word of
+/// rank `24 + i`): syllables from the rank's digits, so every rank has its own
+/// word (benchmarks pick rare words by rank).
+pub fn made_up_word(mut i: usize) -> String {
+    const SYL: [&str; 20] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "du", "fa", "gi", "ho", "ju",
+        "be", "co", "de", "wy", "ly",
+    ];
+    let mut w = String::from("q");
+    loop {
+        w.push_str(SYL[i % SYL.len()]);
+        i /= SYL.len();
+        if i == 0 {
+            break;
+        }
+    }
+    w
+}
+
+impl Gen {
+    fn new(seed: u64, spec: Option<&CorpusSpec>) -> std::io::Result<Self> {
+        let d = CorpusSpec::default();
+        let spec = spec.unwrap_or(&d);
+        let vocab: Vec<String> = if spec.vocabulary == 0 {
+            Vec::new()
+        } else {
+            WORDS
+                .iter()
+                .map(|w| (*w).to_owned())
+                .chain((0..).map(made_up_word))
+                .take(spec.vocabulary.max(WORDS.len()))
+                .collect()
+        };
+        let zipf = if vocab.is_empty() || spec.skew <= 0.0 {
+            None
+        } else {
+            Some(
+                rand_distr::Zipf::new(vocab.len() as f64, spec.skew)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?,
+            )
+        };
+        Ok(Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            clock_ms: 1_790_000_000_000,
+            scale: spec.text_scale,
+            vocab,
+            zipf,
+            tool_share: spec.tool_share,
+            big_tool_share: spec.big_tool_share,
+        })
+    }
+
+    fn word(&mut self) -> &str {
+        if self.vocab.is_empty() {
+            return WORDS[self.rng.random_range(0..WORDS.len())];
+        }
+        let i = match &self.zipf {
+            Some(z) => (z.sample(&mut self.rng) as usize).saturating_sub(1),
+            None => self.rng.random_range(0..self.vocab.len()),
+        };
+        &self.vocab[i.min(self.vocab.len() - 1)]
+    }
 }
 
 impl Gen {
@@ -132,8 +260,7 @@ impl Gen {
         let len = self.rng.random_range(min..=max);
         let mut s = String::with_capacity(len + 16);
         while s.len() < len {
-            let w = WORDS[self.rng.random_range(0..WORDS.len())];
-            s.push_str(w);
+            s.push_str(self.word());
             s.push(if self.rng.random_ratio(1, 12) {
                 '\n'
             } else {
@@ -240,7 +367,10 @@ fn write_session(
         for call in 0..calls {
             let msg_id = format!("msg_{}", g.hex(24));
             let req_id = format!("req_{}", g.hex(24));
-            let tool = call + 1 < calls;
+            let tool = match g.tool_share {
+                None => call + 1 < calls,
+                Some(share) => g.rng.random_bool(share.clamp(0.0, 1.0)),
+            };
             // One line per content block: text, then a tool call or more text.
             let blocks = if g.rng.random_ratio(1, 2) { 2 } else { 1 };
             let input = g.rng.random_range(3..4000u64);
@@ -283,7 +413,7 @@ fn write_session(
             }
             total_out += final_out;
             if let Some(id) = tool_id {
-                let big = g.rng.random_ratio(1, 10);
+                let big = g.rng.random_bool(g.big_tool_share.clamp(0.0, 1.0));
                 let output = if big {
                     g.long_text(8_000, 64_000)
                 } else {
@@ -322,11 +452,7 @@ fn write_session(
 
 /// Writes a corpus under `config_dir/projects/` (the dir is created).
 pub fn generate(config_dir: &Path, spec: &CorpusSpec) -> std::io::Result<CorpusReport> {
-    let mut g = Gen {
-        rng: ChaCha8Rng::seed_from_u64(spec.seed),
-        clock_ms: 1_790_000_000_000,
-        scale: spec.text_scale,
-    };
+    let mut g = Gen::new(spec.seed, Some(spec))?;
     // mu = ln(median); sigma from p90 / median = 650 / 105 at z = 1.2816.
     let sigma = (650.0f64 / 105.0).ln() / 1.2816;
     let dist = LogNormal::new(spec.median_bytes.ln(), sigma)
@@ -370,11 +496,7 @@ pub fn generate(config_dir: &Path, spec: &CorpusSpec) -> std::io::Result<CorpusR
 
 /// Writes one transcript of about `bytes` bytes (the 600 MB single-file case).
 pub fn generate_single(config_dir: &Path, bytes: u64, seed: u64) -> std::io::Result<PathBuf> {
-    let mut g = Gen {
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        clock_ms: 1_790_000_000_000,
-        scale: 1.0,
-    };
+    let mut g = Gen::new(seed, None)?;
     let cwd = "/home/dev/src/huge";
     let dir = config_dir.join("projects").join(encode_project_dir(cwd));
     std::fs::create_dir_all(&dir)?;
@@ -450,6 +572,51 @@ mod tests {
             for line in std::fs::read_to_string(f).unwrap().lines() {
                 let v: Value = serde_json::from_str(line).unwrap();
                 assert!(v["type"].is_string());
+            }
+        }
+    }
+
+    #[test]
+    fn each_shape_is_what_it_says_and_the_same_from_its_seed() {
+        for (name, _) in SHAPES {
+            let d = tempfile::tempdir().unwrap();
+            let spec = CorpusSpec::shaped(name, 3 << 20, 3).unwrap();
+            let r = generate(d.path(), &spec).unwrap();
+            let again = tempfile::tempdir().unwrap();
+            let r2 = generate(again.path(), &spec).unwrap();
+            assert_eq!((r.bytes, r.lines), (r2.bytes, r2.lines), "{name}");
+            let mut words: std::collections::HashMap<String, u64> = Default::default();
+            for f in &r.files {
+                for line in std::fs::read_to_string(f).unwrap().lines() {
+                    let v: Value = serde_json::from_str(line).unwrap();
+                    if let Some(t) = v["message"]["content"][0]["text"].as_str() {
+                        for w in t.split_whitespace() {
+                            *words.entry(w.to_owned()).or_default() += 1;
+                        }
+                    }
+                }
+            }
+            let total: u64 = words.values().sum();
+            let top = words.values().max().copied().unwrap_or(0) as f64 / total as f64;
+            let avg_line = r.bytes / r.lines;
+            let per_project = r.sessions as f64 / r.projects as f64;
+            let what = format!(
+                "{name}: {} words, top {top:.3}, {avg_line} B lines, {per_project:.0} sessions/project",
+                words.len()
+            );
+            eprintln!("{what}");
+            match name {
+                "project" => {
+                    assert!(
+                        words.len() <= 24 && (1500..3500).contains(&avg_line),
+                        "{what}"
+                    )
+                }
+                "wide" => assert!(
+                    words.len() > 2000 && avg_line > 3000 && (0.02..0.3).contains(&top),
+                    "{what}"
+                ),
+                _ => assert!(words.len() > 500 && per_project > 40.0, "{what}"),
             }
         }
     }

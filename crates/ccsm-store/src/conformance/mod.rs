@@ -155,6 +155,10 @@ pub const CHAPTERS: &[Chapter] = &[
     ("usage: larger_copy_elsewhere", usage::larger_copy_elsewhere),
     ("usage: forks", usage::forks),
     ("search: interleaved_runs", search::interleaved_runs),
+    (
+        "search: rare_words_narrow_filters_and_big_rankings",
+        search::rare_words_narrow_filters_and_big_rankings,
+    ),
     ("sessions: batched_steps", sessions::batched_steps),
     ("sessions: cleanup_and_delete", sessions::cleanup_and_delete),
     ("sessions: daemon_records", sessions::daemon_records),

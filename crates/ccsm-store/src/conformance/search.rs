@@ -76,3 +76,89 @@ pub(super) fn interleaved_runs(store: &dyn Store) {
     assert_eq!(store.search(&one).unwrap().len(), 1);
     assert!(store.delete("s-x").unwrap() && store.delete("s-y").unwrap());
 }
+
+pub(super) fn rare_words_narrow_filters_and_big_rankings(store: &dyn Store) {
+    // An old session with a rare word; a narrow filter's only session, old too;
+    // then many recent sessions with a common word (indexed oldest first, as a
+    // sync does).
+    ingest(
+        store,
+        session("s-rare", "/src/wide", 10_000),
+        true,
+        vec![chunk("r1", "user", "quokka and one zebrafish")],
+        vec![],
+    );
+    let mut narrow = session("s-narrow", "/src/narrow", 10_500);
+    narrow.tools = vec!["Grep".into()];
+    ingest(
+        store,
+        narrow,
+        true,
+        vec![chunk("n1", "user", "quokka in a corner")],
+        vec![],
+    );
+    for i in 0..40 {
+        ingest(
+            store,
+            session(&format!("s-w{i:02}"), "/src/wide", 20_000 + i),
+            true,
+            vec![chunk(&format!("w{i}"), "user", "quokka everywhere today")],
+            vec![],
+        );
+    }
+    assert_eq!(
+        ids(&search(store, "zebrafish project:/src/wide")),
+        vec!["s-rare"]
+    );
+    assert_eq!(
+        ids(&search(store, "quokka has:tool:Grep")),
+        vec!["s-narrow"]
+    );
+    assert_eq!(
+        ids(&search(store, "quokka project:/src/narrow")),
+        vec!["s-narrow"]
+    );
+    assert!(search(store, "quokka cost>100000").is_empty());
+    assert!(search(store, "quokka has:tool:Nothing").is_empty());
+    let mut newest = SearchQuery::parse("quokka").unwrap();
+    newest.limit = 3;
+    assert_eq!(
+        ids(&store.search(&newest).unwrap()),
+        vec!["s-w39", "s-w38", "s-w37"]
+    );
+
+    // Ranked: one chatty session says a word more often than a ranking looks
+    // at; the other sessions that say it still come, up to the limit.
+    let chatty: Vec<TextChunk> = (0..1100)
+        .map(|i| chunk(&format!("c{i}"), "assistant", "wombat wombat again"))
+        .collect();
+    for (i, id) in ["s-r1", "s-r2", "s-r3"].iter().enumerate() {
+        ingest(
+            store,
+            session(id, "/src/rank", 30_000 + i as i64),
+            true,
+            vec![chunk(&format!("{id}-1"), "user", "a wombat once")],
+            vec![],
+        );
+    }
+    ingest(
+        store,
+        session("s-chatty", "/src/rank", 40_000),
+        true,
+        chatty,
+        vec![],
+    );
+    let mut ranked = SearchQuery::parse("wombat").unwrap();
+    ranked.rank = true;
+    ranked.limit = 4;
+    let got = store.search(&ranked).unwrap();
+    let mut got_ids = ids(&got);
+    got_ids.sort_unstable();
+    assert_eq!(got_ids, vec!["s-chatty", "s-r1", "s-r2", "s-r3"]);
+    for id in ["s-rare", "s-narrow", "s-chatty", "s-r1", "s-r2", "s-r3"] {
+        assert!(store.delete(id).unwrap());
+    }
+    for i in 0..40 {
+        assert!(store.delete(&format!("s-w{i:02}")).unwrap());
+    }
+}

@@ -46,10 +46,14 @@ impl SqliteStore {
         Ok(Some(parts.join(" ")))
     }
 
-    /// Newest first: walks the full-text index from the highest rowid down, one
-    /// session at a time (from a match straight to the start of its run), or, when
-    /// an indexed filter (project, tag, name) picks the sessions, looks in each of
-    /// them, newest first. Either way it stops once `limit` sessions are found.
+    /// Newest first, two ways at once, one step of each in turn, until either has
+    /// its answer: a *walk* of the full-text index from the highest rowid down,
+    /// one session at a time (from a match straight to the start of its run),
+    /// keeping the sessions the filters allow; and, when there are filters, a
+    /// *look* into each session they allow, newest first. A rare word is found
+    /// fast by the walk, a narrow filter by the look; neither scans what the
+    /// other would skip, so the work is at most twice that of the better way. A
+    /// filter nothing passes answers at once.
     pub(super) fn search_newest(
         conn: &Connection,
         q: &SearchQuery,
@@ -57,93 +61,101 @@ impl SqliteStore {
     ) -> Result<Vec<SearchHit>> {
         let limit = q.limit.max(1);
         let (w, p) = Self::filters(q);
-        let cond = if w.is_empty() {
-            "1=1".to_owned()
-        } else {
-            w.join(" AND ")
-        };
-        let mut found: Vec<(String, i64)> = Vec::new();
         let mut step = conn.prepare_cached(
             "SELECT rowid FROM text_fts WHERE text_fts MATCH ?1 AND rowid < ?2 AND rowid >= ?3
              ORDER BY rowid DESC LIMIT 1",
         )?;
-        let indexed = q.project.is_some() || !q.tags.is_empty() || !q.names.is_empty();
-        if indexed {
+        // The sessions the filters allow, newest first (all of them: no filter).
+        let allowed: Option<Vec<String>> = if w.is_empty() {
+            None
+        } else {
             let mut all = vec![rusqlite::types::Value::Null];
             all.extend(p);
             let mut cands = conn.prepare_cached(&format!(
-                "SELECT s.id FROM sessions s WHERE ?1 IS NULL AND {cond}
-                 ORDER BY s.last_modified DESC, s.id DESC"
+                "SELECT s.id FROM sessions s WHERE ?1 IS NULL AND {}
+                 ORDER BY s.last_modified DESC, s.id DESC",
+                w.join(" AND ")
             ))?;
-            let ids: Vec<String> = cands
+            let ids = cands
                 .query_map(rusqlite::params_from_iter(all), |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut runs = conn.prepare_cached(
-                "SELECT first_id, last_id FROM text_runs WHERE session_id = ?1 ORDER BY first_id DESC",
-            )?;
-            for id in ids {
-                let rs: Vec<(i64, i64)> = runs
-                    .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<_>>()?;
-                for (lo, hi) in rs {
-                    let hit: Option<i64> = step
-                        .query_row(params![m, hi.saturating_add(1), lo], |r| r.get(0))
-                        .optional()?;
-                    if let Some(rowid) = hit {
-                        found.push((id.clone(), rowid));
-                        break;
-                    }
-                }
-                if found.len() >= limit {
-                    break;
-                }
-            }
-        } else {
-            let mut run_of = conn.prepare_cached(
-                "SELECT first_id, last_id, session_id FROM text_runs WHERE first_id <= ?1
-                 ORDER BY first_id DESC LIMIT 1",
-            )?;
-            let mut session_of =
-                conn.prepare_cached("SELECT session_id FROM texts WHERE id = ?1")?;
-            let mut check = conn.prepare_cached(&format!(
-                "SELECT 1 FROM sessions s WHERE s.id = ?1 AND {cond}"
-            ))?;
-            let mut verdict: std::collections::HashMap<String, bool> =
-                std::collections::HashMap::new();
-            let mut cursor = i64::MAX;
-            while found.len() < limit {
-                let Some(rowid) = step
+            Some(ids)
+        };
+        if allowed.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let allowed_set: Option<std::collections::HashSet<&str>> = allowed
+            .as_ref()
+            .map(|ids| ids.iter().map(String::as_str).collect());
+        // The walk's state.
+        let mut run_of = conn.prepare_cached(
+            "SELECT first_id, last_id, session_id FROM text_runs WHERE first_id <= ?1
+             ORDER BY first_id DESC LIMIT 1",
+        )?;
+        let mut session_of = conn.prepare_cached("SELECT session_id FROM texts WHERE id = ?1")?;
+        let mut cursor = i64::MAX;
+        let mut walked: Vec<(String, i64)> = Vec::new();
+        let mut judged: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut walk_done = false;
+        // The look's state.
+        let mut runs = conn.prepare_cached(
+            "SELECT first_id, last_id FROM text_runs WHERE session_id = ?1 ORDER BY first_id DESC",
+        )?;
+        let mut next_candidate = 0usize;
+        let mut looked: Vec<(String, i64)> = Vec::new();
+        let found = loop {
+            // One step of the walk: the next session with a match.
+            if !walk_done {
+                match step
                     .query_row(params![m, cursor, i64::MIN], |r| r.get::<_, i64>(0))
                     .optional()?
-                else {
-                    break;
-                };
-                let run: Option<(i64, i64, String)> = run_of
-                    .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?;
-                let (next, id) = match run {
-                    Some((lo, hi, id)) if rowid <= hi => (lo, id),
-                    // Not in a known run: one row down.
-                    _ => (rowid, session_of.query_row([rowid], |r| r.get(0))?),
-                };
-                cursor = next;
-                if verdict.contains_key(&id) {
-                    continue; // judged already (and listed, if it passed)
+                {
+                    None => walk_done = true,
+                    Some(rowid) => {
+                        let run: Option<(i64, i64, String)> = run_of
+                            .query_row([rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                            .optional()?;
+                        let (next, id) = match run {
+                            Some((lo, hi, id)) if rowid <= hi => (lo, id),
+                            // Not in a known run: one row down.
+                            _ => (rowid, session_of.query_row([rowid], |r| r.get(0))?),
+                        };
+                        cursor = next;
+                        let ok = allowed_set.as_ref().is_none_or(|s| s.contains(id.as_str()));
+                        if judged.insert(id.clone()) && ok {
+                            walked.push((id, rowid));
+                        }
+                    }
                 }
-                let ok = w.is_empty() || {
-                    let mut all = vec![rusqlite::types::Value::Text(id.clone())];
-                    all.extend(p.iter().cloned());
-                    check
-                        .query_row(rusqlite::params_from_iter(all), |_| Ok(()))
-                        .optional()?
-                        .is_some()
-                };
-                verdict.insert(id.clone(), ok);
-                if ok {
-                    found.push((id, rowid));
+                if walk_done || walked.len() >= limit {
+                    break walked;
                 }
             }
-        }
+            // One step of the look: the next allowed session, does it match?
+            if let Some(ids) = &allowed {
+                match ids.get(next_candidate) {
+                    None => break looked,
+                    Some(id) => {
+                        next_candidate += 1;
+                        let rs: Vec<(i64, i64)> = runs
+                            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<rusqlite::Result<_>>()?;
+                        for (lo, hi) in rs {
+                            let hit: Option<i64> = step
+                                .query_row(params![m, hi.saturating_add(1), lo], |r| r.get(0))
+                                .optional()?;
+                            if let Some(rowid) = hit {
+                                looked.push((id.clone(), rowid));
+                                break;
+                            }
+                        }
+                        if looked.len() >= limit {
+                            break looked;
+                        }
+                    }
+                }
+            }
+        };
         let mut sess = conn.prepare_cached(&format!(
             "SELECT {SESSION_COLS}, x.kind FROM sessions s JOIN texts x ON x.id = ?2 WHERE s.id = ?1"
         ))?;
@@ -248,7 +260,28 @@ impl SqliteStore {
         (w, p)
     }
 
-    pub(super) fn search_sql(q: &SearchQuery) -> (String, Vec<rusqlite::types::Value>) {
+    /// How many of the newest matching texts a ranked search scores: ranking
+    /// every hit of a word that is everywhere costs time in proportion to the
+    /// whole history (each score reads the text's length); the best of the newest
+    /// thousand is what people want. When they hold fewer sessions than asked
+    /// for, the newest other matching sessions follow them.
+    pub const RANK_WINDOW: i64 = 1000;
+
+    /// The rowid of the oldest text a ranked search looks at: the
+    /// [`Self::RANK_WINDOW`]-th newest match (none when there are fewer).
+    fn rank_floor(conn: &Connection, m: &str) -> Result<Option<i64>> {
+        let mut st = conn.prepare_cached(
+            "SELECT rowid FROM text_fts WHERE text_fts MATCH ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+        )?;
+        Ok(st
+            .query_row(params![m, Self::RANK_WINDOW - 1], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub(super) fn search_sql(
+        q: &SearchQuery,
+        floor: Option<i64>,
+    ) -> (String, Vec<rusqlite::types::Value>) {
         let (w, mut p) = Self::filters(q);
         let mut all = p.clone();
         let sql = match q.fts_match() {
@@ -256,6 +289,10 @@ impl SqliteStore {
                 all.insert(0, rusqlite::types::Value::Text(m));
                 let mut conds = vec!["text_fts MATCH ?1".to_owned()];
                 conds.extend(w);
+                if let Some(f) = floor {
+                    all.push(rusqlite::types::Value::Integer(f));
+                    conds.push(format!("text_fts.rowid >= ?{}", all.len()));
+                }
                 // Newest first walks the index from the highest rowid down (no sort:
                 // the newest text has the highest rowids) and stops once enough
                 // sessions are found; snippets are made only for the rows read.
@@ -309,7 +346,11 @@ impl SqliteStore {
             tx.commit()?;
             return Ok(hits);
         }
-        let (sql, p) = Self::search_sql(q);
+        let floor = match q.fts_match() {
+            Some(m) if q.rank => Self::rank_floor(&conn, &m)?,
+            _ => None,
+        };
+        let (sql, p) = Self::search_sql(q, floor);
         let mut st = conn.prepare(&sql)?;
         let mut out: Vec<SearchHit> = Vec::new();
         let mut rowids: Vec<Option<i64>> = Vec::new();
@@ -351,6 +392,22 @@ impl SqliteStore {
                 }
             }
         }
+        // A full window with too few sessions: the newest other matches follow.
+        let mut extra = Vec::new();
+        if q.rank && floor.is_some() && out.len() < q.limit.max(1) {
+            if let Some(m) = Self::expanded_match(&conn, q)? {
+                let mut more = q.clone();
+                more.limit = q.limit.max(1) + out.len();
+                let have: std::collections::HashSet<String> =
+                    out.iter().map(|h| h.session.id.clone()).collect();
+                let room = q.limit.max(1) - out.len();
+                extra = Self::search_newest(&conn, &more, &m)?
+                    .into_iter()
+                    .filter(|h| !have.contains(&h.session.id))
+                    .take(room)
+                    .collect();
+            }
+        }
         if !q.rank && q.fts_match().is_some() {
             out.sort_by(|a, b| {
                 b.session
@@ -364,6 +421,7 @@ impl SqliteStore {
                 h.session = Self::fill(&conn, h.session)?;
                 Ok(h)
             })
+            .chain(extra.into_iter().map(Ok))
             .collect()
     }
 
@@ -371,7 +429,7 @@ impl SqliteStore {
     #[doc(hidden)]
     pub fn explain_search(&self, q: &SearchQuery) -> Result<String> {
         let conn = self.lock()?;
-        let (sql, p) = Self::search_sql(q);
+        let (sql, p) = Self::search_sql(q, None);
         let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let lines: Vec<String> = st
             .query_map(rusqlite::params_from_iter(p), |r| r.get::<_, String>(3))?
