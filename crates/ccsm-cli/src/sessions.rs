@@ -52,7 +52,8 @@ pub enum SessionsCmd {
     Search {
         /// Words, "phrases", prefix* and filters (see above); quote it for the shell.
         query: String,
-        /// Best match first (titles and prompts weigh more than bodies).
+        /// Best match first (titles and prompts weigh more than bodies), among the
+        /// newest 1,000 matching messages; then the newest other matching sessions.
         #[arg(long)]
         rank: bool,
         /// How many sessions to show.

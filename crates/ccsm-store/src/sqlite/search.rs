@@ -97,7 +97,13 @@ impl SqliteStore {
         let mut walked: Vec<(String, i64)> = Vec::new();
         let mut judged: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut walk_done = false;
-        // The look's state.
+        // The look's state. It asks for any match inside a run, first in rowid
+        // order: FTS5 seeks forward through a word's doclist by its index, while
+        // a backward seek into the middle of a long one walks page by page.
+        let mut step_up = conn.prepare_cached(
+            "SELECT rowid FROM text_fts WHERE text_fts MATCH ?1 AND rowid >= ?2 AND rowid <= ?3
+             ORDER BY rowid ASC LIMIT 1",
+        )?;
         let mut runs = conn.prepare_cached(
             "SELECT first_id, last_id FROM text_runs WHERE session_id = ?1 ORDER BY first_id DESC",
         )?;
@@ -141,8 +147,8 @@ impl SqliteStore {
                             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
                             .collect::<rusqlite::Result<_>>()?;
                         for (lo, hi) in rs {
-                            let hit: Option<i64> = step
-                                .query_row(params![m, hi.saturating_add(1), lo], |r| r.get(0))
+                            let hit: Option<i64> = step_up
+                                .query_row(params![m, lo, hi], |r| r.get(0))
                                 .optional()?;
                             if let Some(rowid) = hit {
                                 looked.push((id.clone(), rowid));
