@@ -164,6 +164,31 @@ fn rss_main(cmd: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `ccusage claude session --offline --json`, the usage peer (tools/ccusage).
+fn ccusage_session() -> Vec<String> {
+    let ccusage = ccsm_testkit::workspace_root().join("tools/ccusage/node_modules/.bin/ccusage");
+    [
+        ccusage.display().to_string(),
+        "claude".into(),
+        "session".into(),
+        "--offline".into(),
+        "--json".into(),
+    ]
+    .into()
+}
+
+/// The folder of the newest session in a catalog.
+fn newest_project(store: &ccsm_store::SqliteStore) -> Result<Option<String>> {
+    use ccsm_store::Store as _;
+    Ok(store
+        .list(&ccsm_store::ListFilter {
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .first()
+        .and_then(|s| s.project_path.clone()))
+}
+
 fn ccsm_bin() -> PathBuf {
     let me = std::env::current_exe().unwrap_or_default();
     me.with_file_name("ccsm")
@@ -318,14 +343,7 @@ fn catalog_bench(
     ];
     // P3's peer: ccusage's own full scan of the same dir, alternated with a
     // build from nothing (A B A B, warm page cache), two of each.
-    let ccusage = ccsm_testkit::workspace_root().join("tools/ccusage/node_modules/.bin/ccusage");
-    let peer: Vec<String> = vec![
-        ccusage.display().to_string(),
-        "claude".into(),
-        "session".into(),
-        "--offline".into(),
-        "--json".into(),
-    ];
+    let peer = ccusage_session();
     let penv = [
         ("CLAUDE_CONFIG_DIR", dir),
         ("LOG_LEVEL", std::path::Path::new("0")),
@@ -456,14 +474,7 @@ fn search_bench(db: &std::path::Path, queries: usize) -> Result<()> {
         "errors",
         "refactor",
     ];
-    let project = store
-        .list(&ccsm_store::ListFilter {
-            limit: Some(1),
-            ..Default::default()
-        })?
-        .first()
-        .and_then(|s| s.project_path.clone())
-        .unwrap_or_default();
+    let project = newest_project(&store)?.unwrap_or_default();
     let kinds = [
         "word",
         "phrase",
@@ -559,8 +570,6 @@ fn main() -> Result<()> {
             queries,
         } => catalog_bench(&dir, list_dir.as_deref(), queries)?,
         Cmd::Usage { dir, runs } => {
-            let ccusage =
-                ccsm_testkit::workspace_root().join("tools/ccusage/node_modules/.bin/ccusage");
             let ccsm = |extra: &[&str]| -> Vec<String> {
                 let mut v: Vec<String> = vec![
                     ccsm_bin().display().to_string(),
@@ -574,13 +583,7 @@ fn main() -> Result<()> {
             // P1 reads the files; P2 answers from a catalog built beforehand.
             let a_cmd = ccsm(&["--direct"]);
             let c_cmd = ccsm(&[]);
-            let b_cmd: Vec<String> = vec![
-                ccusage.display().to_string(),
-                "claude".into(),
-                "session".into(),
-                "--offline".into(),
-                "--json".into(),
-            ];
+            let b_cmd = ccusage_session();
             let home = tempfile_dir("usage-home")?;
             let env = [
                 ("CLAUDE_CONFIG_DIR", dir.as_path()),

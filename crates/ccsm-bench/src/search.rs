@@ -43,13 +43,7 @@ fn query_set(store: &ccsm_store::SqliteStore) -> Result<Vec<Query>> {
         .iter()
         .map(|&r| ccsm_testkit::corpus::made_up_word(r))
         .find(|w| hits(store, w, false).is_ok_and(|n| n > 0));
-    let project = store
-        .list(&ccsm_store::ListFilter {
-            limit: Some(1),
-            ..Default::default()
-        })?
-        .first()
-        .and_then(|s| s.project_path.clone())
+    let project = crate::newest_project(store)?
         .and_then(|p| p.rsplit('/').next().map(str::to_owned))
         .context("a project in the catalog")?;
     let mut v = vec![

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_calls_files_notes_rollup.sql"),
     include_str!("../../migrations/sqlite/0003_subagent_text.sql"),
     include_str!("../../migrations/sqlite/0004_daemon_records.sql"),
+    include_str!("../../migrations/sqlite/0005_fts_hashsize.sql"),
 ];
 
 /// The embedded catalog: one SQLite file (WAL) in ccsm's data dir.
