@@ -266,7 +266,20 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let rt = match tokio::runtime::Runtime::new() {
+    // Worker threads only for the commands that drive the CLI or serve: the
+    // others are short and blocking, and starting a pool costs them a few
+    // milliseconds of a search's budget.
+    let rt = if matches!(
+        cli.command,
+        Command::Run { .. } | Command::Chat { .. } | Command::Serve { .. }
+    ) {
+        tokio::runtime::Runtime::new()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ccsm: cannot start the runtime: {e}");
