@@ -155,7 +155,37 @@ pub(super) fn rare_words_narrow_filters_and_big_rankings(store: &dyn Store) {
     let mut got_ids = ids(&got);
     got_ids.sort_unstable();
     assert_eq!(got_ids, vec!["s-chatty", "s-r1", "s-r2", "s-r3"]);
-    for id in ["s-rare", "s-narrow", "s-chatty", "s-r1", "s-r2", "s-r3"] {
+    // What a session is called weighs more than how often a body says it.
+    let mut titled = session("s-titled", "/src/rank", 50_000);
+    titled.custom_title = Some("kangaroo plans".into());
+    ingest(
+        store,
+        titled,
+        true,
+        vec![chunk("t1", "user", "nothing here")],
+        vec![],
+    );
+    ingest(
+        store,
+        session("s-body", "/src/rank", 50_001),
+        true,
+        vec![chunk(
+            "b1",
+            "assistant",
+            "kangaroo kangaroo kangaroo kangaroo",
+        )],
+        vec![],
+    );
+    let mut ranked = SearchQuery::parse("kangaroo").unwrap();
+    ranked.rank = true;
+    assert_eq!(
+        ids(&store.search(&ranked).unwrap()),
+        vec!["s-titled", "s-body"]
+    );
+    assert_eq!(ids(&search(store, "kangaroo")), vec!["s-body", "s-titled"]);
+    for id in [
+        "s-rare", "s-narrow", "s-chatty", "s-r1", "s-r2", "s-r3", "s-titled", "s-body",
+    ] {
         assert!(store.delete(id).unwrap());
     }
     for i in 0..40 {

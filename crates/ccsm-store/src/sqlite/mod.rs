@@ -4,6 +4,7 @@
 
 mod calls;
 mod ingest;
+mod rank;
 mod readers;
 mod search;
 mod store_impl;
@@ -193,6 +194,7 @@ impl SqliteStore {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Reads straight from the page cache, without a copy per page.
         conn.pragma_update(None, "mmap_size", 64i64 << 20)?;
+        rank::register(&conn)?;
         let checkpointer = Some(Checkpointer::start(&mut conn, path)?);
         let store = Self {
             conn: Mutex::new(conn),
@@ -240,8 +242,10 @@ impl SqliteStore {
 
     /// An in-memory catalog (tests).
     pub fn memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        rank::register(&conn)?;
         let store = Self {
-            conn: Mutex::new(Connection::open_in_memory()?),
+            conn: Mutex::new(conn),
             readers: None,
             _checkpointer: None,
         };
@@ -252,8 +256,10 @@ impl SqliteStore {
     /// Opens the catalog migrated only up to `version` (tests of the migrations).
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: usize) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        rank::register(&conn)?;
         let store = Self {
-            conn: Mutex::new(Connection::open(path)?),
+            conn: Mutex::new(conn),
             readers: None,
             _checkpointer: None,
         };

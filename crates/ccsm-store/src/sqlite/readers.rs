@@ -110,6 +110,7 @@ impl Readers {
         conn.pragma_update(None, "cache_size", -16384)?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "mmap_size", 64i64 << 20)?;
+        super::rank::register(&conn)?;
         Ok(conn)
     }
 

@@ -303,13 +303,13 @@ impl SqliteStore {
                 // the newest text has the highest rowids) and stops once enough
                 // sessions are found; snippets are made only for the rows read.
                 let order = if q.rank {
-                    "text_fts.rank"
+                    "score"
                 } else {
                     "text_fts.rowid DESC"
                 };
                 format!(
                     "SELECT {SESSION_COLS}, text_fts.rowid, x.kind,
-                            text_fts.rank AS score
+                            ccsm_rank(text_fts) AS score
                      FROM text_fts JOIN texts x ON x.id = text_fts.rowid
                      JOIN sessions s ON s.id = x.session_id
                      WHERE {} ORDER BY {order}",
