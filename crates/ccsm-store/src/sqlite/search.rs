@@ -266,11 +266,11 @@ impl SqliteStore {
         (w, p)
     }
 
-    /// How many of the newest matching texts a ranked search scores: ranking
-    /// every hit of a word that is everywhere costs time in proportion to the
-    /// whole history (each score reads the text's length); the best of the newest
-    /// thousand is what people want. When they hold fewer sessions than asked
-    /// for, the newest other matching sessions follow them.
+    /// How many of the newest matching texts a ranked search scores: scoring
+    /// (and joining to its session) every hit of a word that is everywhere costs
+    /// time in proportion to the whole history; the best of the newest thousand
+    /// is what people want. When they hold fewer sessions than asked for, the
+    /// newest other matching sessions follow them.
     pub const RANK_WINDOW: i64 = 1000;
 
     /// The rowid of the oldest text a ranked search looks at: the
@@ -299,9 +299,10 @@ impl SqliteStore {
                     all.push(rusqlite::types::Value::Integer(f));
                     conds.push(format!("text_fts.rowid >= ?{}", all.len()));
                 }
-                // Newest first walks the index from the highest rowid down (no sort:
-                // the newest text has the highest rowids) and stops once enough
-                // sessions are found; snippets are made only for the rows read.
+                // Ranked (newest first without ranking goes through
+                // `search_newest`): the rows of the window, best first; the rows
+                // are read until enough sessions are found, snippets made only
+                // for those shown.
                 let order = if q.rank {
                     "score"
                 } else {
