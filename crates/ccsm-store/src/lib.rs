@@ -7,13 +7,19 @@
 
 pub mod conformance;
 mod policy;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod query;
 mod sqlite;
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+mod tokens;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 pub use query::{QueryError, SearchQuery, Term};
 pub use sqlite::SqliteStore;
 
@@ -23,6 +29,12 @@ pub use sqlite::SqliteStore;
 pub enum Error {
     #[error("catalog database error: {0}")]
     Db(#[from] rusqlite::Error),
+    #[cfg(feature = "postgres")]
+    #[error("catalog database error: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    /// The catalog's server cannot be reached (down, refusing, out of connections).
+    #[error("the catalog is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Query(#[from] QueryError),
     #[error("session {0} is not in the catalog")]
@@ -60,7 +72,11 @@ impl ccsm_core::HasKind for Error {
         match self {
             Self::NotFound(_) | Self::NameNotFound(_) => K::NotFound,
             Self::Query(_) | Self::Invalid(_) => K::InvalidInput,
-            Self::TooNew { .. } => K::Unavailable,
+            Self::TooNew { .. } | Self::Unavailable(_) => K::Unavailable,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(e) if postgres::unreachable(e) => K::Unavailable,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => K::Internal,
             // Busy: another process holds the catalog past the wait.
             Self::Db(rusqlite::Error::SqliteFailure(e, _))
                 if matches!(
@@ -75,14 +91,53 @@ impl ccsm_core::HasKind for Error {
     }
 }
 
-/// Opens the catalog a URL names: `sqlite:///path/to/file.db` (made if missing).
+/// Opens the catalog a URL names: `sqlite:///path/to/file.db` (made if missing)
+/// or `postgres://…` / `postgresql://…` (a database that exists; its tables are
+/// made or migrated).
 pub fn open_url(url: &str) -> Result<std::sync::Arc<dyn Store>> {
-    match url.strip_prefix("sqlite://") {
-        Some(p) if !p.is_empty() => Ok(std::sync::Arc::new(SqliteStore::open(Path::new(p))?)),
-        _ => Err(Error::Invalid(format!(
-            "catalog {url:?}: only sqlite:// catalogs are supported by this build"
-        ))),
+    if let Some(p) = url.strip_prefix("sqlite://").filter(|p| !p.is_empty()) {
+        return Ok(std::sync::Arc::new(SqliteStore::open(Path::new(p))?));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(std::sync::Arc::new(PgStore::open(url)?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(Error::Invalid(
+            "this build of ccsm has no PostgreSQL backend (feature `postgres`)".into(),
+        ));
+    }
+    Err(Error::Invalid(format!(
+        "catalog {:?}: a catalog URL starts with sqlite:// or postgres://",
+        redact_url(url)
+    )))
+}
+
+/// A catalog URL fit to show: a password in it is replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (auth, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let auth = match auth.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => auth.to_owned(),
+        },
+        None => auth.to_owned(),
+    };
+    // A password given as a parameter.
+    let tail: String = tail
+        .split('&')
+        .map(|kv| match kv.split_once("password=") {
+            Some((lead, _)) => format!("{lead}password=***"),
+            None => kv.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{scheme}://{auth}{tail}")
 }
 
 /// Everything the catalog knows about a session.

@@ -7,11 +7,13 @@
 //! - [`TestEnv`]: a temp `CLAUDE_CONFIG_DIR`, home and project dir per test, and the
 //!   real CLI wired to a scripted model.
 //! - [`wait_for`]: wait on a condition with a deadline (never sleep and hope).
+//! - [`pg`]: a throwaway PostgreSQL cluster on a Unix socket.
 //! - [`corpus`]: a Claude-Code-shaped config dir of a chosen size, from a seed.
 
 pub mod corpus;
 pub mod fake;
 pub mod mock_model;
+pub mod pg;
 pub mod scenario;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,242 @@
+//! The PostgreSQL backend: a catalog many hosts share. A pool of connections
+//! (r2d2), the same tables as SQLite's, text searched through a `tsvector` per
+//! row (GIN) written from ccsm's own words ([`crate::tokens`]), so that queries,
+//! filters, order and snippets answer as on SQLite. Writers take one advisory
+//! lock per transaction: two hosts syncing at once write one after the other,
+//! as SQLite's single writer does. By job: `write` (a file's session, text and
+//! calls), `search`, `store_impl` (the [`Store`] trait).
+
+mod search;
+mod store_impl;
+mod write;
+
+use std::time::Duration;
+
+use postgres::types::ToSql;
+use postgres::NoTls;
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::{Error, Result, SessionRecord};
+
+/// The schema, one migration per file, applied in order; never edited once released.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+
+/// The advisory lock every writing transaction takes (and migrations).
+const WRITE_LOCK: i64 = 0x6363_736d; // "ccsm"
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
+
+/// A catalog in a PostgreSQL database.
+pub struct PgStore {
+    pool: Pool,
+    /// The URL without its password (for messages).
+    shown: String,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether an error says the server cannot be reached (rather than that a
+/// statement failed): the connection is closed, or the server refused, is
+/// shutting down or is out of connections.
+pub(crate) fn unreachable(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08: connection exceptions; 57P01-57P03: shutting down, cannot
+        // connect now; 53300: too many connections.
+        Some(c) => {
+            let c = c.code();
+            c.starts_with("08") || c.starts_with("57P") || c == "53300"
+        }
+        // No SQL state: an I/O error on the way.
+        None => e.as_db_error().is_none(),
+    }
+}
+
+fn pool_error(shown: &str, e: r2d2::Error) -> Error {
+    Error::Unavailable(format!("{shown}: {e}"))
+}
+
+impl PgStore {
+    /// Connects to the database `url` names and brings its tables up to date.
+    pub fn open(url: &str) -> Result<Self> {
+        let shown = crate::redact_url(url);
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| Error::Invalid(format!("catalog URL {shown}: {e}")))?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(8)
+            .min_idle(Some(0))
+            .connection_timeout(Duration::from_secs(5))
+            // Failed connections are the caller's error to show, not a log line.
+            .error_handler(Box::new(r2d2::NopErrorHandler))
+            .build_unchecked(manager);
+        let store = Self { pool, shown };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// A connection from the pool.
+    fn conn(&self) -> Result<Conn> {
+        let mut c = self.pool.get().map_err(|e| pool_error(&self.shown, e))?;
+        // A connection the server dropped (restarted) is replaced, not used.
+        if c.is_closed() {
+            drop(c);
+            c = self.pool.get().map_err(|e| pool_error(&self.shown, e))?;
+        }
+        Ok(c)
+    }
+
+    /// A writing transaction: the advisory lock first (writers queue, as on
+    /// SQLite), then `work`, committed if it returns `Ok`.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        let out = work(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.batch_execute("CREATE TABLE IF NOT EXISTS ccsm_schema (version INTEGER NOT NULL)")?;
+            let version: i32 = match tx.query_opt("SELECT version FROM ccsm_schema", &[])? {
+                Some(r) => r.get(0),
+                None => {
+                    tx.execute("INSERT INTO ccsm_schema (version) VALUES (0)", &[])?;
+                    0
+                }
+            };
+            let known = MIGRATIONS.len() as i32;
+            if version > known {
+                return Err(Error::TooNew {
+                    path: self.shown.clone(),
+                    found: i64::from(version),
+                    known: i64::from(known),
+                });
+            }
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                tx.batch_execute(sql)?;
+                tx.execute("UPDATE ccsm_schema SET version = $1", &[&(i as i32 + 1)])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes every table of the catalog (tests, `store copy` into a fresh one).
+    #[doc(hidden)]
+    pub fn drop_all(&self) -> Result<()> {
+        let mut c = self.conn()?;
+        c.batch_execute(
+            "DROP TABLE IF EXISTS sessions, tags, files, calls, call_copies, touched, texts, names,
+               name_sessions, usage_rollup, usage_dirty, meta, daemon_records, ccsm_schema CASCADE",
+        )?;
+        Ok(())
+    }
+}
+
+fn split_list(s: String) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+const SESSION_COLS: &str =
+    "s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
+    s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified, s.file_size,
+    s.archived, s.messages, s.user_turns, s.tool_calls, s.input_tokens, s.output_tokens,
+    s.cache_creation_tokens, s.cache_read_tokens, s.cost_usd, s.models, s.tools,
+    (SELECT COUNT(*) FROM touched t WHERE t.session_id = s.id), s.first_activity, s.last_activity,
+    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd";
+
+/// How many columns [`SESSION_COLS`] has (what a query selects after them starts here).
+const SESSION_NCOLS: usize = 32;
+
+fn u(r: &postgres::Row, i: usize) -> u64 {
+    r.get::<_, i64>(i).max(0) as u64
+}
+
+fn row_to_session(r: &postgres::Row) -> SessionRecord {
+    SessionRecord {
+        id: r.get(0),
+        project_dir: r.get(1),
+        project_path: r.get(2),
+        file_path: r.get(3),
+        summary: r.get(4),
+        custom_title: r.get(5),
+        first_prompt: r.get(6),
+        git_branch: r.get(7),
+        cwd: r.get(8),
+        native_tag: r.get(9),
+        created_at: r.get(10),
+        last_modified: r.get(11),
+        file_size: u(r, 12),
+        archived: r.get(13),
+        messages: u(r, 14),
+        user_turns: u(r, 15),
+        tool_calls: u(r, 16),
+        input_tokens: u(r, 17),
+        output_tokens: u(r, 18),
+        cache_creation_tokens: u(r, 19),
+        cache_read_tokens: u(r, 20),
+        cost_usd: r.get(21),
+        models: split_list(r.get(22)),
+        tools: split_list(r.get(23)),
+        files_touched: u(r, 24),
+        first_activity: r.get(25),
+        last_activity: r.get(26),
+        description: r.get(27),
+        tags: Vec::new(),
+        names: Vec::new(),
+        gone: r.get(28),
+        archive_key: r.get(29),
+        notes: r.get(30),
+        cli_cost_usd: r.get(31),
+    }
+}
+
+/// Adds a session's tags and names.
+fn fill(c: &mut impl postgres::GenericClient, mut s: SessionRecord) -> Result<SessionRecord> {
+    s.tags = c
+        .query(
+            "SELECT tag FROM tags WHERE session_id = $1 ORDER BY tag",
+            &[&s.id],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    s.names = c
+        .query(
+            "SELECT DISTINCT name FROM name_sessions WHERE session_id = $1 ORDER BY name",
+            &[&s.id],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(s)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A write to the sessions: the next sync compares every file again.
+fn forget_sync_digest(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+    tx.execute("DELETE FROM meta WHERE key = 'sync_digest'", &[])?;
+    Ok(())
+}

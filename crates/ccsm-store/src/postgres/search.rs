@@ -1,0 +1,284 @@
+//! Full-text search on PostgreSQL: the same language, filters and answers as
+//! SQLite's. Newest first: the matching rows from the newest down, a batch at a
+//! time, until enough sessions; ranked: the newest [`RANK_WINDOW`] matching rows
+//! scored by `ts_rank` (titles ten times a body), then the newest other
+//! matching sessions. Snippets are cut by ccsm ([`crate::tokens::snippet`]).
+
+use super::*;
+use crate::{SearchHit, SearchQuery};
+
+/// How many of the newest matching rows a ranked search scores (as on SQLite).
+const RANK_WINDOW: i64 = 1000;
+
+/// Weights of `ts_rank`, for D, C, B, A: a body's words (D) weigh a tenth of a
+/// title's (A).
+const RANK_WEIGHTS: &str = "{0.1, 0.1, 0.1, 1.0}";
+
+/// A parameter of a query being built.
+type Param = Box<dyn ToSql + Sync>;
+
+/// The WHERE conditions and parameters of a search's filters; placeholders are
+/// numbered after the `taken` ones.
+fn filters(q: &SearchQuery, taken: usize) -> (Vec<String>, Vec<Param>) {
+    let mut w = Vec::new();
+    let mut p: Vec<Param> = Vec::new();
+    let bind = |p: &mut Vec<Param>, v: Param| {
+        p.push(v);
+        format!("${}", taken + p.len())
+    };
+    if let Some(proj) = &q.project {
+        if proj.starts_with('/') {
+            let x = bind(&mut p, Box::new(proj.trim_end_matches('/').to_owned()));
+            w.push(format!("s.project_path = {x}"));
+        } else {
+            let x = bind(&mut p, Box::new(format!("%/{}", like_escape(proj))));
+            w.push(format!("s.project_path ILIKE {x}"));
+        }
+    }
+    for t in &q.tags {
+        let x = bind(&mut p, Box::new(t.clone()));
+        w.push(format!(
+            "(s.native_tag = {x} OR EXISTS (SELECT 1 FROM tags t WHERE t.session_id = s.id AND t.tag = {x}))"
+        ));
+    }
+    for n in &q.names {
+        let x = bind(&mut p, Box::new(n.clone()));
+        w.push(format!(
+            "EXISTS (SELECT 1 FROM name_sessions n WHERE n.session_id = s.id AND n.name = {x})"
+        ));
+    }
+    if let Some(m) = &q.model {
+        let x = bind(&mut p, Box::new(format!("%{}%", like_escape(m))));
+        w.push(format!("s.models ILIKE {x}"));
+    }
+    if let Some(b) = &q.branch {
+        let x = bind(&mut p, Box::new(b.clone()));
+        w.push(format!("s.git_branch = {x}"));
+    }
+    if let Some(a) = q.after {
+        let x = bind(&mut p, Box::new(a));
+        w.push(format!("COALESCE(s.last_activity, s.last_modified) >= {x}"));
+    }
+    if let Some(b) = q.before {
+        let x = bind(&mut p, Box::new(b));
+        w.push(format!(
+            "COALESCE(s.first_activity, s.created_at, s.last_modified) <= {x}"
+        ));
+    }
+    if let Some(c) = q.cost_gt {
+        let x = bind(&mut p, Box::new(c));
+        w.push(format!("s.cost_usd > {x}"));
+    }
+    if let Some(c) = q.cost_lt {
+        let x = bind(&mut p, Box::new(c));
+        w.push(format!("s.cost_usd < {x}"));
+    }
+    for t in &q.tools {
+        let x = bind(&mut p, Box::new(format!("%,{},%", like_escape(t))));
+        w.push(format!("(',' || s.tools || ',') ILIKE {x}"));
+    }
+    if q.archived {
+        w.push("s.archived".into());
+    }
+    if q.gone {
+        w.push("s.gone".into());
+    }
+    (w, p)
+}
+
+/// `s` matched literally by LIKE (SQLite's LIKE has no escapes; `%` and `_` in a
+/// filter are rare, and literal is what a user means).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+fn refs(p: &[Param]) -> Params<'_> {
+    p.iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// A matching row: its id, session and kind.
+struct Row {
+    id: i64,
+    session: String,
+}
+
+impl PgStore {
+    pub(super) fn search_hits(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
+        let mut c = self.conn()?;
+        // One snapshot for the few queries of a search.
+        let mut tx = c
+            .build_transaction()
+            .read_only(true)
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .start()?;
+        let limit = q.limit.max(1);
+        if q.terms.is_empty() {
+            let (w, p) = filters(q, 0);
+            let cond = if w.is_empty() {
+                "TRUE".into()
+            } else {
+                w.join(" AND ")
+            };
+            let mut p = p;
+            p.push(Box::new(limit as i64));
+            let rows = tx.query(
+                &format!(
+                    "SELECT {SESSION_COLS} FROM sessions s WHERE {cond}
+                     ORDER BY s.last_modified DESC LIMIT ${}",
+                    p.len()
+                ),
+                &refs(&p),
+            )?;
+            let mut out = Vec::new();
+            for r in &rows {
+                out.push(SearchHit {
+                    session: fill(&mut tx, row_to_session(r))?,
+                    snippet: String::new(),
+                    kind: None,
+                    score: 0.0,
+                });
+            }
+            return Ok(out);
+        }
+        let Some(tsq) = crate::tokens::tsquery(&q.terms) else {
+            return Ok(Vec::new());
+        };
+        let mut picked: Vec<(Row, f64)> = Vec::new();
+        if q.rank {
+            picked = ranked(&mut tx, q, &tsq, limit)?;
+        }
+        if picked.len() < limit {
+            let have: std::collections::HashSet<String> =
+                picked.iter().map(|(r, _)| r.session.clone()).collect();
+            let more = newest(&mut tx, q, &tsq, limit, &have)?;
+            picked.extend(more.into_iter().map(|r| (r, 0.0)));
+        }
+        let mut out = Vec::new();
+        for (row, score) in picked {
+            let Some(r) = tx.query_opt(
+                &format!(
+                    "SELECT {SESSION_COLS}, x.kind, x.title, x.body FROM sessions s
+                     JOIN texts x ON x.id = $2 WHERE s.id = $1"
+                ),
+                &[&row.session, &row.id],
+            )?
+            else {
+                continue;
+            };
+            let kind: String = r.get(SESSION_NCOLS);
+            let (title, body): (String, String) =
+                (r.get(SESSION_NCOLS + 1), r.get(SESSION_NCOLS + 2));
+            let text = if title.is_empty() { body } else { title };
+            out.push(SearchHit {
+                session: fill(&mut tx, row_to_session(&r))?,
+                snippet: crate::tokens::snippet(&text, &q.terms),
+                kind: Some(kind),
+                score,
+            });
+        }
+        if !q.rank {
+            out.sort_by(|a, b| {
+                b.session
+                    .last_modified
+                    .cmp(&a.session.last_modified)
+                    .then(b.session.id.cmp(&a.session.id))
+            });
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// The first `limit` sessions (other than `have`) with a matching row, from the
+/// newest row down, each with its newest matching row.
+fn newest(
+    tx: &mut postgres::Transaction<'_>,
+    q: &SearchQuery,
+    tsq: &str,
+    limit: usize,
+    have: &std::collections::HashSet<String>,
+) -> Result<Vec<Row>> {
+    let (w, fp) = filters(q, 3);
+    let join = if w.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "JOIN sessions s ON s.id = x.session_id AND {}",
+            w.join(" AND ")
+        )
+    };
+    let sql = format!(
+        "SELECT x.id, x.session_id FROM texts x {join}
+         WHERE x.tsv @@ $1::text::tsquery AND x.id < $2 ORDER BY x.id DESC LIMIT $3"
+    );
+    let mut found: Vec<Row> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = have.clone();
+    let mut cursor = i64::MAX;
+    // Batches grow: a word said many times per session needs more rows per session.
+    let mut batch: i64 = (limit as i64 * 4).max(64);
+    loop {
+        let mut p: Params<'_> = vec![&tsq, &cursor, &batch];
+        p.extend(refs(&fp));
+        let rows = tx.query(&sql, &p)?;
+        let n = rows.len() as i64;
+        for r in &rows {
+            let (id, session): (i64, String) = (r.get(0), r.get(1));
+            cursor = id;
+            if seen.insert(session.clone()) {
+                found.push(Row { id, session });
+                if found.len() >= limit {
+                    return Ok(found);
+                }
+            }
+        }
+        if n < batch {
+            return Ok(found);
+        }
+        batch = (batch * 4).min(100_000);
+    }
+}
+
+/// The newest [`RANK_WINDOW`] matching rows, best first, one per session, at
+/// most `limit`.
+fn ranked(
+    tx: &mut postgres::Transaction<'_>,
+    q: &SearchQuery,
+    tsq: &str,
+    limit: usize,
+) -> Result<Vec<(Row, f64)>> {
+    let (w, fp) = filters(q, 3);
+    let join = if w.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "JOIN sessions s ON s.id = x.session_id AND {}",
+            w.join(" AND ")
+        )
+    };
+    let sql = format!(
+        "WITH win AS (
+            SELECT x.id, x.session_id, x.tsv FROM texts x {join}
+            WHERE x.tsv @@ $1::text::tsquery ORDER BY x.id DESC LIMIT $2)
+         SELECT id, session_id, ts_rank($3::text::float4[], tsv, $1::text::tsquery)::float8 AS score
+         FROM win ORDER BY score DESC, id DESC"
+    );
+    let window = RANK_WINDOW;
+    let mut p: Params<'_> = vec![&tsq, &window, &RANK_WEIGHTS];
+    p.extend(refs(&fp));
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for r in tx.query(&sql, &p)? {
+        let (id, session, score): (i64, String, f64) = (r.get(0), r.get(1), r.get(2));
+        if seen.insert(session.clone()) {
+            out.push((Row { id, session }, score));
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
