@@ -27,13 +27,25 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "The Claude Code session manager: run, find, keep and move Claude Code sessions",
     long_about = None,
-    after_help = "Defaults can be set in ~/.config/ccsm/config.toml (or $CCSM_CONFIG): config_dir, claude, data_dir, catalog, pricing."
+    after_help = "Defaults can be set in ~/.config/ccsm/config.toml (or $CCSM_CONFIG): config_dir, claude, data_dir, catalog, store, pricing."
 )]
 struct Cli {
     /// Claude Code's config dir (default: $CLAUDE_CONFIG_DIR, the config file's
     /// config_dir, else ~/.claude).
     #[arg(long, global = true, value_name = "DIR")]
     config_dir: Option<PathBuf>,
+    /// The catalog for every config dir and host: postgres://user@host/db (a
+    /// team's, shared) or sqlite:///path.db (default: the config file's `store`,
+    /// else each config dir's own SQLite catalog). The password comes from
+    /// $CCSM_STORE_PASSWORD or the config file's store_password_file.
+    #[arg(
+        long,
+        global = true,
+        env = "CCSM_STORE",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    store: Option<String>,
     // Accepted before the command too, as earlier versions took them; each is
     // shown only on the commands it applies to.
     #[arg(long, hide = true)]
@@ -287,7 +299,13 @@ fn main() -> ExitCode {
         }
     };
     // A bad config file is said before anything runs (a typo is never ignored).
-    let config = match config::load() {
+    let config = match config::load().and_then(|mut c| {
+        if let Some(url) = cli.store.clone().filter(|u| !u.is_empty()) {
+            config::check_store_url(&url)?;
+            c.store = Some(url);
+        }
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ccsm: {:#}", anyhow::Error::from(e));

@@ -35,6 +35,10 @@ pub enum SessionsCmd {
         /// Only sessions last active on or before this day.
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
+        /// Only the sessions of this host (a catalog shared by many hosts; see
+        /// $CCSM_HOST).
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
         /// Show whole session ids (tables show the first 8 characters, which any
         /// command accepts).
         #[arg(long)]
@@ -247,6 +251,7 @@ pub fn sessions(svc: &Service, cmd: SessionsCmd, json: bool, direct: bool) -> Re
             tag,
             since,
             until,
+            host,
             full_ids,
         } => {
             let q = ccsm_service::ListQuery {
@@ -256,6 +261,7 @@ pub fn sessions(svc: &Service, cmd: SessionsCmd, json: bool, direct: bool) -> Re
                 tag,
                 since,
                 until,
+                host,
             };
             let rows = svc.list_sessions(&q, source)?;
             crate::info::list(&rows, json, full_ids, (!all).then_some(limit), offset)?;

@@ -16,6 +16,8 @@ pub fn show_config(svc: &Service, json: bool) -> anyhow::Result<()> {
         "configDir": svc.config_dir(),
         "dataDir": svc.data_dir(),
         "catalog": svc.catalog_path(),
+        "store": config.store.as_ref().map(|_| svc.catalog_url()),
+        "host": svc.host(),
         "pricing": pricing,
         "claude": config.claude,
         "serve": {"listen": config.serve.listen, "tokenFile": config.serve.token_file},
@@ -32,7 +34,11 @@ pub fn show_config(svc: &Service, json: bool) -> anyhow::Result<()> {
     println!("config file   {}{found}", show(&config::path()));
     println!("config dir    {}", svc.config_dir().display());
     println!("data dir      {}", svc.data_dir().display());
-    println!("catalog       {}", svc.catalog_path().display());
+    match &config.store {
+        Some(_) => println!("store         {}", svc.catalog_url()),
+        None => println!("catalog       {}", svc.catalog_path().display()),
+    }
+    println!("host          {}", svc.host());
     println!("pricing       {pricing}");
     println!("claude        {}", show(&config.claude));
     println!(

@@ -120,6 +120,9 @@ pub struct SessionView {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The host whose config dir holds it (a catalog shared by many hosts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl From<SessionInfo> for SessionView {
@@ -131,6 +134,7 @@ impl From<SessionInfo> for SessionView {
             tags: Vec::new(),
             description: None,
             notes: None,
+            host: None,
         }
     }
 }

@@ -10,6 +10,9 @@
 //! claude = "/usr/local/bin/claude"    # the CLI that run and chat start
 //! data_dir = "~/.local/share/ccsm"    # ccsm's catalogs, archive and backups
 //! catalog = "sqlite:///home/me/ccsm.db"  # config_dir's catalog (needs config_dir)
+//! store = "postgres://me@db.example/ccsm" # one catalog for every config dir and
+//!                                     # host (a team's); also --store, $CCSM_STORE
+//! store_password_file = "~/.config/ccsm/db-password"  # or $CCSM_STORE_PASSWORD
 //! pricing = "~/prices.json"           # a pricing table (ccsm's or LiteLLM's shape)
 //! roots = ["~/src", "/work"]          # the only folders sessions may run in or be
 //!                                     # moved to (default: any but system locations)
@@ -43,6 +46,11 @@ pub struct Config {
     pub claude: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub catalog: Option<String>,
+    /// The catalog every config dir and host uses (`postgres://…` for a team,
+    /// or `sqlite://…`), in place of each config dir's own.
+    pub store: Option<String>,
+    /// A file holding the store's password (never printed).
+    pub store_password_file: Option<PathBuf>,
     pub pricing: Option<PathBuf>,
     /// The folders sessions may run in, be moved or written to (empty: any
     /// folder that is not a system location).
@@ -128,6 +136,7 @@ pub fn load() -> Result<Config> {
         &mut c.claude,
         &mut c.data_dir,
         &mut c.pricing,
+        &mut c.store_password_file,
     ] {
         if let Some(v) = f.as_mut() {
             *v = expand(v);
@@ -155,8 +164,24 @@ pub fn load() -> Result<Config> {
     if let Some(url) = &c.catalog {
         catalog_file(url).with_context(|| format!("the config file {}", p.display()))?;
     }
+    if let Some(url) = &c.store {
+        check_store_url(url).with_context(|| format!("the config file {}", p.display()))?;
+    }
     c.path = Some(p);
     Ok(c)
+}
+
+/// A store URL ccsm can open: `sqlite://FILE` or `postgres://…`.
+pub fn check_store_url(url: &str) -> Result<()> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(());
+    }
+    catalog_file(url).map(|_| ()).map_err(|_| {
+        crate::Error::invalid(format!(
+            "store {:?}: a store URL is sqlite:///path/to/file.db or postgres://user@host/db",
+            ccsm_store::redact_url(url)
+        ))
+    })
 }
 
 /// The file of a catalog URL: `sqlite:///abs/path` or `sqlite://~/path`.

@@ -47,6 +47,8 @@ pub struct ListQuery {
     pub since: Option<String>,
     /// Only sessions last active on or before this day.
     pub until: Option<String>,
+    /// Only the sessions of this host (a catalog shared by many hosts).
+    pub host: Option<String>,
 }
 
 /// What the catalog knows of a session beyond the listing.
@@ -113,6 +115,7 @@ pub(crate) fn view(s: SessionRecord) -> SessionView {
         tags: s.tags,
         description: s.description,
         notes: s.notes,
+        host: s.host,
     }
 }
 
@@ -172,6 +175,7 @@ impl Service {
             tag: q.tag.clone(),
             modified_from: from,
             modified_before: before,
+            host: q.host.clone(),
         })?;
         Ok(rows.into_iter().map(view).collect())
     }

@@ -67,9 +67,15 @@ pub struct CatalogStatus {
 
 impl Service {
     /// The catalog's file: one per config dir in the data dir; the config file's
-    /// `catalog` names the file for the config dir it makes the default.
+    /// `catalog` names the file for the config dir it makes the default, and a
+    /// shared `store` of `sqlite://FILE` that file for every config dir.
     pub fn catalog_path(&self) -> PathBuf {
         let cfg = &self.config;
+        if let Some(url) = cfg.store.as_deref().filter(|u| u.starts_with("sqlite://")) {
+            if let Ok(p) = crate::config::catalog_file(url) {
+                return p;
+            }
+        }
         if let (Some(url), Some(default)) = (&cfg.catalog, &cfg.config_dir) {
             let same = |a: &Path| a.canonicalize().unwrap_or_else(|_| a.to_path_buf());
             if same(default) == same(&self.dir.root) {
@@ -83,9 +89,57 @@ impl Service {
             .join(format!("{}.db", config_key(&self.dir)))
     }
 
-    /// The catalog's URL (`sqlite:///…`).
+    /// The catalog's URL (`sqlite:///…`, or the shared store's), without its
+    /// password.
     pub fn catalog_url(&self) -> String {
-        format!("sqlite://{}", self.catalog_path().display())
+        match &self.config.store {
+            Some(url) => ccsm_store::redact_url(url),
+            None => format!("sqlite://{}", self.catalog_path().display()),
+        }
+    }
+
+    /// This machine's name in a shared store (`$CCSM_HOST`, else the host name).
+    pub fn host(&self) -> String {
+        ccsm_store::local_host()
+    }
+
+    /// The shared store, when one is set (`--store`, `$CCSM_STORE`, the config
+    /// file's `store`) and it is a server's (not an SQLite file).
+    fn server_store(&self) -> Option<&str> {
+        self.config
+            .store
+            .as_deref()
+            .filter(|u| !u.starts_with("sqlite://"))
+    }
+
+    /// The store's password: `$CCSM_STORE_PASSWORD`, else the config file's
+    /// `store_password_file` (its first line), else none (the URL's, if any).
+    fn store_password(&self) -> Result<Option<String>> {
+        if let Some(p) = crate::config::env("CCSM_STORE_PASSWORD") {
+            return Ok(Some(p.to_string_lossy().into_owned()));
+        }
+        let Some(f) = &self.config.store_password_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading the store's password file {}", f.display()))?;
+        Ok(Some(text.lines().next().unwrap_or_default().to_owned()))
+    }
+
+    /// Opens the catalog: the shared store when one is set, else this config
+    /// dir's SQLite file.
+    fn open_store(&self) -> Result<Arc<dyn Store>> {
+        if let Some(url) = self.server_store() {
+            let host = ccsm_store::local_host();
+            let password = self.store_password()?;
+            return Ok(Arc::new(
+                ccsm_store::PgStore::open_as(url, &host, password.as_deref())
+                    .with_context(|| format!("opening the store {}", self.catalog_url()))?,
+            ));
+        }
+        let path = self.catalog_path();
+        ccsm_store::open_url(&format!("sqlite://{}", path.display()))
+            .with_context(|| format!("opening the catalog {}", path.display()))
     }
 
     /// The catalog's backend, where it is, its size and how many sessions it
@@ -96,7 +150,11 @@ impl Service {
         let c = self.fresh()?;
         let listed = c.store.known_files()?;
         Ok(CatalogStatus {
-            backend: "sqlite".into(),
+            backend: if self.server_store().is_some() {
+                "postgres".into()
+            } else {
+                "sqlite".into()
+            },
             url: self.catalog_url(),
             size_bytes: std::fs::metadata(&path).map_or(0, |m| m.len()),
             sessions: listed.len(),
@@ -108,9 +166,7 @@ impl Service {
     pub fn catalog(&self) -> Result<Catalog> {
         // A missing config dir is the error to show, not a catalog that cannot be made.
         self.dir.check()?;
-        let path = self.catalog_path();
-        let store = ccsm_store::open_url(&self.catalog_url())
-            .with_context(|| format!("opening the catalog {}", path.display()))?;
+        let store = self.open_store()?;
         let mut indexer = Indexer::new(self.dir.clone());
         // Each config dir archives into a dir of its own: two config dirs sharing
         // this data dir (two users, a test dir, a second profile) never replace
@@ -159,6 +215,20 @@ impl Service {
     /// index's); a catalog not made yet is sound.
     pub fn check_catalog(&self) -> Result<CatalogCheck> {
         self.dir.check()?;
+        if self.server_store().is_some() {
+            // The server keeps its own files sound; what can be checked here is
+            // that it answers with a catalog ccsm can use.
+            let r = self
+                .open_store()
+                .and_then(|s| Ok(s.count_present()?))
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}"));
+            return Ok(CatalogCheck {
+                catalog: PathBuf::from(self.catalog_url()),
+                ok: r.is_ok(),
+                problem: r.err(),
+            });
+        }
         let path = self.catalog_path();
         let r = if path.exists() { check(&path) } else { Ok(()) };
         Ok(CatalogCheck {
@@ -173,6 +243,13 @@ impl Service {
     /// `force` was not given.
     pub fn repair_catalog(&self, force: bool) -> Result<Option<Repaired>> {
         self.dir.check()?;
+        if self.server_store().is_some() {
+            return Err(crate::Error::invalid(format!(
+                "{} is a PostgreSQL store: its server keeps it sound (repair is for SQLite catalogs; \
+                 restore the database from its backups, or `ccsm store copy` a catalog into it)",
+                self.catalog_url()
+            )));
+        }
         let path = self.catalog_path();
         if path.exists() && !force && check(&path).is_ok() {
             return Ok(None);

@@ -188,6 +188,10 @@ pub struct SessionRecord {
     pub notes: Option<String>,
     /// What the CLI itself recorded as the session's cost (its `cost-state` line).
     pub cli_cost_usd: Option<f64>,
+    /// The host whose config dir holds it (a catalog shared by many hosts;
+    /// `None` in a host's own catalog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A piece of searchable text from a session.
@@ -277,6 +281,8 @@ pub struct ListFilter {
     pub modified_from: Option<i64>,
     /// Last modified before this moment (epoch ms).
     pub modified_before: Option<i64>,
+    /// Only the sessions of this host (a catalog shared by many hosts).
+    pub host: Option<String>,
 }
 
 /// A search result: a session and its best matching snippet.
@@ -376,7 +382,11 @@ pub trait Store: Send + Sync {
     /// Prices every call again (`price` gives USD for a model's input, output,
     /// 5-minute and 1-hour cache writes and cache reads, per million tokens; `None`:
     /// unpriced, cost 0), sums each session's cost again and records `fingerprint`.
-    fn reprice(&self, price: &dyn Fn(&str) -> Option<[f64; 5]>, fingerprint: &str) -> Result<()>;
+    fn reprice(
+        &self,
+        price: &(dyn Fn(&str) -> Option<[f64; 5]> + Sync),
+        fingerprint: &str,
+    ) -> Result<()>;
     /// Sessions per project dir, newest activity first: those whose transcript is
     /// present, and with `include_gone` those Claude Code deleted too.
     fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>>;
@@ -387,6 +397,39 @@ pub trait Store: Send + Sync {
     fn records(&self, kind: &str) -> Result<Vec<(String, String)>>;
     /// Removes a record; whether there was one.
     fn delete_record(&self, kind: &str, key: &str) -> Result<bool>;
+    /// The host this catalog's writes belong to, when many hosts share it
+    /// (`None`: a host's own catalog). A sync sees only its host's files.
+    fn host(&self) -> Option<String> {
+        None
+    }
+    /// Stores (or replaces) a record every host reads (the live sessions of each
+    /// host, commands for a host's daemon); in a host's own catalog, a record.
+    fn put_shared(&self, kind: &str, key: &str, value: &str) -> Result<()> {
+        self.put_record(&format!("shared:{kind}"), key, value)
+    }
+    /// Every shared record of a kind, as (key, value), oldest write first.
+    fn shared(&self, kind: &str) -> Result<Vec<(String, String)>> {
+        self.records(&format!("shared:{kind}"))
+    }
+    /// Removes a shared record; whether there was one.
+    fn delete_shared(&self, kind: &str, key: &str) -> Result<bool> {
+        self.delete_record(&format!("shared:{kind}"), key)
+    }
+}
+
+/// This machine's name for a catalog shared by many hosts: `$CCSM_HOST`, else
+/// the kernel's host name.
+pub fn local_host() -> String {
+    std::env::var("CCSM_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// A project dir as the catalog knows it.

@@ -1,7 +1,7 @@
 //! The search language: words, "phrases", prefix*, and filters.
 //!
 //! `project:PATH|NAME tag:T name:N model:M branch:B after:DATE before:DATE cost>N
-//! cost<N has:tool:NAME is:archived is:gone`. Words and phrases must all occur
+//! cost<N has:tool:NAME host:H is:archived is:gone`. Words and phrases must all occur
 //! (in any message of a session); filters narrow the sessions.
 
 use serde::Serialize;
@@ -29,6 +29,8 @@ pub struct SearchQuery {
     pub cost_gt: Option<f64>,
     pub cost_lt: Option<f64>,
     pub tools: Vec<String>,
+    /// Only the sessions of this host (a catalog shared by many hosts).
+    pub host: Option<String>,
     pub archived: bool,
     pub gone: bool,
     /// Best match first instead of newest first.
@@ -154,7 +156,14 @@ impl SearchQuery {
                 !v.is_empty()
                     && matches!(
                         *k,
-                        "project" | "tag" | "name" | "model" | "branch" | "after" | "before"
+                        "project"
+                            | "tag"
+                            | "name"
+                            | "model"
+                            | "branch"
+                            | "after"
+                            | "before"
+                            | "host"
                     )
             }) {
                 match k {
@@ -163,6 +172,7 @@ impl SearchQuery {
                     "name" => q.names.push(v.to_owned()),
                     "model" => q.model = Some(v.to_owned()),
                     "branch" => q.branch = Some(v.to_owned()),
+                    "host" => q.host = Some(v.to_owned()),
                     "after" => q.after = Some(date_ms(v, false)?),
                     "before" => q.before = Some(date_ms(v, true)?),
                     _ => {}

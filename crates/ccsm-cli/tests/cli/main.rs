@@ -9,6 +9,7 @@ use std::time::Duration;
 mod hostile;
 mod json_snapshots;
 mod layout;
+mod postgres;
 mod resources;
 mod trust;
 

@@ -1,9 +1,11 @@
 -- 1: the catalog on PostgreSQL: the same tables as SQLite's, in PostgreSQL's
--- types. Text is searched through a tsvector per row (title words weighed 'A',
+-- types, shared by many hosts: a session and a transcript's state belong to the
+-- host that last indexed them (`host`), and each host's sync sees only its own. Text is searched through a tsvector per row (title words weighed 'A',
 -- body words 'D'), made by ccsm from its own tokens (as SQLite's unicode61
 -- splits text) and indexed with GIN.
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
+    host TEXT NOT NULL DEFAULT '',
     project_dir TEXT NOT NULL,
     project_path TEXT,
     file_path TEXT NOT NULL,
@@ -38,6 +40,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_project ON sessions(project_path, last_modified DESC);
 CREATE INDEX sessions_modified ON sessions(last_modified DESC, id DESC);
 CREATE INDEX sessions_dir ON sessions(project_dir);
+CREATE INDEX sessions_host ON sessions(host, gone);
 CREATE TABLE tags (
     session_id TEXT NOT NULL,
     tag TEXT NOT NULL,
@@ -45,13 +48,15 @@ CREATE TABLE tags (
 );
 CREATE INDEX tags_tag ON tags(tag);
 CREATE TABLE files (
-    path TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
     session_id TEXT NOT NULL,
     size BIGINT NOT NULL,
     mtime BIGINT NOT NULL,
     "offset" BIGINT NOT NULL,
     head_hash TEXT NOT NULL,
-    first_call_ts BIGINT
+    first_call_ts BIGINT,
+    PRIMARY KEY (host, path)
 );
 CREATE INDEX files_session ON files(session_id);
 CREATE TABLE calls (
@@ -135,7 +140,17 @@ CREATE TABLE usage_rollup (
 );
 CREATE TABLE usage_dirty (session_id TEXT PRIMARY KEY);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Each daemon's own records (its runs, approvals, supervision specs).
 CREATE TABLE daemon_records (
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated BIGINT NOT NULL,
+    PRIMARY KEY (host, kind, key)
+);
+-- What every host's daemon reads: each host's live sessions, commands for a host.
+CREATE TABLE shared_records (
     kind TEXT NOT NULL,
     key TEXT NOT NULL,
     value TEXT NOT NULL,

@@ -30,7 +30,10 @@ type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
 /// A catalog in a PostgreSQL database.
 pub struct PgStore {
-    pool: Pool,
+    /// Always `Some` but while dropped (see `Drop`).
+    pool: Option<Pool>,
+    /// The host this store writes as ([`crate::local_host`] unless told).
+    host: String,
     /// The URL without its password (for messages).
     shown: String,
 }
@@ -39,6 +42,7 @@ impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore")
             .field("url", &self.shown)
+            .field("host", &self.host)
             .finish_non_exhaustive()
     }
 }
@@ -67,32 +71,63 @@ fn pool_error(shown: &str, e: r2d2::Error) -> Error {
 }
 
 impl PgStore {
-    /// Connects to the database `url` names and brings its tables up to date.
+    /// Connects to the database `url` names, as this host
+    /// ([`crate::local_host`]), and brings its tables up to date.
     pub fn open(url: &str) -> Result<Self> {
+        Self::open_as(url, &crate::local_host(), None)
+    }
+
+    /// Connects as `host`; `password`, when given, in place of the URL's.
+    pub fn open_as(url: &str, host: &str, password: Option<&str>) -> Result<Self> {
+        off_runtime(|| Self::open_here(url, host, password))
+    }
+
+    fn open_here(url: &str, host: &str, password: Option<&str>) -> Result<Self> {
         let shown = crate::redact_url(url);
-        let config: postgres::Config = url
+        if host.trim().is_empty() {
+            return Err(Error::Invalid("a host name must not be empty".into()));
+        }
+        let mut config: postgres::Config = url
             .parse()
             .map_err(|e| Error::Invalid(format!("catalog URL {shown}: {e}")))?;
+        if let Some(p) = password {
+            config.password(p);
+        }
+        config.connect_timeout(Duration::from_secs(5));
         let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(Duration::from_secs(2))
             // Failed connections are the caller's error to show, not a log line.
             .error_handler(Box::new(r2d2::NopErrorHandler))
             .build_unchecked(manager);
-        let store = Self { pool, shown };
+        let store = Self {
+            pool: Some(pool),
+            shown,
+            host: host.trim().to_owned(),
+        };
         store.migrate()?;
         Ok(store)
     }
 
+    /// Runs `f` where the blocking client may block: on this thread, or on a
+    /// thread of its own when this one belongs to an async runtime.
+    pub(super) fn off_rt<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        off_runtime(f)
+    }
+
     /// A connection from the pool.
     fn conn(&self) -> Result<Conn> {
-        let mut c = self.pool.get().map_err(|e| pool_error(&self.shown, e))?;
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| Error::Unavailable(format!("{}: closed", self.shown)))?;
+        let mut c = pool.get().map_err(|e| pool_error(&self.shown, e))?;
         // A connection the server dropped (restarted) is replaced, not used.
         if c.is_closed() {
             drop(c);
-            c = self.pool.get().map_err(|e| pool_error(&self.shown, e))?;
+            c = pool.get().map_err(|e| pool_error(&self.shown, e))?;
         }
         Ok(c)
     }
@@ -149,6 +184,31 @@ impl PgStore {
     }
 }
 
+/// The blocking client runs its own small runtime for each call, which tokio
+/// forbids inside another runtime's task: there, the call goes to a scoped
+/// thread (a few dozen microseconds), elsewhere it runs in place.
+fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing a connection blocks too: off the runtime, like every call.
+        if let Some(pool) = self.pool.take() {
+            let _ = off_runtime(move || {
+                drop(pool);
+                Ok(())
+            });
+        }
+    }
+}
+
 fn split_list(s: String) -> Vec<String> {
     s.split(',')
         .filter(|x| !x.is_empty())
@@ -162,10 +222,10 @@ const SESSION_COLS: &str =
     s.archived, s.messages, s.user_turns, s.tool_calls, s.input_tokens, s.output_tokens,
     s.cache_creation_tokens, s.cache_read_tokens, s.cost_usd, s.models, s.tools,
     (SELECT COUNT(*) FROM touched t WHERE t.session_id = s.id), s.first_activity, s.last_activity,
-    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd";
+    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd, s.host";
 
 /// How many columns [`SESSION_COLS`] has (what a query selects after them starts here).
-const SESSION_NCOLS: usize = 32;
+const SESSION_NCOLS: usize = 33;
 
 fn u(r: &postgres::Row, i: usize) -> u64 {
     r.get::<_, i64>(i).max(0) as u64
@@ -207,6 +267,7 @@ fn row_to_session(r: &postgres::Row) -> SessionRecord {
         archive_key: r.get(29),
         notes: r.get(30),
         cli_cost_usd: r.get(31),
+        host: Some(r.get(32)),
     }
 }
 
@@ -235,8 +296,9 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// A write to the sessions: the next sync compares every file again.
+/// A write to the sessions: the next sync (of every host) compares every file
+/// again.
 fn forget_sync_digest(tx: &mut postgres::Transaction<'_>) -> Result<()> {
-    tx.execute("DELETE FROM meta WHERE key = 'sync_digest'", &[])?;
+    tx.execute("DELETE FROM meta WHERE key LIKE 'sync_digest:%'", &[])?;
     Ok(())
 }

@@ -77,6 +77,10 @@ fn filters(q: &SearchQuery, taken: usize) -> (Vec<String>, Vec<Param>) {
         let x = bind(&mut p, Box::new(format!("%,{},%", like_escape(t))));
         w.push(format!("(',' || s.tools || ',') ILIKE {x}"));
     }
+    if let Some(h) = &q.host {
+        let x = bind(&mut p, Box::new(h.clone()));
+        w.push(format!("s.host = {x}"));
+    }
     if q.archived {
         w.push("s.archived".into());
     }

@@ -48,23 +48,26 @@ impl PgStore {
 
 impl Store for PgStore {
     fn ingest(&self, b: &Ingest) -> Result<()> {
-        self.write_batches(std::slice::from_ref(b))
+        self.off_rt(|| self.write_batches(std::slice::from_ref(b)))
     }
 
     fn ingest_many(&self, batches: &[Ingest]) -> Result<()> {
-        self.write_batches(batches)
+        self.off_rt(|| self.write_batches(batches))
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionRecord>> {
-        let mut c = self.conn()?;
-        let r = c.query_opt(
-            &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = $1"),
-            &[&id],
-        )?;
-        r.map(|r| fill(&mut *c, row_to_session(&r))).transpose()
+        self.off_rt(|| {
+            let mut c = self.conn()?;
+            let r = c.query_opt(
+                &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = $1"),
+                &[&id],
+            )?;
+            r.map(|r| fill(&mut *c, row_to_session(&r))).transpose()
+        })
     }
 
     fn list(&self, f: &ListFilter) -> Result<Vec<SessionRecord>> {
+        self.off_rt(|| {
         let mut c = self.conn()?;
         let mut sql = format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.summary <> ''");
         let mut p: Vec<Box<dyn ToSql + Sync>> = Vec::new();
@@ -74,6 +77,10 @@ impl Store for PgStore {
         }
         if !f.include_gone {
             sql.push_str(" AND NOT s.gone");
+        }
+        if let Some(h) = &f.host {
+            p.push(Box::new(h.clone()));
+            sql.push_str(&format!(" AND s.host = ${}", p.len()));
         }
         if let Some(t) = &f.tag {
             p.push(Box::new(t.clone()));
@@ -102,193 +109,239 @@ impl Store for PgStore {
         rows.iter()
             .map(|r| fill(&mut *c, row_to_session(r)))
             .collect()
+        })
     }
 
     fn search(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
-        self.search_hits(q)
+        self.off_rt(|| self.search_hits(q))
     }
 
     fn file_state(&self, path: &str) -> Result<Option<FileState>> {
-        Ok(self
-            .conn()?
-            .query_opt(
-                &format!("SELECT {FILE_COLS} FROM files WHERE path = $1"),
-                &[&path],
-            )?
-            .map(|r| file_state(&r)))
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query_opt(
+                    &format!("SELECT {FILE_COLS} FROM files WHERE host = $1 AND path = $2"),
+                    &[&self.host, &path],
+                )?
+                .map(|r| file_state(&r)))
+        })
     }
 
     fn file_states(&self) -> Result<Vec<FileState>> {
-        Ok(self
-            .conn()?
-            .query(&format!("SELECT {FILE_COLS} FROM files"), &[])?
-            .iter()
-            .map(file_state)
-            .collect())
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    &format!("SELECT {FILE_COLS} FROM files WHERE host = $1"),
+                    &[&self.host],
+                )?
+                .iter()
+                .map(file_state)
+                .collect())
+        })
     }
 
     fn known_files(&self) -> Result<Vec<(String, String, bool)>> {
-        Ok(self
-            .conn()?
-            .query("SELECT id, file_path, gone FROM sessions", &[])?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT id, file_path, gone FROM sessions WHERE host = $1",
+                    &[&self.host],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+        })
     }
 
     fn count_present(&self) -> Result<usize> {
-        let n: i64 = self
-            .conn()?
-            .query_one("SELECT COUNT(*) FROM sessions WHERE NOT gone", &[])?
-            .get(0);
-        Ok(n as usize)
+        self.off_rt(|| {
+            let n: i64 = self
+                .conn()?
+                .query_one(
+                    "SELECT COUNT(*) FROM sessions WHERE host = $1 AND NOT gone",
+                    &[&self.host],
+                )?
+                .get(0);
+            Ok(n as usize)
+        })
     }
 
     fn mark_gone(&self, id: &str, gone: bool) -> Result<()> {
-        self.write(|tx| {
-            forget_sync_digest(tx)?;
-            tx.execute("UPDATE sessions SET gone = $2 WHERE id = $1", &[&id, &gone])?;
-            if gone {
-                tx.execute("DELETE FROM files WHERE session_id = $1", &[&id])?;
-                let keys = call_keys(tx, false, id)?;
-                promote_copies(tx, &keys)?;
-            }
-            Ok(())
+        self.off_rt(|| {
+            self.write(|tx| {
+                forget_sync_digest(tx)?;
+                tx.execute("UPDATE sessions SET gone = $2 WHERE id = $1", &[&id, &gone])?;
+                if gone {
+                    tx.execute(
+                        "DELETE FROM files WHERE session_id = $1 AND host = $2",
+                        &[&id, &self.host],
+                    )?;
+                    let keys = call_keys(tx, false, id)?;
+                    promote_copies(tx, &keys)?;
+                }
+                Ok(())
+            })
         })
     }
 
     fn set_archive(&self, id: &str, key: &str) -> Result<()> {
-        self.conn()?.execute(
-            "UPDATE sessions SET archive_key = $2 WHERE id = $1",
-            &[&id, &key],
-        )?;
-        Ok(())
-    }
-
-    fn set_archived_flag(&self, id: &str, archived: bool) -> Result<()> {
-        self.conn()?.execute(
-            "UPDATE sessions SET archived = $2 WHERE id = $1",
-            &[&id, &archived],
-        )?;
-        Ok(())
-    }
-
-    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
-        let hi = format!("{prefix}~");
-        Ok(self
-            .conn()?
-            .query(
-                "SELECT id FROM sessions WHERE id >= $1 AND id < $2 AND summary <> ''
-                 ORDER BY id LIMIT $3",
-                &[&prefix, &hi, &(limit as i64)],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
-    }
-
-    fn archive_keys(&self) -> Result<Vec<(String, String)>> {
-        Ok(self
-            .conn()?
-            .query(
-                "SELECT id, archive_key FROM sessions WHERE archive_key IS NOT NULL",
-                &[],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
-    }
-
-    fn set_description(&self, id: &str, text: Option<&str>) -> Result<()> {
-        self.update_session(
-            id,
-            "UPDATE sessions SET description = $2 WHERE id = $1",
-            &text,
-        )
-    }
-
-    fn set_notes(&self, id: &str, text: Option<&str>) -> Result<()> {
-        self.update_session(id, "UPDATE sessions SET notes = $2 WHERE id = $1", &text)
-    }
-
-    fn append_notes(&self, id: &str, text: &str) -> Result<()> {
-        self.update_session(
-            id,
-            "UPDATE sessions SET notes = CASE WHEN notes IS NULL OR notes = '' THEN $2
-               ELSE notes || chr(10) || $2 END WHERE id = $1",
-            &text,
-        )
-    }
-
-    fn add_tags(&self, id: &str, tags: &[String]) -> Result<()> {
-        self.write(|tx| {
-            if tx
-                .query_opt("SELECT 1 FROM sessions WHERE id = $1", &[&id])?
-                .is_none()
-            {
-                return Err(Error::NotFound(id.to_owned()));
-            }
-            for t in tags {
-                let t = t.trim();
-                if t.is_empty() {
-                    return Err(Error::Invalid("a tag must not be empty".into()));
-                }
-                tx.execute(
-                    "INSERT INTO tags (session_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&id, &t],
-                )?;
-            }
+        self.off_rt(|| {
+            self.conn()?.execute(
+                "UPDATE sessions SET archive_key = $2 WHERE id = $1",
+                &[&id, &key],
+            )?;
             Ok(())
         })
     }
 
+    fn set_archived_flag(&self, id: &str, archived: bool) -> Result<()> {
+        self.off_rt(|| {
+            self.conn()?.execute(
+                "UPDATE sessions SET archived = $2 WHERE id = $1",
+                &[&id, &archived],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        self.off_rt(|| {
+            let hi = format!("{prefix}~");
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT id FROM sessions WHERE id >= $1 AND id < $2 AND summary <> ''
+                 ORDER BY id LIMIT $3",
+                    &[&prefix, &hi, &(limit as i64)],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })
+    }
+
+    fn archive_keys(&self) -> Result<Vec<(String, String)>> {
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT id, archive_key FROM sessions WHERE archive_key IS NOT NULL",
+                    &[],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
+
+    fn set_description(&self, id: &str, text: Option<&str>) -> Result<()> {
+        self.off_rt(|| {
+            self.update_session(
+                id,
+                "UPDATE sessions SET description = $2 WHERE id = $1",
+                &text,
+            )
+        })
+    }
+
+    fn set_notes(&self, id: &str, text: Option<&str>) -> Result<()> {
+        self.off_rt(|| {
+            self.update_session(id, "UPDATE sessions SET notes = $2 WHERE id = $1", &text)
+        })
+    }
+
+    fn append_notes(&self, id: &str, text: &str) -> Result<()> {
+        self.off_rt(|| {
+            self.update_session(
+                id,
+                "UPDATE sessions SET notes = CASE WHEN notes IS NULL OR notes = '' THEN $2
+               ELSE notes || chr(10) || $2 END WHERE id = $1",
+                &text,
+            )
+        })
+    }
+
+    fn add_tags(&self, id: &str, tags: &[String]) -> Result<()> {
+        self.off_rt(|| {
+            self.write(|tx| {
+                if tx
+                    .query_opt("SELECT 1 FROM sessions WHERE id = $1", &[&id])?
+                    .is_none()
+                {
+                    return Err(Error::NotFound(id.to_owned()));
+                }
+                for t in tags {
+                    let t = t.trim();
+                    if t.is_empty() {
+                        return Err(Error::Invalid("a tag must not be empty".into()));
+                    }
+                    tx.execute(
+                        "INSERT INTO tags (session_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        &[&id, &t],
+                    )?;
+                }
+                Ok(())
+            })
+        })
+    }
+
     fn remove_tags(&self, id: &str, tags: &[String]) -> Result<()> {
-        let trimmed: Vec<&str> = tags.iter().map(|t| t.trim()).collect();
-        self.conn()?.execute(
-            "DELETE FROM tags WHERE session_id = $1 AND tag = ANY($2)",
-            &[&id, &trimmed],
-        )?;
-        Ok(())
+        self.off_rt(|| {
+            let trimmed: Vec<&str> = tags.iter().map(|t| t.trim()).collect();
+            self.conn()?.execute(
+                "DELETE FROM tags WHERE session_id = $1 AND tag = ANY($2)",
+                &[&id, &trimmed],
+            )?;
+            Ok(())
+        })
     }
 
     fn delete(&self, id: &str) -> Result<bool> {
-        self.write(|tx| {
-            forget_sync_digest(tx)?;
-            let n = tx.execute("DELETE FROM sessions WHERE id = $1", &[&id])?;
-            let keys = call_keys(tx, false, id)?;
-            for t in [
-                "texts",
-                "calls",
-                "touched",
-                "tags",
-                "files",
-                "usage_rollup",
-                "usage_dirty",
-                "call_copies",
-            ] {
-                tx.execute(&format!("DELETE FROM {t} WHERE session_id = $1"), &[&id])?;
-            }
-            promote_copies(tx, &keys)?;
-            Ok(n > 0)
+        self.off_rt(|| {
+            self.write(|tx| {
+                forget_sync_digest(tx)?;
+                let n = tx.execute("DELETE FROM sessions WHERE id = $1", &[&id])?;
+                let keys = call_keys(tx, false, id)?;
+                for t in [
+                    "texts",
+                    "calls",
+                    "touched",
+                    "tags",
+                    "files",
+                    "usage_rollup",
+                    "usage_dirty",
+                    "call_copies",
+                ] {
+                    tx.execute(&format!("DELETE FROM {t} WHERE session_id = $1"), &[&id])?;
+                }
+                promote_copies(tx, &keys)?;
+                Ok(n > 0)
+            })
         })
     }
 
     fn older_than(&self, cutoff_ms: i64) -> Result<Vec<SessionRecord>> {
-        Ok(self
-            .conn()?
-            .query(
-                &format!(
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    &format!(
                     "SELECT {SESSION_COLS} FROM sessions s
                      WHERE COALESCE(s.last_activity, s.last_modified) < $1 ORDER BY s.last_modified"
                 ),
-                &[&cutoff_ms],
-            )?
-            .iter()
-            .map(row_to_session)
-            .collect())
+                    &[&cutoff_ms],
+                )?
+                .iter()
+                .map(row_to_session)
+                .collect())
+        })
     }
 
     fn save_name(&self, name: &str, session_id: &str) -> Result<()> {
+        self.off_rt(|| {
         if name.trim().is_empty() {
             return Err(Error::Invalid("a name must not be empty".into()));
         }
@@ -314,69 +367,81 @@ impl Store for PgStore {
             }
             Ok(())
         })
+        })
     }
 
     fn name(&self, name: &str) -> Result<Option<NameRecord>> {
-        let mut c = self.conn()?;
-        let Some(head) = c.query_opt(
-            "SELECT created, updated FROM names WHERE name = $1",
-            &[&name],
-        )?
-        else {
-            return Ok(None);
-        };
-        let sessions = c
-            .query(
-                "SELECT session_id FROM name_sessions WHERE name = $1 ORDER BY seq",
+        self.off_rt(|| {
+            let mut c = self.conn()?;
+            let Some(head) = c.query_opt(
+                "SELECT created, updated FROM names WHERE name = $1",
                 &[&name],
             )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        Ok(Some(NameRecord {
-            name: name.to_owned(),
-            sessions,
-            created: head.get(0),
-            updated: head.get(1),
-        }))
+            else {
+                return Ok(None);
+            };
+            let sessions = c
+                .query(
+                    "SELECT session_id FROM name_sessions WHERE name = $1 ORDER BY seq",
+                    &[&name],
+                )?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            Ok(Some(NameRecord {
+                name: name.to_owned(),
+                sessions,
+                created: head.get(0),
+                updated: head.get(1),
+            }))
+        })
     }
 
     fn names(&self) -> Result<Vec<NameRecord>> {
-        let list: Vec<String> = self
-            .conn()?
-            .query("SELECT name FROM names ORDER BY updated DESC", &[])?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let mut out = Vec::new();
-        for n in list {
-            if let Some(r) = self.name(&n)? {
-                out.push(r);
+        self.off_rt(|| {
+            let list: Vec<String> = self
+                .conn()?
+                .query("SELECT name FROM names ORDER BY updated DESC", &[])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut out = Vec::new();
+            for n in list {
+                if let Some(r) = self.name(&n)? {
+                    out.push(r);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     fn remove_name(&self, name: &str) -> Result<bool> {
-        self.write(|tx| {
-            tx.execute("DELETE FROM name_sessions WHERE name = $1", &[&name])?;
-            Ok(tx.execute("DELETE FROM names WHERE name = $1", &[&name])? > 0)
+        self.off_rt(|| {
+            self.write(|tx| {
+                tx.execute("DELETE FROM name_sessions WHERE name = $1", &[&name])?;
+                Ok(tx.execute("DELETE FROM names WHERE name = $1", &[&name])? > 0)
+            })
         })
     }
 
     fn optimize(&self) -> Result<()> {
-        // Fresh statistics: the planner picks the GIN index or the newest-first
-        // walk by how common a word is.
-        self.conn()?.batch_execute("ANALYZE")?;
-        Ok(())
+        self.off_rt(|| {
+            // Fresh statistics: the planner picks the GIN index or the newest-first
+            // walk by how common a word is.
+            self.conn()?.batch_execute("ANALYZE")?;
+            Ok(())
+        })
     }
 
     fn tidy(&self) -> Result<()> {
-        // PostgreSQL's autovacuum merges GIN's pending list on its own.
-        Ok(())
+        self.off_rt(|| {
+            // PostgreSQL's autovacuum merges GIN's pending list on its own.
+            Ok(())
+        })
     }
 
     fn calls(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<(String, CallRecord)>> {
+        self.off_rt(|| {
         let (lo, hi) = (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX));
         Ok(self
             .conn()?
@@ -403,6 +468,7 @@ impl Store for PgStore {
                 )
             })
             .collect())
+        })
     }
 
     fn refresh_usage(
@@ -410,6 +476,7 @@ impl Store for PgStore {
         fingerprint: &str,
         day_of: &(dyn Fn(i64) -> String + Sync),
     ) -> Result<usize> {
+        self.off_rt(|| {
         // Nothing to do is the common case: answered without the write lock.
         let dirty: i64 = self
             .conn()?
@@ -470,6 +537,7 @@ impl Store for PgStore {
             tx.execute("DELETE FROM usage_dirty", &[])?;
             Ok(ids.len())
         })
+        })
     }
 
     fn usage_rows(
@@ -477,8 +545,9 @@ impl Store for PgStore {
         project_dirs: Option<&[String]>,
         include_gone: bool,
     ) -> Result<Vec<UsageRow>> {
-        let dirs: Option<Vec<String>> = project_dirs.map(<[String]>::to_vec);
-        Ok(self
+        self.off_rt(|| {
+            let dirs: Option<Vec<String>> = project_dirs.map(<[String]>::to_vec);
+            Ok(self
             .conn()?
             .query(
                 "SELECT u.session_id, s.project_dir, u.model, u.day, u.first_ts, u.last_ts, u.calls,
@@ -504,65 +573,74 @@ impl Store for PgStore {
                 cli_cost_usd: r.get(12),
             })
             .collect())
+        })
     }
 
     fn sync_digest(&self) -> Result<Option<String>> {
-        self.meta("sync_digest")
+        self.off_rt(|| self.meta(&format!("sync_digest:{}", self.host)))
     }
 
     fn set_sync_digest(&self, digest: &str) -> Result<()> {
-        self.write(|tx| Self::set_meta(tx, "sync_digest", digest))
+        self.off_rt(|| {
+            self.write(|tx| Self::set_meta(tx, &format!("sync_digest:{}", self.host), digest))
+        })
     }
 
     fn pricing_fingerprint(&self) -> Result<Option<String>> {
-        self.meta("pricing")
+        self.off_rt(|| self.meta("pricing"))
     }
 
-    fn reprice(&self, price: &dyn Fn(&str) -> Option<[f64; 5]>, fingerprint: &str) -> Result<()> {
-        self.write(|tx| {
-            let models: Vec<String> = tx
-                .query("SELECT DISTINCT model FROM calls", &[])?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            for m in &models {
-                let p = price(m).unwrap_or([0.0; 5]);
-                tx.execute(
-                    "UPDATE calls SET cost = (input * $2 + output * $3 + cache_5m * $4
+    fn reprice(
+        &self,
+        price: &(dyn Fn(&str) -> Option<[f64; 5]> + Sync),
+        fingerprint: &str,
+    ) -> Result<()> {
+        self.off_rt(|| {
+            self.write(|tx| {
+                let models: Vec<String> = tx
+                    .query("SELECT DISTINCT model FROM calls", &[])?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                for m in &models {
+                    let p = price(m).unwrap_or([0.0; 5]);
+                    tx.execute(
+                        "UPDATE calls SET cost = (input * $2 + output * $3 + cache_5m * $4
                        + cache_1h * $5 + cache_read * $6) / 1e6 WHERE model = $1",
-                    &[m, &p[0], &p[1], &p[2], &p[3], &p[4]],
-                )?;
-            }
-            // Every session's totals recounted, as the policy sums them.
-            let rows = tx.query(
+                        &[m, &p[0], &p[1], &p[2], &p[3], &p[4]],
+                    )?;
+                }
+                // Every session's totals recounted, as the policy sums them.
+                let rows = tx.query(
                 "SELECT session_id, input, output, cache_5m, cache_1h, cache_read, cost FROM calls
                  ORDER BY session_id",
                 &[],
             )?;
-            let mut i = 0;
-            while i < rows.len() {
-                let id: String = rows[i].get(0);
-                let mut j = i;
-                while j < rows.len() && rows[j].get::<_, String>(0) == id {
-                    j += 1;
+                let mut i = 0;
+                while i < rows.len() {
+                    let id: String = rows[i].get(0);
+                    let mut j = i;
+                    while j < rows.len() && rows[j].get::<_, String>(0) == id {
+                        j += 1;
+                    }
+                    let t =
+                        crate::policy::recount(rows[i..j].iter().map(|r| {
+                            ([r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)], r.get(6))
+                        }));
+                    write_totals(tx, &id, &t)?;
+                    i = j;
                 }
-                let t = crate::policy::recount(
-                    rows[i..j]
-                        .iter()
-                        .map(|r| ([r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)], r.get(6))),
-                );
-                write_totals(tx, &id, &t)?;
-                i = j;
-            }
-            Self::set_meta(tx, "pricing", fingerprint)
+                Self::set_meta(tx, "pricing", fingerprint)
+            })
         })
     }
 
     fn projects(&self, include_gone: bool) -> Result<Vec<ProjectRow>> {
-        Ok(self
-            .conn()?
-            .query(
-                "SELECT s.project_dir,
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT s.project_dir,
                     (SELECT p.project_path FROM sessions p
                       WHERE p.project_dir = s.project_dir AND p.project_path IS NOT NULL
                       ORDER BY p.gone, p.last_modified DESC, p.id LIMIT 1),
@@ -571,45 +649,94 @@ impl Store for PgStore {
                  FROM sessions s WHERE NOT s.gone OR $1
                  GROUP BY s.project_dir
                  ORDER BY MAX(s.last_modified) DESC, s.project_dir",
-                &[&include_gone],
-            )?
-            .iter()
-            .map(|r| ProjectRow {
-                project_dir: r.get(0),
-                project_path: r.get(1),
-                sessions: u(r, 2),
-                gone: u(r, 3),
-                size: u(r, 4),
-                last_modified: r.get(5),
-            })
-            .collect())
+                    &[&include_gone],
+                )?
+                .iter()
+                .map(|r| ProjectRow {
+                    project_dir: r.get(0),
+                    project_path: r.get(1),
+                    sessions: u(r, 2),
+                    gone: u(r, 3),
+                    size: u(r, 4),
+                    last_modified: r.get(5),
+                })
+                .collect())
+        })
     }
 
     fn put_record(&self, kind: &str, key: &str, value: &str) -> Result<()> {
+        self.off_rt(|| {
         self.conn()?.execute(
-            "INSERT INTO daemon_records (kind, key, value, updated) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-            &[&kind, &key, &value, &now_ms()],
+            "INSERT INTO daemon_records (host, kind, key, value, updated) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (host, kind, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+            &[&self.host, &kind, &key, &value, &now_ms()],
         )?;
         Ok(())
+        })
     }
 
     fn records(&self, kind: &str) -> Result<Vec<(String, String)>> {
-        Ok(self
-            .conn()?
-            .query(
-                "SELECT key, value FROM daemon_records WHERE kind = $1 ORDER BY updated, key",
-                &[&kind],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect())
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT key, value FROM daemon_records WHERE host = $1 AND kind = $2
+                 ORDER BY updated, key",
+                    &[&self.host, &kind],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
     }
 
     fn delete_record(&self, kind: &str, key: &str) -> Result<bool> {
-        Ok(self.conn()?.execute(
-            "DELETE FROM daemon_records WHERE kind = $1 AND key = $2",
-            &[&kind, &key],
-        )? > 0)
+        self.off_rt(|| {
+            Ok(self.conn()?.execute(
+                "DELETE FROM daemon_records WHERE host = $1 AND kind = $2 AND key = $3",
+                &[&self.host, &kind, &key],
+            )? > 0)
+        })
+    }
+
+    fn host(&self) -> Option<String> {
+        Some(self.host.clone())
+    }
+
+    fn put_shared(&self, kind: &str, key: &str, value: &str) -> Result<()> {
+        self.off_rt(|| {
+        let mut c = self.conn()?;
+        c.execute(
+            "INSERT INTO shared_records (kind, key, value, updated) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+            &[&kind, &key, &value, &now_ms()],
+        )?;
+        // Daemons listening are woken (the payload says which kind changed).
+        c.execute("SELECT pg_notify('ccsm_shared', $1)", &[&kind])?;
+        Ok(())
+        })
+    }
+
+    fn shared(&self, kind: &str) -> Result<Vec<(String, String)>> {
+        self.off_rt(|| {
+            Ok(self
+                .conn()?
+                .query(
+                    "SELECT key, value FROM shared_records WHERE kind = $1 ORDER BY updated, key",
+                    &[&kind],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })
+    }
+
+    fn delete_shared(&self, kind: &str, key: &str) -> Result<bool> {
+        self.off_rt(|| {
+            Ok(self.conn()?.execute(
+                "DELETE FROM shared_records WHERE kind = $1 AND key = $2",
+                &[&kind, &key],
+            )? > 0)
+        })
     }
 }

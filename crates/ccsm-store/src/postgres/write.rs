@@ -31,16 +31,19 @@ fn copy_from_row(r: &postgres::Row) -> CallCopy {
 impl PgStore {
     pub(super) fn write_batches(&self, batches: &[Ingest]) -> Result<()> {
         self.write(|tx| {
-            forget_sync_digest(tx)?;
+            tx.execute(
+                "DELETE FROM meta WHERE key = $1",
+                &[&format!("sync_digest:{}", self.host)],
+            )?;
             for b in batches {
-                ingest_tx(tx, b)?;
+                ingest_tx(tx, &self.host, b)?;
             }
             Ok(())
         })
     }
 }
 
-fn ingest_tx(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
+fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
     let s = &b.session;
     if b.full {
         // Calls by file: a session's subagent files keep theirs. A call that
@@ -52,9 +55,9 @@ fn ingest_tx(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
     }
     if b.subagent {
         tx.execute(
-            "INSERT INTO sessions (id, project_dir, file_path) VALUES ($1, $2, '')
+            "INSERT INTO sessions (id, project_dir, file_path, host) VALUES ($1, $2, '', $3)
              ON CONFLICT (id) DO NOTHING",
-            &[&s.id, &s.project_dir],
+            &[&s.id, &s.project_dir, &host],
         )?;
         if b.full {
             tx.execute(
@@ -63,7 +66,7 @@ fn ingest_tx(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
             )?;
         }
         insert_texts(tx, &s.id, Some(&b.file.path), None, &b.text)?;
-        return ingest_calls(tx, b);
+        return ingest_calls(tx, host, b);
     }
     if b.full {
         tx.execute(
@@ -117,8 +120,8 @@ fn ingest_tx(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
         "INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
             first_prompt, git_branch, cwd, native_tag, created_at, last_modified, file_size, archived,
             messages, user_turns, tool_calls, models, tools, first_activity, last_activity, gone,
-            cli_cost_usd, archive_key)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,FALSE,$22,$23)
+            cli_cost_usd, archive_key, host)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,FALSE,$22,$23,$24)
          ON CONFLICT (id) DO UPDATE SET project_dir=excluded.project_dir, project_path=excluded.project_path,
             file_path=excluded.file_path, summary=excluded.summary, custom_title=excluded.custom_title,
             first_prompt=excluded.first_prompt, git_branch=excluded.git_branch, cwd=excluded.cwd,
@@ -127,12 +130,12 @@ fn ingest_tx(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
             messages=excluded.messages, user_turns=excluded.user_turns, tool_calls=excluded.tool_calls,
             models=excluded.models, tools=excluded.tools, first_activity=excluded.first_activity,
             last_activity=excluded.last_activity, gone=FALSE, cli_cost_usd=excluded.cli_cost_usd,
-            archive_key=COALESCE(excluded.archive_key, sessions.archive_key)",
+            archive_key=COALESCE(excluded.archive_key, sessions.archive_key), host=excluded.host",
         &[
             &s.id, &s.project_dir, &s.project_path, &s.file_path, &s.summary, &s.custom_title,
             &s.first_prompt, &s.git_branch, &s.cwd, &s.native_tag, &s.created_at, &s.last_modified,
             &size, &s.archived, &messages, &turns, &tool_calls, &models, &tools, &first, &last,
-            &cli_cost, &b.archive_key,
+            &cli_cost, &b.archive_key, &host,
         ],
     )?;
     // The title row, replaced each time (a rename changes it).
@@ -157,7 +160,7 @@ fn ingest_tx(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
         Some((title, s.created_at.unwrap_or(0))),
         &b.text,
     )?;
-    ingest_calls(tx, b)
+    ingest_calls(tx, host, b)
 }
 
 /// Writes a session's text rows (a title row first, if given) from `file`
@@ -221,14 +224,14 @@ pub(super) fn call_keys(tx: Tx<'_, '_>, by_file: bool, value: &str) -> Result<Ve
 
 /// Writes a file's calls (of each call its largest copy in the file), its files
 /// touched and its state; marks its session's usage dirty.
-fn ingest_calls(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
+fn ingest_calls(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
     let s = &b.session;
     let before: Option<i64> = if b.full {
         None
     } else {
         tx.query_opt(
-            "SELECT first_call_ts FROM files WHERE path = $1",
-            &[&b.file.path],
+            "SELECT first_call_ts FROM files WHERE host = $1 AND path = $2",
+            &[&host, &b.file.path],
         )?
         .and_then(|r| r.get(0))
     };
@@ -308,9 +311,9 @@ fn ingest_calls(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
     let f = &b.file;
     let (size, offset) = (f.size as i64, f.offset as i64);
     tx.execute(
-        "INSERT INTO files (path, session_id, size, mtime, \"offset\", head_hash, first_call_ts)
-         VALUES ($1,$2,$3,$4,$5,$6,$7)
-         ON CONFLICT (path) DO UPDATE SET session_id=excluded.session_id, size=excluded.size,
+        "INSERT INTO files (path, session_id, size, mtime, \"offset\", head_hash, first_call_ts, host)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+         ON CONFLICT (host, path) DO UPDATE SET session_id=excluded.session_id, size=excluded.size,
            mtime=excluded.mtime, \"offset\"=excluded.\"offset\", head_hash=excluded.head_hash,
            first_call_ts=excluded.first_call_ts",
         &[
@@ -321,6 +324,7 @@ fn ingest_calls(tx: Tx<'_, '_>, b: &Ingest) -> Result<()> {
             &offset,
             &f.head_hash,
             &first_call_ts,
+            &host,
         ],
     )?;
     Ok(())

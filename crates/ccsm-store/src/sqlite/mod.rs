@@ -166,6 +166,7 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         archive_key: r.get(29)?,
         notes: r.get(30)?,
         cli_cost_usd: r.get(31)?,
+        host: None,
     })
 }
 

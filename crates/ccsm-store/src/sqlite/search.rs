@@ -257,6 +257,10 @@ impl SqliteStore {
             let x = bind(&mut p, V::Text(format!("%,{t},%")));
             w.push(format!("(',' || s.tools || ',') LIKE {x}"));
         }
+        if q.host.as_ref().is_some_and(|h| *h != crate::local_host()) {
+            // A host's own catalog holds only its own sessions.
+            w.push("0".into());
+        }
         if q.archived {
             w.push("s.archived = 1".into());
         }

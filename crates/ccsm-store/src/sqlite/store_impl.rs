@@ -37,6 +37,10 @@ impl Store for SqliteStore {
         if !f.include_gone {
             sql.push_str(" AND s.gone = 0");
         }
+        if f.host.as_ref().is_some_and(|h| *h != crate::local_host()) {
+            // A host's own catalog holds only its own sessions.
+            sql.push_str(" AND 0");
+        }
         if let Some(t) = &f.tag {
             p.push(t.clone().into());
             let n = p.len();
@@ -560,7 +564,11 @@ impl Store for SqliteStore {
         Ok(v)
     }
 
-    fn reprice(&self, price: &dyn Fn(&str) -> Option<[f64; 5]>, fingerprint: &str) -> Result<()> {
+    fn reprice(
+        &self,
+        price: &(dyn Fn(&str) -> Option<[f64; 5]> + Sync),
+        fingerprint: &str,
+    ) -> Result<()> {
         let mut conn = self.lock()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let models: Vec<String> = tx

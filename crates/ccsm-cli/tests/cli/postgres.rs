@@ -1,0 +1,103 @@
+//! The catalog on PostgreSQL, through the command line: the same history gives
+//! the same answers as on SQLite.
+
+use super::*;
+use ccsm_testkit::pg::PgCluster;
+
+/// `ccsm ARGS` on `cfg` with the store `url` (`None`: the SQLite default).
+fn ccsm_store(cfg: &std::path::Path, url: Option<&str>, args: &[&str]) -> CliRun {
+    let mut all: Vec<&str> = Vec::new();
+    if let Some(u) = url {
+        all.extend(["--store", u]);
+    }
+    all.extend(args);
+    let run = ccsm_at(cfg, &all);
+    assert!(run.status.success(), "ccsm {all:?}: {run:?}");
+    run
+}
+
+fn ids(json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["sessionId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_postgres_store_answers_as_the_sqlite_catalog_does() {
+    let pg = PgCluster::start();
+    let url = pg.database("cli");
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    ccsm_testkit::corpus::generate(&cfg, &ccsm_testkit::corpus::CorpusSpec::sized(3 << 20, 11))
+        .unwrap();
+    let pg_url = Some(url.as_str());
+    for r in ["session", "daily", "monthly", "models"] {
+        let a = ccsm_store(&cfg, None, &["usage", r, "--json"]);
+        let b = ccsm_store(&cfg, pg_url, &["usage", r, "--json"]);
+        assert!(a.stdout == b.stdout, "usage {r} differs");
+    }
+    let a = ccsm_store(&cfg, None, &["projects", "list", "--json"]);
+    let b = ccsm_store(&cfg, pg_url, &["projects", "list", "--json"]);
+    assert_eq!(a.stdout, b.stdout);
+    let a = ccsm_store(&cfg, None, &["sessions", "list", "--all", "--json"]);
+    let b = ccsm_store(&cfg, pg_url, &["sessions", "list", "--all", "--json"]);
+    assert_eq!(ids(&a.stdout), ids(&b.stdout));
+    assert!(ids(&a.stdout).len() > 5);
+    // Every session listed from PostgreSQL says which host holds it.
+    let host: serde_json::Value = serde_json::from_str(&b.stdout).unwrap();
+    assert!(host
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["host"].is_string()));
+    for q in [
+        "refactor",
+        "deploy migration",
+        "\"torn parser\"",
+        "refac*",
+        "has:tool:Bash refactor",
+        "project:project-000 cache",
+        "nonexistentword",
+        "cost>1",
+    ] {
+        let a = ccsm_store(&cfg, None, &["sessions", "search", q, "--json"]);
+        let b = ccsm_store(&cfg, pg_url, &["sessions", "search", q, "--json"]);
+        assert_eq!(ids(&a.stdout), ids(&b.stdout), "search {q}");
+        let snippets: Vec<serde_json::Value> = serde_json::from_str(&b.stdout).unwrap();
+        if q == "refactor" {
+            assert!(!snippets.is_empty());
+            assert!(snippets.iter().all(|h| h["snippet"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("[refactor]")));
+        }
+    }
+    // The config says where the store is, never its password.
+    let secret = format!("{url}&password=hunter2");
+    let shown = ccsm_store(&cfg, Some(&secret), &["config", "--json"]);
+    assert!(!shown.stdout.contains("hunter2"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("password=***"), "{}", shown.stdout);
+}
+
+#[test]
+fn an_unreachable_store_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let url = format!(
+        "postgres:///x?host={}&user=ccsm&password=hunter2",
+        tmp.path().join("nothing-here").display()
+    );
+    let run = ccsm_at(&cfg, &["--store", &url, "sessions", "list"]);
+    assert!(!run.status.success());
+    assert!(run.stderr.contains("unavailable"), "{}", run.stderr);
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    let bad = ccsm_at(&cfg, &["--store", "mysql://x", "sessions", "list"]);
+    assert!(!bad.status.success());
+    assert!(bad.stderr.contains("sqlite:///"), "{}", bad.stderr);
+}
