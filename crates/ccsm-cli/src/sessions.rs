@@ -95,6 +95,10 @@ pub enum SessionsCmd {
         /// Overwrite the CLI's copy if it still has one.
         #[arg(long)]
         force: bool,
+        /// Put it under this project folder (a session recorded on another host,
+        /// found through a shared store, whose folder is elsewhere here).
+        #[arg(long, value_name = "DIR")]
+        to: Option<PathBuf>,
     },
     /// Forget catalog entries (and archives) older than DAYS.
     Cleanup {
@@ -304,8 +308,8 @@ pub fn sessions(svc: &Service, cmd: SessionsCmd, json: bool, direct: bool) -> Re
             let said = format!("untagged {id}: {}", tags.join(", "));
             changed(svc, &id, json, Source::Catalog, &said)?;
         }
-        SessionsCmd::Restore { id, force } => {
-            let p = svc.restore(&id, force)?;
+        SessionsCmd::Restore { id, force, to } => {
+            let p = svc.restore(&id, force, to.as_deref())?;
             let said = format!(
                 "restored {id} to {}; resume it with: claude --resume {id}",
                 p.display()

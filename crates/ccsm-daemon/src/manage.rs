@@ -463,7 +463,7 @@ pub async fn restore(State(s): State<AppState>, Path(id): Path<String>) -> ApiRe
     let service = s.fleet.service().clone();
     let v = blocking(move || {
         let id = service.resolve_id(&id, Source::Catalog)?;
-        let path = service.restore(&id, false)?;
+        let path = service.restore(&id, false, None)?;
         Ok(json!({"sessionId": id, "path": path}))
     })
     .await?;

@@ -702,7 +702,7 @@ impl Indexer {
                                     let whole =
                                         p.from == 0 && seg.bytes.len() as u64 == p.file.size;
                                     let read = whole.then(|| (&seg.bytes[..], seg.info.clone()));
-                                    self.archive_one(a, &p.file, read, None)?
+                                    self.archive_one(store, a, &p.file, read, None)?
                                 }
                                 _ => None,
                             };
@@ -798,7 +798,7 @@ impl Indexer {
                         continue;
                     };
                     let key = format!("{}-{}-{}-{sub_mtime}", f.id, f.size, f.mtime_ms);
-                    if let Some(key) = self.archive_one(root, f, None, Some(key))? {
+                    if let Some(key) = self.archive_one(store, root, f, None, Some(key))? {
                         store.set_archive(&f.id, &key)?;
                         report.archived += 1;
                     }
@@ -869,6 +869,7 @@ impl Indexer {
     /// version's name (default: id, size and mtime of the transcript).
     fn archive_one(
         &self,
+        store: &dyn Store,
         root: &Path,
         f: &SessionFile,
         read: Option<(&[u8], Option<ccsm_transcripts::SessionInfo>)>,
@@ -877,6 +878,7 @@ impl Indexer {
         let key = key.unwrap_or_else(|| format!("{}-{}-{}", f.id, f.size, f.mtime_ms));
         let dest = Self::archive_path(root, &f.id, &key);
         if dest.exists() {
+            Self::share_archive(store, &dest, &f.id, &key)?;
             return Ok(Some(key));
         }
         let dir = root.join(shard(&f.id));
@@ -915,7 +917,19 @@ impl Indexer {
         if legacy.is_dir() {
             let _ = std::fs::remove_dir_all(&legacy);
         }
+        Self::share_archive(store, &dest, &f.id, &key)?;
         Ok(Some(key))
+    }
+
+    /// A catalog that keeps archives (a shared one) gets the version too, so that
+    /// another host can restore it (a version it has already is not sent again).
+    fn share_archive(store: &dyn Store, bundle: &Path, id: &str, key: &str) -> Result<()> {
+        if !store.keeps_archives() {
+            return Ok(());
+        }
+        let mut f = std::fs::File::open(bundle).map_err(io(bundle))?;
+        store.put_archive(key, id, &mut f)?;
+        Ok(())
     }
 
     /// Removes archive files a killed process left half written
@@ -1009,8 +1023,16 @@ impl Indexer {
         Ok(())
     }
 
-    /// Writes an archived session back where the CLI looks for it.
-    pub fn restore(&self, store: &dyn Store, id: &str, force: bool) -> Result<PathBuf> {
+    /// Writes an archived session back where the CLI looks for it; `to`: under
+    /// this project folder instead of the one it ran in (a session recorded on
+    /// another host, whose folder is elsewhere here).
+    pub fn restore(
+        &self,
+        store: &dyn Store,
+        id: &str,
+        force: bool,
+        to: Option<&Path>,
+    ) -> Result<PathBuf> {
         let s = store
             .session(id)?
             .ok_or_else(|| ccsm_store::Error::NotFound(id.to_owned()))?;
@@ -1032,17 +1054,41 @@ impl Indexer {
             candidates.push(Self::archive_path(shared, &s.id, &key));
             candidates.push(shared.join(&s.id).join(format!("{key}.ccsm")));
         }
-        let f = candidates
-            .iter()
-            .find_map(|p| std::fs::File::open(p).ok())
-            .ok_or_else(|| Error::NotArchived(id.to_owned()))?;
+        let local = candidates.iter().find_map(|p| std::fs::File::open(p).ok());
         if self.dir.find(id).is_ok() && !force {
             return Err(Error::Exists(id.to_owned()));
         }
+        let f = match local {
+            Some(f) => f,
+            // Recorded on another host: its copy in the shared catalog, fetched
+            // into this host's archive first (a partial file until complete).
+            None if store.keeps_archives() => {
+                let dest = Self::archive_path(&root, &s.id, &key);
+                let dir = root.join(shard(&s.id));
+                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                let tmp = dir.join(format!(".{key}.{}.partial", std::process::id()));
+                let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+                let found = store.read_archive(&key, &mut out);
+                drop(out);
+                match found {
+                    Ok(true) => std::fs::rename(&tmp, &dest).map_err(io(&dest))?,
+                    Ok(false) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(Error::NotArchived(id.to_owned()));
+                    }
+                    Err(e) => {
+                        let _ = std::fs::remove_file(&tmp);
+                        return Err(e.into());
+                    }
+                }
+                std::fs::File::open(&dest).map_err(io(&dest))?
+            }
+            None => return Err(Error::NotArchived(id.to_owned())),
+        };
         let done = self.dir.import(
             std::io::BufReader::new(f),
             &ccsm_transcripts::portable::ImportOptions {
-                to: None,
+                to: to.map(Path::to_path_buf),
                 new_ids: false,
                 force: true,
             },

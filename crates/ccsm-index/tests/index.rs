@@ -178,10 +178,10 @@ fn a_session_cleaned_up_by_claude_stays_searchable_and_restores_for_the_cli() {
     assert!(all[0].gone);
     assert_eq!(search(&store, "zebra is:gone"), vec![id.clone()]);
 
-    let path = idx.restore(&store, &id, false).unwrap();
+    let path = idx.restore(&store, &id, false, None).unwrap();
     assert!(path.exists());
     assert!(matches!(
-        idx.restore(&store, &id, false),
+        idx.restore(&store, &id, false, None),
         Err(ccsm_index::Error::Exists(_))
     ));
     claude(&env, &model, &["-p", "are you back?", "--resume", &id]);
@@ -201,7 +201,7 @@ fn a_session_cleaned_up_by_claude_stays_searchable_and_restores_for_the_cli() {
     std::fs::rename(&bundles[0], legacy.join(format!("{key}.ccsm"))).unwrap();
     dir.delete(&id).unwrap();
     idx.sync(&store, &nothing).unwrap();
-    assert!(idx.restore(&store, &id, false).unwrap().exists());
+    assert!(idx.restore(&store, &id, false, None).unwrap().exists());
     // Forgetting a session's archive removes it, whichever layout.
     idx.forget_archive(&id).unwrap();
     assert!(bundles_of(&root, &id).is_empty());
@@ -279,7 +279,7 @@ fn a_subagents_text_is_found_as_its_sessions_and_survives_re_reads() {
     assert_eq!(idx.sync(&store, &nothing).unwrap().archived, 0);
     dir.delete(session).unwrap();
     idx.sync(&store, &nothing).unwrap();
-    idx.restore(&store, session, false).unwrap();
+    idx.restore(&store, session, false, None).unwrap();
     assert_eq!(std::fs::read_to_string(&sub).unwrap(), wombat);
 }
 

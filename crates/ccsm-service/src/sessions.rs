@@ -316,10 +316,16 @@ impl Service {
         Ok(self.fresh()?.store.remove_tags(id, tags)?)
     }
 
-    /// Writes an archived session back where Claude Code looks for it.
-    pub fn restore(&self, id: &str, force: bool) -> Result<PathBuf> {
+    /// Writes an archived session back where Claude Code looks for it; with
+    /// `to`, under that project folder (one a session may run in here): a session
+    /// recorded on another host, through a shared catalog.
+    pub fn restore(&self, id: &str, force: bool, to: Option<&Path>) -> Result<PathBuf> {
+        let to = to
+            .map(|d| self.usable_folder(d, true, "the folder to restore into"))
+            .transpose()?;
         let c = self.fresh()?;
-        Ok(c.indexer.restore(c.store.as_ref(), id, force)?)
+        Ok(c.indexer
+            .restore(c.store.as_ref(), id, force, to.as_deref())?)
     }
 
     /// Forgets catalog entries (and archives) last active more than `days` ago;

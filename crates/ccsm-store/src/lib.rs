@@ -415,6 +415,27 @@ pub trait Store: Send + Sync {
     fn delete_shared(&self, kind: &str, key: &str) -> Result<bool> {
         self.delete_record(&format!("shared:{kind}"), key)
     }
+    /// Whether archived transcripts are kept in the catalog itself (a shared
+    /// one: another host restores from it); else only in the file archive.
+    fn keeps_archives(&self) -> bool {
+        false
+    }
+    /// Keeps an archived session version (a bundle read from `bundle`) under
+    /// `key`, unless it is kept already; whether it was written now.
+    fn put_archive(
+        &self,
+        key: &str,
+        session_id: &str,
+        bundle: &mut (dyn std::io::Read + Send),
+    ) -> Result<bool> {
+        let _ = (key, session_id, bundle);
+        Ok(false)
+    }
+    /// Writes the archived version `key` to `out`; whether the catalog has it.
+    fn read_archive(&self, key: &str, out: &mut (dyn std::io::Write + Send)) -> Result<bool> {
+        let _ = (key, out);
+        Ok(false)
+    }
 }
 
 /// This machine's name for a catalog shared by many hosts: `$CCSM_HOST`, else

@@ -101,3 +101,111 @@ fn an_unreachable_store_is_a_clear_error() {
     assert!(!bad.status.success());
     assert!(bad.stderr.contains("sqlite:///"), "{}", bad.stderr);
 }
+
+/// `ccsm --config-dir CFG --store URL ARGS` as host `host` (its own data dir).
+fn on_host(host: &str, cfg: &std::path::Path, url: &str, args: &[&str]) -> CliRun {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    c.arg("--config-dir")
+        .arg(cfg)
+        .args(["--store", url])
+        .args(args)
+        .stdin(Stdio::null());
+    for k in TestEnv::leaky_vars() {
+        c.env_remove(k);
+    }
+    let home = cfg.join(".ccsm");
+    c.env("CCSM_HOME", &home)
+        .env("XDG_CONFIG_HOME", &home)
+        .env("CCSM_HOST", host)
+        .env_remove("CCSM_CONFIG");
+    let run = CliRun::from(run_with_deadline(c, Duration::from_secs(60)));
+    assert!(run.status.success(), "{host}: ccsm {args:?}: {run:?}");
+    run
+}
+
+#[test]
+fn a_session_recorded_on_one_host_is_found_restored_and_resumed_on_another() {
+    let pg = PgCluster::start();
+    let url = pg.database("team");
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    // Host A: a conversation, indexed into the team's catalog.
+    let id = claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &["-p", "My name is Alice"],
+    )
+    .session_id()
+    .unwrap();
+    claude_in(
+        &env,
+        &model,
+        &env.config_dir,
+        &env.project,
+        &["-p", "I like tea", "--resume", &id],
+    );
+    on_host("host-a", &env.config_dir, &url, &["index"]);
+
+    // Host B: another config dir, the project elsewhere, no archive of its own.
+    let b_cfg = env.mkdir("machine-b/config");
+    let b_project = env.mkdir("machine-b/src/alice");
+    let hits = on_host(
+        "host-b",
+        &b_cfg,
+        &url,
+        &["sessions", "search", "Alice", "--json"],
+    );
+    let hits: serde_json::Value = serde_json::from_str(&hits.stdout).unwrap();
+    assert_eq!(hits[0]["sessionId"], id.as_str(), "{hits}");
+    assert_eq!(hits[0]["host"], "host-a");
+    // B's own sync does not take A's sessions for gone.
+    let listed = on_host(
+        "host-b",
+        &b_cfg,
+        &url,
+        &["sessions", "list", "--host", "host-a", "--json"],
+    );
+    assert_eq!(ids(&listed.stdout), vec![id.clone()]);
+
+    on_host(
+        "host-b",
+        &b_cfg,
+        &url,
+        &[
+            "sessions",
+            "restore",
+            &id,
+            "--to",
+            b_project.to_str().unwrap(),
+        ],
+    );
+    let r = claude_in(
+        &env,
+        &model,
+        &b_cfg,
+        &b_project,
+        &["-p", "What do I like?", "--resume", &id],
+    );
+    assert_eq!(r.session_id().unwrap(), id);
+    let req = model.message_requests().pop().unwrap();
+    assert_eq!(
+        req.user_prompts(),
+        vec!["My name is Alice", "I like tea", "What do I like?"],
+        "B's CLI resumed the conversation A recorded"
+    );
+    // Indexed on B now: the session is B's, with its new turn.
+    on_host("host-b", &b_cfg, &url, &["index"]);
+    let info = on_host("host-b", &b_cfg, &url, &["sessions", "info", &id, "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+    assert_eq!(info["host"], "host-b", "{info}");
+    assert_eq!(info["cwd"], b_project.to_str().unwrap());
+    let found = on_host(
+        "host-a",
+        &env.config_dir,
+        &url,
+        &["sessions", "search", "\"What do I like\"", "--json"],
+    );
+    assert_eq!(ids(&found.stdout), vec![id.clone()], "A finds B's new turn");
+}

@@ -157,3 +157,19 @@ CREATE TABLE shared_records (
     updated BIGINT NOT NULL,
     PRIMARY KEY (kind, key)
 );
+-- Transcripts travel through the database: each archived session version (a
+-- ccsm bundle, zstd-compressed) as a list of 1 MiB chunks, each stored once
+-- by its SHA-256 (a grown session's new version shares its old chunks).
+CREATE TABLE archives (
+    key TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    chunks TEXT[] NOT NULL,
+    created BIGINT NOT NULL
+);
+CREATE INDEX archives_session ON archives(session_id);
+CREATE TABLE archive_chunks (
+    hash TEXT PRIMARY KEY,
+    data BYTEA NOT NULL
+);

@@ -6,6 +6,7 @@
 //! as SQLite's single writer does. By job: `write` (a file's session, text and
 //! calls), `search`, `store_impl` (the [`Store`] trait).
 
+mod archive;
 mod search;
 mod store_impl;
 mod write;
@@ -178,7 +179,8 @@ impl PgStore {
         let mut c = self.conn()?;
         c.batch_execute(
             "DROP TABLE IF EXISTS sessions, tags, files, calls, call_copies, touched, texts, names,
-               name_sessions, usage_rollup, usage_dirty, meta, daemon_records, ccsm_schema CASCADE",
+               name_sessions, usage_rollup, usage_dirty, meta, daemon_records, shared_records,
+               archives, archive_chunks, ccsm_schema CASCADE",
         )?;
         Ok(())
     }

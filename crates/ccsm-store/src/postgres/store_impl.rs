@@ -739,4 +739,21 @@ impl Store for PgStore {
             )? > 0)
         })
     }
+
+    fn keeps_archives(&self) -> bool {
+        true
+    }
+
+    fn put_archive(
+        &self,
+        key: &str,
+        session_id: &str,
+        bundle: &mut (dyn std::io::Read + Send),
+    ) -> Result<bool> {
+        self.off_rt(|| self.put_archive_here(key, session_id, bundle))
+    }
+
+    fn read_archive(&self, key: &str, out: &mut (dyn std::io::Write + Send)) -> Result<bool> {
+        self.off_rt(|| self.read_archive_here(key, out))
+    }
 }
