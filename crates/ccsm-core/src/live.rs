@@ -166,6 +166,9 @@ pub struct ProcessView {
     pub version: Option<String>,
     /// A background session's short id (`claude stop <jobId>` stops it).
     pub job_id: Option<String>,
+    /// The host it runs on, when several hosts share a catalog (`?hosts=all`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A tool call that waits for a person's answer.

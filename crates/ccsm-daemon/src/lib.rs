@@ -254,6 +254,8 @@ pub async fn serve(
     let fleet = state.fleet.clone();
     let housekeeping = fleet.spawn_housekeeping();
     let sampler = fleet.spawn_sampler();
+    // With a catalog shared by many hosts: this host's live table, published.
+    let team = fleet.spawn_team();
     // Open WebSockets and SSE streams would hold a graceful shutdown forever:
     // they end when it begins.
     let stopping = fleet.clone();
@@ -269,6 +271,10 @@ pub async fn serve(
     .await;
     housekeeping.abort();
     sampler.abort();
+    if let Some(t) = team {
+        // It withdraws this host's rows when it sees the daemon stopping.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(3), t).await;
+    }
     fleet.shutdown().await;
     result
 }

@@ -33,6 +33,12 @@ pub async fn health(State(s): State<AppState>) -> ApiResult<serde_json::Value> {
         "liveSessions": live,
         "uptimeSecs": s.started.elapsed().as_secs(),
         "configDir": s.fleet.service().config_dir(),
+        "store": {
+            "url": s.fleet.service().catalog_url(),
+            "host": s.fleet.team_host(),
+            "available": s.fleet.store_unavailable().is_none(),
+            "problem": s.fleet.store_unavailable(),
+        },
     })))
 }
 
@@ -131,10 +137,25 @@ pub async fn interrupt(State(s): State<AppState>, Path(id): Path<String>) -> Api
     path = "/api/claude/sessions/{id}/cancel",
     tag = "sessions",
     params(("id" = String, Path, description = "a session id, or a live session's name")),
-    responses((status = 200, description = "ok", body = crate::envelope::Envelope<crate::fleet::RunView>), crate::envelope::Refusals)
+    responses((status = 200, description = "cancelled: the session (a RunView); or, when another host's daemon runs it (a shared catalog), {sessionId, forwardedTo: host}", body = crate::envelope::Envelope<Object>), crate::envelope::Refusals)
 )]
-pub async fn cancel(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<RunView> {
-    Ok(Data(s.fleet.cancel(&id).await?))
+pub async fn cancel(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<serde_json::Value> {
+    match s.fleet.cancel(&id).await {
+        Ok(view) => {
+            Ok(Data(serde_json::to_value(view).map_err(|e| {
+                ApiError::from(Error::Internal(e.to_string()))
+            })?))
+        }
+        // Not this daemon's: the daemon of the host that runs it is asked.
+        Err(Error::NotFound(why)) => match s.fleet.forward_cancel(&id).await? {
+            Some(host) => Ok(Data(json!({"sessionId": id, "forwardedTo": host}))),
+            None => Err(Error::NotFound(why).into()),
+        },
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -304,6 +325,10 @@ pub async fn output(
 pub struct RunningQuery {
     #[serde(default)]
     pub all: bool,
+    /// `all`: every host sharing the catalog (each row says its host); a host's
+    /// name: that host's only. Default: this host's.
+    #[serde(default)]
+    pub hosts: Option<String>,
 }
 
 #[utoipa::path(
@@ -317,7 +342,30 @@ pub async fn running(
     State(s): State<AppState>,
     Params(q): Params<RunningQuery>,
 ) -> ApiResult<Vec<ProcessView>> {
-    Ok(Data(s.fleet.processes(q.all).await))
+    let me = s.fleet.team_host();
+    let (local, others) = match q.hosts.as_deref() {
+        None => (true, None),
+        Some("all") => (true, Some(None)),
+        Some(h) if Some(h) == me.as_deref() => (true, None),
+        Some(h) => (false, Some(Some(h))),
+    };
+    let mut rows = if local {
+        s.fleet.processes(q.all).await
+    } else {
+        Vec::new()
+    };
+    if let Some(only) = others {
+        if me.is_none() {
+            return Err(ApiError::invalid(
+                "hosts: this daemon's catalog is its own (start it with a shared --store)",
+            ));
+        }
+        for r in &mut rows {
+            r.host = me.clone();
+        }
+        rows.extend(s.fleet.team_processes(only).await?);
+    }
+    Ok(Data(rows))
 }
 
 #[utoipa::path(

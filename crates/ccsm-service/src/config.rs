@@ -13,6 +13,8 @@
 //! store = "postgres://me@db.example/ccsm" # one catalog for every config dir and
 //!                                     # host (a team's); also --store, $CCSM_STORE
 //! store_password_file = "~/.config/ccsm/db-password"  # or $CCSM_STORE_PASSWORD
+//! host = "laptop"                     # this machine's name in a shared store
+//!                                     # (default: $CCSM_HOST, else the host name)
 //! pricing = "~/prices.json"           # a pricing table (ccsm's or LiteLLM's shape)
 //! roots = ["~/src", "/work"]          # the only folders sessions may run in or be
 //!                                     # moved to (default: any but system locations)
@@ -51,6 +53,9 @@ pub struct Config {
     pub store: Option<String>,
     /// A file holding the store's password (never printed).
     pub store_password_file: Option<PathBuf>,
+    /// This machine's name in a shared store (default: `$CCSM_HOST`, else the
+    /// host name).
+    pub host: Option<String>,
     pub pricing: Option<PathBuf>,
     /// The folders sessions may run in, be moved or written to (empty: any
     /// folder that is not a system location).

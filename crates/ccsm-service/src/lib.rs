@@ -63,6 +63,9 @@ pub struct Service {
     config: Arc<Config>,
     data_dir: PathBuf,
     progress: Option<Progress>,
+    /// A server's store once opened (a pool of connections, kept for the
+    /// daemon's many calls); SQLite files are opened per call.
+    server: Arc<std::sync::Mutex<Option<Arc<dyn ccsm_store::Store>>>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -95,6 +98,7 @@ impl Service {
             config: Arc::new(config),
             data_dir,
             progress: None,
+            server: Arc::default(),
         }
     }
 

@@ -319,6 +319,7 @@ pub fn rows_of(live: Vec<LiveEntry>, table: &ProcTable, meters: &mut Meters) -> 
                 config_dir: Some(live.config_dir.display().to_string()),
                 version: e.version.clone(),
                 job_id: e.job_id.clone(),
+                host: None,
             }
         })
         .collect();

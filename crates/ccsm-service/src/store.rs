@@ -98,9 +98,35 @@ impl Service {
         }
     }
 
-    /// This machine's name in a shared store (`$CCSM_HOST`, else the host name).
+    /// This host's name when the catalog is a server's, shared by many hosts
+    /// (`None`: a catalog of this host's own).
+    pub fn team_host(&self) -> Option<String> {
+        self.server_store().map(|_| self.host())
+    }
+
+    /// Stores a record every host reads (see [`Store::put_shared`]).
+    pub fn put_shared(&self, kind: &str, key: &str, value: &str) -> Result<()> {
+        Ok(self.open_store()?.put_shared(kind, key, value)?)
+    }
+
+    /// Every shared record of a kind, as (key, value).
+    pub fn shared(&self, kind: &str) -> Result<Vec<(String, String)>> {
+        Ok(self.open_store()?.shared(kind)?)
+    }
+
+    /// Removes a shared record; whether there was one.
+    pub fn delete_shared(&self, kind: &str, key: &str) -> Result<bool> {
+        Ok(self.open_store()?.delete_shared(kind, key)?)
+    }
+
+    /// This machine's name in a shared store: the config's `host`, else
+    /// `$CCSM_HOST`, else the host name.
     pub fn host(&self) -> String {
-        ccsm_store::local_host()
+        self.config
+            .host
+            .clone()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(ccsm_store::local_host)
     }
 
     /// The shared store, when one is set (`--store`, `$CCSM_STORE`, the config
@@ -130,12 +156,21 @@ impl Service {
     /// dir's SQLite file.
     fn open_store(&self) -> Result<Arc<dyn Store>> {
         if let Some(url) = self.server_store() {
-            let host = ccsm_store::local_host();
+            let mut cached = match self.server.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if let Some(s) = cached.as_ref() {
+                return Ok(s.clone());
+            }
+            let host = self.host();
             let password = self.store_password()?;
-            return Ok(Arc::new(
+            let store: Arc<dyn Store> = Arc::new(
                 ccsm_store::PgStore::open_as(url, &host, password.as_deref())
                     .with_context(|| format!("opening the store {}", self.catalog_url()))?,
-            ));
+            );
+            *cached = Some(store.clone());
+            return Ok(store);
         }
         let path = self.catalog_path();
         ccsm_store::open_url(&format!("sqlite://{}", path.display()))

@@ -9,6 +9,7 @@ mod log;
 mod registry;
 mod run;
 mod supervise;
+mod team;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -342,6 +343,8 @@ pub(crate) struct FleetInner {
     registry: registry::RegistryWatch,
     /// Set when the daemon stops: live streams end so the server can.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// Why the shared catalog did not answer last time (`None`: it did).
+    store_down: Mutex<Option<String>>,
 }
 
 impl Fleet {
@@ -357,6 +360,7 @@ impl Fleet {
                 approvals: approvals::Pending::default(),
                 tx,
                 meters,
+                store_down: Mutex::new(None),
                 table: tokio::sync::Mutex::new([None, None]),
                 registry: registry::RegistryWatch::new(),
                 stopping: tokio::sync::watch::Sender::new(false),

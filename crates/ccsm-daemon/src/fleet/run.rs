@@ -566,6 +566,7 @@ impl Run {
                 .map(|f| f.service().config_dir().display().to_string()),
             version: None,
             job_id: None,
+            host: None,
             status,
         }
     }

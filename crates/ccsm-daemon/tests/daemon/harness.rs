@@ -77,6 +77,24 @@ impl Daemon {
         Self::serve_with(env, model, cfg, Some(token.to_owned())).await
     }
 
+    /// A daemon of host `host` whose catalog is the shared store `url`.
+    pub async fn start_on_team(url: &str, host: &str) -> Self {
+        let env = TestEnv::new();
+        let model = MockModel::start(Scenario::echo());
+        let cfg = fleet_config(&env, &model);
+        let config = Config {
+            data_dir: Some(env.root().join("ccsm-home")),
+            store: Some(url.to_owned()),
+            host: Some(host.to_owned()),
+            ..Config::default()
+        };
+        let service = Service::new(config, Some(env.config_dir.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding");
+        Self::serve_service(env, model, cfg, None, listener, service).await
+    }
+
     async fn serve_with(
         env: TestEnv,
         model: MockModel,
@@ -111,7 +129,19 @@ impl Daemon {
         token: Option<String>,
         listener: tokio::net::TcpListener,
     ) -> Self {
-        let fleet = Fleet::new(service(&env), cfg);
+        let service = service(&env);
+        Self::serve_service(env, model, cfg, token, listener, service).await
+    }
+
+    async fn serve_service(
+        env: TestEnv,
+        model: MockModel,
+        cfg: FleetConfig,
+        token: Option<String>,
+        listener: tokio::net::TcpListener,
+        service: Service,
+    ) -> Self {
+        let fleet = Fleet::new(service, cfg);
         fleet.recover().await.expect("recovering");
         let addr = listener.local_addr().expect("address");
         let state = AppState::new(fleet.clone(), Access::for_addr(addr, token));

@@ -14,3 +14,4 @@ pub mod recovery;
 mod resources;
 mod security;
 mod seed;
+mod team;
