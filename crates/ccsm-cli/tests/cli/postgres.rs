@@ -209,3 +209,67 @@ fn a_session_recorded_on_one_host_is_found_restored_and_resumed_on_another() {
     );
     assert_eq!(ids(&found.stdout), vec![id.clone()], "A finds B's new turn");
 }
+
+#[test]
+fn killing_the_database_mid_ingest_loses_nothing_committed_and_the_next_sync_completes() {
+    let mut pg = PgCluster::start();
+    let url = pg.database("crash");
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    std::fs::create_dir_all(&cfg).unwrap();
+    // Big enough for several commits (a sync commits every 48 MB of transcripts).
+    ccsm_testkit::corpus::generate(&cfg, &ccsm_testkit::corpus::CorpusSpec::sized(110 << 20, 13))
+        .unwrap();
+    let home = cfg.join(".ccsm");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
+    c.arg("--config-dir")
+        .arg(&cfg)
+        .args(["--store", &url, "index"])
+        .env("CCSM_HOME", &home)
+        .env("XDG_CONFIG_HOME", &home)
+        .env_remove("CCSM_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for k in TestEnv::leaky_vars() {
+        c.env_remove(k);
+    }
+    let mut child = c.spawn().unwrap();
+    let watcher = ccsm_store::PgStore::open_as(&url, "watcher", None).unwrap();
+    let all = ccsm_store::ListFilter {
+        include_gone: true,
+        ..Default::default()
+    };
+    use ccsm_store::Store as _;
+    let committed: Vec<String> = wait_for("a first commit", Duration::from_secs(300), || {
+        let ids: Vec<String> = watcher.list(&all).ok()?.into_iter().map(|s| s.id).collect();
+        (!ids.is_empty()).then_some(ids)
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the sync was still running when the database was killed"
+    );
+    drop(watcher);
+    pg.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("unavailable") || stderr.contains("database"),
+        "a clear error: {stderr}"
+    );
+
+    pg.start_server();
+    let after = ccsm_store::PgStore::open_as(&url, "watcher", None).unwrap();
+    let now: std::collections::HashSet<String> =
+        after.list(&all).unwrap().into_iter().map(|s| s.id).collect();
+    for id in &committed {
+        assert!(now.contains(id), "committed session {id} lost");
+    }
+    drop(after);
+    let again = ccsm_store(&cfg, Some(&url), &["index"]);
+    assert!(again.stderr.contains("indexed"), "{}", again.stderr);
+    let a = ccsm_store(&cfg, Some(&url), &["usage", "session", "--json"]);
+    let b = ccsm_store(&cfg, None, &["--direct", "usage", "session", "--json"]);
+    assert!(a.stdout == b.stdout, "the catalog's report equals the files'");
+}

@@ -77,3 +77,44 @@ async fn a_session_running_on_one_host_shows_and_is_cancelled_from_another() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_whose_database_goes_away_keeps_its_sessions_and_recovers() {
+    let mut pg = PgCluster::start();
+    let url = pg.database("team");
+    let a = Daemon::start_on_team(&url, "host-a").await;
+    let id = a.start_session(Some("before"), json!({})).await;
+    a.wait_turns(&id, 1).await;
+    a.get_until("/health", "the store answers", |h| h["store"]["available"] == true)
+        .await;
+
+    pg.kill();
+    let h = a
+        .get_until("/health", "the store reported unavailable", |h| {
+            h["store"]["available"] == false
+        })
+        .await;
+    assert!(h["store"]["problem"].is_string(), "{h}");
+    // The session lives on and takes a turn while the database is away.
+    a.ok(
+        &format!("/api/claude/sessions/{id}/messages"),
+        json!({"prompt": "while the database is away"}),
+    )
+    .await;
+    a.wait_turns(&id, 2).await;
+    assert!(crate::harness::last_request_text(&a.model).contains("while the database is away"));
+
+    pg.start_server();
+    a.get_until("/health", "the store answers again", |h| {
+        h["store"]["available"] == true
+    })
+    .await;
+    // Its live table is published again: another host sees the session.
+    let b = Daemon::start_on_team(&url, "host-b").await;
+    b.get_until("/api/claude/running?hosts=all", "A's session on B", |v| {
+        !rows_of(v, &id).is_empty()
+    })
+    .await;
+    b.stop().await;
+    a.stop().await;
+}
