@@ -36,6 +36,21 @@ pub enum CatalogCmd {
         #[arg(long)]
         force: bool,
     },
+    /// Bring the store's tables up to date (`--store`, or this config dir's catalog).
+    Migrate,
+    /// Copy this config dir's catalog from one store to another: a laptop's into
+    /// a team's (`--from sqlite://… --to postgres://…`) or back. Its transcripts
+    /// are read into the target; descriptions, notes, tags, names, archived
+    /// versions and deleted sessions come from the source. Safe to run again, or
+    /// after an interruption.
+    Copy {
+        /// The store to copy from (default: this config dir's SQLite catalog).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The store to copy into.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 /// `ccsm index`: the catalog brought up to date, and what that took.
@@ -98,9 +113,40 @@ pub fn names(svc: &Service, cmd: NamesCmd, json: bool) -> Result<()> {
     Ok(())
 }
 
-/// `ccsm catalog`; the exit code is 1 when the check finds damage.
+/// `ccsm catalog` (also `ccsm store`); the exit code is 1 when the check finds damage.
 pub fn catalog_cmd(svc: &Service, cmd: CatalogCmd, json: bool) -> Result<u8> {
     match cmd {
+        CatalogCmd::Migrate => {
+            let m = svc.migrate_store()?;
+            if json {
+                print_json(&m)?;
+            } else {
+                eprintln!("{} is up to date ({} sessions)", m.store, m.sessions);
+            }
+            Ok(0)
+        }
+        CatalogCmd::Copy { from, to } => {
+            let from = from.unwrap_or_else(|| format!("sqlite://{}", svc.catalog_path().display()));
+            let r = svc.copy_store(&from, &to)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                eprintln!(
+                    "copied {} into {}: {} transcripts read, {} sessions, {} deleted ones added, \
+                     {} descriptions and notes, {} tags, {} names, {} archived versions",
+                    r.from,
+                    r.to,
+                    r.indexed,
+                    r.sessions,
+                    r.gone_added,
+                    r.texts,
+                    r.tags,
+                    r.names,
+                    r.archives
+                );
+            }
+            Ok(0)
+        }
         CatalogCmd::Check => {
             let c = svc.check_catalog()?;
             if json {

@@ -174,7 +174,8 @@ enum Command {
         #[command(flatten)]
         source: Direct,
     },
-    /// Check the catalog, or repair a damaged one.
+    /// Check, repair, migrate or copy the catalog (also: `ccsm store`).
+    #[command(alias = "store")]
     Catalog {
         #[command(subcommand)]
         cmd: catalog::CatalogCmd,
@@ -299,13 +300,7 @@ fn main() -> ExitCode {
         }
     };
     // A bad config file is said before anything runs (a typo is never ignored).
-    let config = match config::load().and_then(|mut c| {
-        if let Some(url) = cli.store.clone().filter(|u| !u.is_empty()) {
-            config::check_store_url(&url)?;
-            c.store = Some(url);
-        }
-        Ok(c)
-    }) {
+    let config = match config::load().and_then(|c| config::with_store(c, cli.store.clone())) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ccsm: {:#}", anyhow::Error::from(e));

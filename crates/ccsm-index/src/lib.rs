@@ -998,6 +998,56 @@ impl Indexer {
         Ok(linked)
     }
 
+    /// The file of an archived session version, if this config dir's archive (or
+    /// the shared one of earlier versions) has it.
+    pub fn bundle_file(&self, id: &str, key: &str) -> Option<PathBuf> {
+        if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') || key.contains('/') {
+            return None;
+        }
+        let mut candidates = Vec::new();
+        for root in self.archive.iter().chain(&self.shared_archive) {
+            candidates.push(Self::archive_path(root, id, key));
+            candidates.push(root.join(id).join(format!("{key}.ccsm")));
+        }
+        candidates.into_iter().find(|p| p.is_file())
+    }
+
+    /// Keeps a session version read from `bundle` in this config dir's archive
+    /// (written whole under a temp name first); its file.
+    pub fn keep_bundle(
+        &self,
+        id: &str,
+        key: &str,
+        write: impl FnOnce(&mut std::fs::File) -> Result<bool>,
+    ) -> Result<Option<PathBuf>> {
+        let Some(root) = &self.archive else {
+            return Ok(None);
+        };
+        if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') || key.contains('/') {
+            return Ok(None);
+        }
+        let dest = Self::archive_path(root, id, key);
+        if dest.is_file() {
+            return Ok(Some(dest));
+        }
+        let dir = root.join(shard(id));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let tmp = dir.join(format!(".{key}.{}.partial", std::process::id()));
+        let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        let found = write(&mut out);
+        drop(out);
+        match found {
+            Ok(true) => {
+                std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+                Ok(Some(dest))
+            }
+            other => {
+                let _ = std::fs::remove_file(&tmp);
+                other.map(|_| None)
+            }
+        }
+    }
+
     /// Removes every archived version of a session (both layouts).
     pub fn forget_archive(&self, id: &str) -> Result<()> {
         let Some(root) = &self.archive else {
@@ -1063,24 +1113,9 @@ impl Indexer {
             // Recorded on another host: its copy in the shared catalog, fetched
             // into this host's archive first (a partial file until complete).
             None if store.keeps_archives() => {
-                let dest = Self::archive_path(&root, &s.id, &key);
-                let dir = root.join(shard(&s.id));
-                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-                let tmp = dir.join(format!(".{key}.{}.partial", std::process::id()));
-                let mut out = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-                let found = store.read_archive(&key, &mut out);
-                drop(out);
-                match found {
-                    Ok(true) => std::fs::rename(&tmp, &dest).map_err(io(&dest))?,
-                    Ok(false) => {
-                        let _ = std::fs::remove_file(&tmp);
-                        return Err(Error::NotArchived(id.to_owned()));
-                    }
-                    Err(e) => {
-                        let _ = std::fs::remove_file(&tmp);
-                        return Err(e.into());
-                    }
-                }
+                let fetched =
+                    self.keep_bundle(&s.id, &key, |out| Ok(store.read_archive(&key, out)?))?;
+                let dest = fetched.ok_or_else(|| Error::NotArchived(id.to_owned()))?;
                 std::fs::File::open(&dest).map_err(io(&dest))?
             }
             None => return Err(Error::NotArchived(id.to_owned())),

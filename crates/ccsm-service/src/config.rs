@@ -176,6 +176,16 @@ pub fn load() -> Result<Config> {
     Ok(c)
 }
 
+/// The config with the store a flag or the environment names (they win over
+/// the file's), checked.
+pub fn with_store(mut c: Config, url: Option<String>) -> Result<Config> {
+    if let Some(url) = url.filter(|u| !u.is_empty()) {
+        check_store_url(&url)?;
+        c.store = Some(url);
+    }
+    Ok(c)
+}
+
 /// A store URL ccsm can open: `sqlite://FILE` or `postgres://…`.
 pub fn check_store_url(url: &str) -> Result<()> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {

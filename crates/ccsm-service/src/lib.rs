@@ -24,6 +24,7 @@ mod records;
 mod run;
 mod sessions;
 mod store;
+mod store_copy;
 mod usage;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,7 @@ pub use sessions::{
     SessionStats, Source,
 };
 pub use store::{Catalog, CatalogCheck, CatalogStatus, Repaired};
+pub use store_copy::{CopyReport, Migrated};
 pub use usage::{Usage, UsageQuery};
 
 use ccsm_transcripts::ClaudeDir;

@@ -140,7 +140,7 @@ impl Service {
 
     /// The store's password: `$CCSM_STORE_PASSWORD`, else the config file's
     /// `store_password_file` (its first line), else none (the URL's, if any).
-    fn store_password(&self) -> Result<Option<String>> {
+    pub(crate) fn store_password(&self) -> Result<Option<String>> {
         if let Some(p) = crate::config::env("CCSM_STORE_PASSWORD") {
             return Ok(Some(p.to_string_lossy().into_owned()));
         }

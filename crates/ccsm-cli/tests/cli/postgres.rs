@@ -218,8 +218,11 @@ fn killing_the_database_mid_ingest_loses_nothing_committed_and_the_next_sync_com
     let cfg = tmp.path().join("cfg");
     std::fs::create_dir_all(&cfg).unwrap();
     // Big enough for several commits (a sync commits every 48 MB of transcripts).
-    ccsm_testkit::corpus::generate(&cfg, &ccsm_testkit::corpus::CorpusSpec::sized(110 << 20, 13))
-        .unwrap();
+    ccsm_testkit::corpus::generate(
+        &cfg,
+        &ccsm_testkit::corpus::CorpusSpec::sized(110 << 20, 13),
+    )
+    .unwrap();
     let home = cfg.join(".ccsm");
     let mut c = Command::new(env!("CARGO_BIN_EXE_ccsm"));
     c.arg("--config-dir")
@@ -261,8 +264,12 @@ fn killing_the_database_mid_ingest_loses_nothing_committed_and_the_next_sync_com
 
     pg.start_server();
     let after = ccsm_store::PgStore::open_as(&url, "watcher", None).unwrap();
-    let now: std::collections::HashSet<String> =
-        after.list(&all).unwrap().into_iter().map(|s| s.id).collect();
+    let now: std::collections::HashSet<String> = after
+        .list(&all)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     for id in &committed {
         assert!(now.contains(id), "committed session {id} lost");
     }
@@ -271,5 +278,81 @@ fn killing_the_database_mid_ingest_loses_nothing_committed_and_the_next_sync_com
     assert!(again.stderr.contains("indexed"), "{}", again.stderr);
     let a = ccsm_store(&cfg, Some(&url), &["usage", "session", "--json"]);
     let b = ccsm_store(&cfg, None, &["--direct", "usage", "session", "--json"]);
-    assert!(a.stdout == b.stdout, "the catalog's report equals the files'");
+    assert!(
+        a.stdout == b.stdout,
+        "the catalog's report equals the files'"
+    );
+}
+
+#[test]
+fn store_copy_moves_a_laptops_catalog_into_the_teams_and_back() {
+    let pg = PgCluster::start();
+    let url = pg.database("copy");
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    ccsm_testkit::copy_tree(&ccsm_testkit::fixture_dir(), &cfg).unwrap();
+    let id = "8b005bc5-61e3-4739-9e48-d98f4b9cdda6";
+    let gone = "15e81b36-b530-430d-b16c-6579d06b30de";
+    // The laptop's own catalog (SQLite): ccsm's data, and a session Claude Code
+    // no longer has (archived first).
+    ok_at(&cfg, &["sessions", "tags", "add", id, "keep-me"]);
+    ok_at(&cfg, &["sessions", "note", id, "a note"]);
+    ok_at(&cfg, &["sessions", "describe", id, "a description"]);
+    ok_at(&cfg, &["sessions", "rm", gone, "--yes"]);
+
+    let first = json_of(&ok_at(&cfg, &["store", "copy", "--to", &url, "--json"]));
+    assert_eq!(first["goneAdded"], 1, "{first}");
+    assert!(first["archives"].as_u64().unwrap() >= 1, "{first}");
+    let again = json_of(&ok_at(&cfg, &["store", "copy", "--to", &url, "--json"]));
+    assert_eq!(
+        (
+            again["goneAdded"].as_u64(),
+            again["tags"].as_u64(),
+            again["texts"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "a second copy changes nothing: {again}"
+    );
+    let info = json_of(&ccsm_store(
+        &cfg,
+        Some(&url),
+        &["sessions", "info", id, "--json"],
+    ));
+    assert_eq!(info["tags"], serde_json::json!(["keep-me"]));
+    assert_eq!(info["notes"], "a note");
+    assert_eq!(info["description"], "a description");
+    let listed = ccsm_store(&cfg, Some(&url), &["sessions", "list", "--all", "--json"]);
+    assert!(ids(&listed.stdout).contains(&gone.to_owned()));
+    // Another host restores the deleted session from the team's store.
+    let other = tmp.path().join("other");
+    let dest = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::create_dir_all(&dest).unwrap();
+    on_host(
+        "host-b",
+        &other,
+        &url,
+        &["sessions", "restore", gone, "--to", dest.to_str().unwrap()],
+    );
+
+    // Leaving the team: back into a file of one's own.
+    let back = tmp.path().join("back.db");
+    let back_url = format!("sqlite://{}", back.display());
+    ok_at(
+        &cfg,
+        &[
+            "--store", &url, "store", "copy", "--from", &url, "--to", &back_url,
+        ],
+    );
+    let info = json_of(&ok_at(
+        &cfg,
+        &["--store", &back_url, "sessions", "info", id, "--json"],
+    ));
+    assert_eq!(info["tags"], serde_json::json!(["keep-me"]));
+    assert_eq!(info["description"], "a description");
+    let m = json_of(&ok_at(
+        &cfg,
+        &["--store", &url, "store", "migrate", "--json"],
+    ));
+    assert!(m["sessions"].as_u64().unwrap() > 1, "{m}");
 }

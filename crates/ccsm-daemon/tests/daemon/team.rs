@@ -85,8 +85,10 @@ async fn a_daemon_whose_database_goes_away_keeps_its_sessions_and_recovers() {
     let a = Daemon::start_on_team(&url, "host-a").await;
     let id = a.start_session(Some("before"), json!({})).await;
     a.wait_turns(&id, 1).await;
-    a.get_until("/health", "the store answers", |h| h["store"]["available"] == true)
-        .await;
+    a.get_until("/health", "the store answers", |h| {
+        h["store"]["available"] == true
+    })
+    .await;
 
     pg.kill();
     let h = a
