@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 mod daemon;
 mod search;
+mod stores;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -111,6 +112,20 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         inproc: usize,
     },
+    /// P11: the same corpus on SQLite and on PostgreSQL, side by side: catalog
+    /// build, re-sync after 100 KB appended, list, usage and the search query set
+    /// through the CLI.
+    Stores {
+        /// The corpus (a config dir).
+        #[arg(long)]
+        dir: PathBuf,
+        /// An empty PostgreSQL database (`postgres://…`).
+        #[arg(long)]
+        pg: String,
+        /// Runs of each command.
+        #[arg(long, default_value_t = 15)]
+        runs: usize,
+    },
     /// Runs a command and prints its wall time (ms) and peak RSS (KiB) as JSON.
     Rss {
         #[arg(trailing_var_arg = true, required = true)]
@@ -178,8 +193,7 @@ fn ccusage_session() -> Vec<String> {
 }
 
 /// The folder of the newest session in a catalog.
-fn newest_project(store: &ccsm_store::SqliteStore) -> Result<Option<String>> {
-    use ccsm_store::Store as _;
+fn newest_project(store: &dyn ccsm_store::Store) -> Result<Option<String>> {
     Ok(store
         .list(&ccsm_store::ListFilter {
             limit: Some(1),
@@ -564,6 +578,7 @@ fn main() -> Result<()> {
             runs,
             inproc,
         } => search::run(&dir, home, runs, inproc)?,
+        Cmd::Stores { dir, pg, runs } => stores::run(&dir, &pg, runs)?,
         Cmd::Catalog {
             dir,
             list_dir,

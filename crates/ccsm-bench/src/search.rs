@@ -9,15 +9,14 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use ccsm_store::Store as _;
 
 use crate::{ccsm_bin, pct, tempfile_dir};
 
 /// One query of the set: what it is, its text, ranked or not.
-struct Query {
-    kind: String,
-    text: String,
-    rank: bool,
+pub(crate) struct Query {
+    pub kind: String,
+    pub text: String,
+    pub rank: bool,
 }
 
 fn q(kind: &str, text: &str) -> Query {
@@ -28,7 +27,7 @@ fn q(kind: &str, text: &str) -> Query {
     }
 }
 
-fn hits(store: &ccsm_store::SqliteStore, text: &str, rank: bool) -> Result<usize> {
+pub(crate) fn hits(store: &dyn ccsm_store::Store, text: &str, rank: bool) -> Result<usize> {
     let mut sq = ccsm_store::SearchQuery::parse(text)?;
     sq.limit = 20;
     sq.rank = rank;
@@ -36,7 +35,7 @@ fn hits(store: &ccsm_store::SqliteStore, text: &str, rank: bool) -> Result<usize
 }
 
 /// The query set for a catalog: words are chosen from what the corpus holds.
-fn query_set(store: &ccsm_store::SqliteStore) -> Result<Vec<Query>> {
+pub(crate) fn query_set(store: &dyn ccsm_store::Store) -> Result<Vec<Query>> {
     let common = "refactor";
     // The rarest of the made-up words that still occurs (none in the first shape).
     let rare = [20_000usize, 8_000, 3_000, 1_000, 300, 60]

@@ -91,6 +91,72 @@ pub(crate) fn largest_per_key(calls: &[CallRecord]) -> Vec<bool> {
     keep
 }
 
+/// A stored comma-separated list (models, tools) as a list.
+pub(crate) fn split_list(s: String) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A session's counters as stored: what an appended read adds to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Counters {
+    pub messages: i64,
+    pub turns: i64,
+    pub tool_calls: i64,
+    /// Comma-separated, as stored.
+    pub models: String,
+    pub tools: String,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+    pub cli_cost: Option<f64>,
+}
+
+/// A session's counters after a read of its transcript: the read's own when it
+/// read the whole file (`prev` is `None`), else added to what earlier reads
+/// stored (counts summed, model and tool lists merged and sorted, the earliest
+/// first and latest last activity, the CLI's cost kept if this read has none).
+pub(crate) fn accumulate(s: &crate::SessionRecord, prev: Option<Counters>) -> Counters {
+    let mut models = s.models.clone();
+    let mut tools = s.tools.clone();
+    let mut c = Counters {
+        messages: s.messages as i64,
+        turns: s.user_turns as i64,
+        tool_calls: s.tool_calls as i64,
+        first: s.first_activity,
+        last: s.last_activity,
+        cli_cost: s.cli_cost_usd,
+        ..Default::default()
+    };
+    if let Some(p) = prev {
+        c.messages += p.messages;
+        c.turns += p.turns;
+        c.tool_calls += p.tool_calls;
+        c.cli_cost = c.cli_cost.or(p.cli_cost);
+        for (list, stored) in [(&mut models, &p.models), (&mut tools, &p.tools)] {
+            for x in stored.split(',').filter(|x| !x.is_empty()) {
+                if !list.iter().any(|have| have == x) {
+                    list.push(x.to_owned());
+                }
+            }
+        }
+        c.first = match (c.first, p.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        c.last = match (c.last, p.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    models.sort();
+    tools.sort();
+    c.models = models.join(",");
+    c.tools = tools.join(",");
+    c
+}
+
 /// A session's token and cost totals, from the calls that count to it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Totals {

@@ -21,14 +21,19 @@ impl PgStore {
         session_id: &str,
         bundle: &mut (dyn Read + Send),
     ) -> Result<bool> {
-        let mut c = self.conn()?;
-        if c.query_opt("SELECT 1 FROM archives WHERE key = $1", &[&key])?
+        let mut conn = self.conn()?;
+        if conn
+            .query_opt("SELECT 1 FROM archives WHERE key = $1", &[&key])?
             .is_some()
         {
             return Ok(false);
         }
-        // Chunks first, each in its own statement (a big bundle is never held
-        // whole); the version is listed only once all of them are in.
+        // One transaction, committed without waiting for the disk: the session
+        // row that names this version is committed (and flushed) after it, and
+        // a flush writes every commit before it. Chunks go one statement each
+        // (a big bundle is never held whole); the version is listed last.
+        let mut c = conn.transaction()?;
+        c.batch_execute("SET LOCAL synchronous_commit = off")?;
         let mut hashes: Vec<String> = Vec::new();
         let mut size = 0i64;
         let mut buf = vec![0u8; CHUNK];
@@ -63,6 +68,7 @@ impl PgStore {
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             &[&key, &session_id, &self.host, &size, &hashes, &now_ms()],
         )?;
+        c.commit()?;
         Ok(added > 0)
     }
 

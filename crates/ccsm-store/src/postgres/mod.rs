@@ -211,13 +211,6 @@ impl Drop for PgStore {
     }
 }
 
-fn split_list(s: String) -> Vec<String> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 const SESSION_COLS: &str =
     "s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
     s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified, s.file_size,
@@ -257,8 +250,8 @@ fn row_to_session(r: &postgres::Row) -> SessionRecord {
         cache_creation_tokens: u(r, 19),
         cache_read_tokens: u(r, 20),
         cost_usd: r.get(21),
-        models: split_list(r.get(22)),
-        tools: split_list(r.get(23)),
+        models: crate::policy::split_list(r.get(22)),
+        tools: crate::policy::split_list(r.get(23)),
         files_touched: u(r, 24),
         first_activity: r.get(25),
         last_activity: r.get(26),

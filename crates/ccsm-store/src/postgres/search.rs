@@ -197,8 +197,56 @@ impl PgStore {
     }
 }
 
-/// The first `limit` sessions (other than `have`) with a matching row, from the
-/// newest row down, each with its newest matching row.
+/// How many matching rows make a word common: below it, every match is read
+/// through the GIN index; at or above it, rows are walked from the newest down.
+const COMMON: i64 = 2000;
+
+/// Makes the planner take one way for the rest of the transaction: the GIN
+/// index (a bitmap of every match), or the primary key from the newest row
+/// down (stopping at the first matches). Its own guess for a word it has no
+/// statistics on (absent, rare, a prefix) walked a whole table.
+fn take(tx: &mut postgres::Transaction<'_>, gin: bool) -> Result<()> {
+    tx.batch_execute(if gin {
+        "SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = on"
+    } else {
+        "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on"
+    })?;
+    Ok(())
+}
+
+/// Whether the query matches at least [`COMMON`] rows (counted through the
+/// GIN index, which stops there).
+fn common(tx: &mut postgres::Transaction<'_>, tsq: &str) -> Result<bool> {
+    take(tx, true)?;
+    let n: i64 = tx
+        .query_one(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM texts WHERE tsv @@ $1::text::tsquery LIMIT $2) m",
+            &[&tsq, &COMMON],
+        )?
+        .get(0);
+    Ok(n >= COMMON)
+}
+
+/// The sessions the filters allow, newest first (`None`: no filter).
+fn allowed(tx: &mut postgres::Transaction<'_>, q: &SearchQuery) -> Result<Option<Vec<String>>> {
+    let (w, p) = filters(q, 0);
+    if w.is_empty() {
+        return Ok(None);
+    }
+    let rows = tx.query(
+        &format!(
+            "SELECT s.id FROM sessions s WHERE {} ORDER BY s.last_modified DESC, s.id DESC",
+            w.join(" AND ")
+        ),
+        &refs(&p),
+    )?;
+    Ok(Some(rows.iter().map(|r| r.get(0)).collect()))
+}
+
+/// The first `limit` sessions (other than `have`) with a matching row, newest
+/// first, each with its newest matching row. A rare word: all its rows from
+/// the GIN index. A common one: rows walked from the newest down, or, under
+/// filters, a look into each session they allow, newest first (most match).
 fn newest(
     tx: &mut postgres::Transaction<'_>,
     q: &SearchQuery,
@@ -206,37 +254,68 @@ fn newest(
     limit: usize,
     have: &std::collections::HashSet<String>,
 ) -> Result<Vec<Row>> {
-    let (w, fp) = filters(q, 3);
-    let join = if w.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "JOIN sessions s ON s.id = x.session_id AND {}",
-            w.join(" AND ")
-        )
-    };
-    let sql = format!(
-        "SELECT x.id, x.session_id FROM texts x {join}
-         WHERE x.tsv @@ $1::text::tsquery AND x.id < $2 ORDER BY x.id DESC LIMIT $3"
-    );
+    let allowed = allowed(tx, q)?;
+    if allowed.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Vec::new());
+    }
+    let ok: Option<std::collections::HashSet<&str>> = allowed
+        .as_ref()
+        .map(|ids| ids.iter().map(String::as_str).collect());
     let mut found: Vec<Row> = Vec::new();
     let mut seen: std::collections::HashSet<String> = have.clone();
+    let mut keep = |id: i64, session: String, found: &mut Vec<Row>| {
+        if ok.as_ref().is_none_or(|s| s.contains(session.as_str())) && seen.insert(session.clone())
+        {
+            found.push(Row { id, session });
+        }
+    };
+    if !common(tx, tsq)? {
+        take(tx, true)?;
+        for r in tx.query(
+            "SELECT id, session_id FROM texts WHERE tsv @@ $1::text::tsquery ORDER BY id DESC",
+            &[&tsq],
+        )? {
+            keep(r.get(0), r.get(1), &mut found);
+            if found.len() >= limit {
+                break;
+            }
+        }
+        return Ok(found);
+    }
+    take(tx, false)?;
+    if let Some(ids) = &allowed {
+        for id in ids {
+            if have.contains(id) {
+                continue;
+            }
+            if let Some(r) = tx.query_opt(
+                "SELECT id FROM texts WHERE session_id = $1 AND tsv @@ $2::text::tsquery
+                 ORDER BY id DESC LIMIT 1",
+                &[id, &tsq],
+            )? {
+                keep(r.get(0), id.clone(), &mut found);
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        return Ok(found);
+    }
     let mut cursor = i64::MAX;
     // Batches grow: a word said many times per session needs more rows per session.
     let mut batch: i64 = (limit as i64 * 4).max(64);
     loop {
-        let mut p: Params<'_> = vec![&tsq, &cursor, &batch];
-        p.extend(refs(&fp));
-        let rows = tx.query(&sql, &p)?;
+        let rows = tx.query(
+            "SELECT id, session_id FROM texts WHERE tsv @@ $1::text::tsquery AND id < $2
+             ORDER BY id DESC LIMIT $3",
+            &[&tsq, &cursor, &batch],
+        )?;
         let n = rows.len() as i64;
         for r in &rows {
-            let (id, session): (i64, String) = (r.get(0), r.get(1));
-            cursor = id;
-            if seen.insert(session.clone()) {
-                found.push(Row { id, session });
-                if found.len() >= limit {
-                    return Ok(found);
-                }
+            cursor = r.get(0);
+            keep(cursor, r.get(1), &mut found);
+            if found.len() >= limit {
+                return Ok(found);
             }
         }
         if n < batch {
@@ -246,8 +325,8 @@ fn newest(
     }
 }
 
-/// The newest [`RANK_WINDOW`] matching rows, best first, one per session, at
-/// most `limit`.
+/// The newest [`RANK_WINDOW`] matching rows (of the sessions the filters
+/// allow), best first, one per session, at most `limit`.
 fn ranked(
     tx: &mut postgres::Transaction<'_>,
     q: &SearchQuery,
@@ -263,8 +342,10 @@ fn ranked(
             w.join(" AND ")
         )
     };
+    let gin = !common(tx, tsq)?;
+    take(tx, gin)?;
     let sql = format!(
-        "WITH win AS (
+        "WITH win AS MATERIALIZED (
             SELECT x.id, x.session_id, x.tsv FROM texts x {join}
             WHERE x.tsv @@ $1::text::tsquery ORDER BY x.id DESC LIMIT $2)
          SELECT id, session_id, ts_rank($3::text::float4[], tsv, $1::text::tsquery)::float8 AS score

@@ -705,15 +705,21 @@ impl Store for PgStore {
 
     fn put_shared(&self, kind: &str, key: &str, value: &str) -> Result<()> {
         self.off_rt(|| {
-        let mut c = self.conn()?;
-        c.execute(
-            "INSERT INTO shared_records (kind, key, value, updated) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-            &[&kind, &key, &value, &now_ms()],
-        )?;
-        // Daemons listening are woken (the payload says which kind changed).
-        c.execute("SELECT pg_notify('ccsm_shared', $1)", &[&kind])?;
-        Ok(())
+            let mut conn = self.conn()?;
+            // Live tables and commands are rewritten every few hundred ms: no
+            // wait for the disk (a crash loses at most the last ones).
+            let mut c = conn.transaction()?;
+            c.batch_execute("SET LOCAL synchronous_commit = off")?;
+            c.execute(
+                "INSERT INTO shared_records (kind, key, value, updated) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value,
+                   updated = excluded.updated",
+                &[&kind, &key, &value, &now_ms()],
+            )?;
+            // Daemons listening are woken (the payload says which kind changed).
+            c.execute("SELECT pg_notify('ccsm_shared', $1)", &[&kind])?;
+            c.commit()?;
+            Ok(())
         })
     }
 

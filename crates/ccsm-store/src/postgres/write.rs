@@ -83,38 +83,18 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
                 cli_cost_usd FROM sessions WHERE id = $1",
             &[&s.id],
         )?
+        .map(|r| policy::Counters {
+            messages: r.get(0),
+            turns: r.get(1),
+            tool_calls: r.get(2),
+            models: r.get(3),
+            tools: r.get(4),
+            first: r.get(5),
+            last: r.get(6),
+            cli_cost: r.get(7),
+        })
     };
-    let (mut messages, mut turns, mut tool_calls) =
-        (s.messages as i64, s.user_turns as i64, s.tool_calls as i64);
-    let mut models = s.models.clone();
-    let mut tools = s.tools.clone();
-    let (mut first, mut last) = (s.first_activity, s.last_activity);
-    let mut cli_cost = s.cli_cost_usd;
-    if let Some(r) = prev {
-        messages += r.get::<_, i64>(0);
-        turns += r.get::<_, i64>(1);
-        tool_calls += r.get::<_, i64>(2);
-        cli_cost = cli_cost.or(r.get(7));
-        for (list, col) in [(&mut models, 3), (&mut tools, 4)] {
-            for x in split_list(r.get(col)) {
-                if !list.contains(&x) {
-                    list.push(x);
-                }
-            }
-        }
-        let (pf, pl): (Option<i64>, Option<i64>) = (r.get(5), r.get(6));
-        first = match (first, pf) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        last = match (last, pl) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-    }
-    models.sort();
-    tools.sort();
-    let (models, tools) = (models.join(","), tools.join(","));
+    let c = policy::accumulate(s, prev);
     let size = s.file_size as i64;
     tx.execute(
         "INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
@@ -134,8 +114,8 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
         &[
             &s.id, &s.project_dir, &s.project_path, &s.file_path, &s.summary, &s.custom_title,
             &s.first_prompt, &s.git_branch, &s.cwd, &s.native_tag, &s.created_at, &s.last_modified,
-            &size, &s.archived, &messages, &turns, &tool_calls, &models, &tools, &first, &last,
-            &cli_cost, &b.archive_key, &host,
+            &size, &s.archived, &c.messages, &c.turns, &c.tool_calls, &c.models, &c.tools,
+            &c.first, &c.last, &c.cli_cost, &b.archive_key, &host,
         ],
     )?;
     // The title row, replaced each time (a rename changes it).

@@ -27,14 +27,6 @@ impl SqliteStore {
     }
 }
 
-/// A session's accumulated counters: messages, turns, tool calls, models, tools,
-/// first and last activity.
-type Counters = (i64, i64, i64, String, String, Option<i64>, Option<i64>);
-
-fn opt_join(v: &[String]) -> String {
-    v.join(",")
-}
-
 impl SqliteStore {
     /// Puts the text rows written since the last call into the full-text index, in
     /// one statement (FTS5 writes its pending terms out at every statement that
@@ -104,7 +96,7 @@ impl SqliteStore {
         }
         // Keep what ccsm added (description, notes, archive) and counters being
         // accumulated.
-        let prev: Option<(Counters, Option<f64>)> = if b.full {
+        let prev = if b.full {
             None
         } else {
             tx.prepare_cached(
@@ -112,45 +104,20 @@ impl SqliteStore {
                  FROM sessions WHERE id = ?1",
             )?
             .query_row([&s.id], |r| {
-                Ok((
-                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
-                    r.get(7)?,
-                ))
+                Ok(crate::policy::Counters {
+                    messages: r.get(0)?,
+                    turns: r.get(1)?,
+                    tool_calls: r.get(2)?,
+                    models: r.get(3)?,
+                    tools: r.get(4)?,
+                    first: r.get(5)?,
+                    last: r.get(6)?,
+                    cli_cost: r.get(7)?,
+                })
             })
             .optional()?
         };
-        let (mut messages, mut turns, mut tool_calls) =
-            (s.messages as i64, s.user_turns as i64, s.tool_calls as i64);
-        let mut models = s.models.clone();
-        let mut tools = s.tools.clone();
-        let (mut first, mut last) = (s.first_activity, s.last_activity);
-        let mut cli_cost = s.cli_cost_usd;
-        if let Some(((m, t, tc, pm, pt, pf, pl), pc)) = prev {
-            messages += m;
-            turns += t;
-            tool_calls += tc;
-            cli_cost = cli_cost.or(pc);
-            for x in split_list(pm) {
-                if !models.contains(&x) {
-                    models.push(x);
-                }
-            }
-            for x in split_list(pt) {
-                if !tools.contains(&x) {
-                    tools.push(x);
-                }
-            }
-            first = match (first, pf) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            last = match (last, pl) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-        }
-        models.sort();
-        tools.sort();
+        let c = crate::policy::accumulate(s, prev);
         tx.prepare_cached(
             "INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
                 first_prompt, git_branch, cwd, native_tag, created_at, last_modified, file_size, archived,
@@ -170,8 +137,8 @@ impl SqliteStore {
         .execute(params![
             s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
             s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified,
-            s.file_size as i64, s.archived.map(i64::from), messages, turns, tool_calls,
-            opt_join(&models), opt_join(&tools), first, last, cli_cost, b.archive_key
+            s.file_size as i64, s.archived.map(i64::from), c.messages, c.turns, c.tool_calls,
+            c.models, c.tools, c.first, c.last, c.cli_cost, b.archive_key
         ])?;
         // The title row, replaced each time (a rename changes it): what people
         // remember a session by weighs more in ranking.

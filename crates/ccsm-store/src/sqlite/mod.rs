@@ -115,13 +115,6 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn split_list(s: String) -> Vec<String> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 const SESSION_COLS: &str =
     "s.id, s.project_dir, s.project_path, s.file_path, s.summary, s.custom_title,
     s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified, s.file_size,
@@ -154,8 +147,8 @@ fn row_to_session(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
         cache_creation_tokens: r.get::<_, i64>(19)? as u64,
         cache_read_tokens: r.get::<_, i64>(20)? as u64,
         cost_usd: r.get(21)?,
-        models: split_list(r.get(22)?),
-        tools: split_list(r.get(23)?),
+        models: crate::policy::split_list(r.get(22)?),
+        tools: crate::policy::split_list(r.get(23)?),
         files_touched: r.get::<_, i64>(24)? as u64,
         first_activity: r.get(25)?,
         last_activity: r.get(26)?,
