@@ -20,3 +20,95 @@ fn postgres_passes_the_conformance_suite_and_reopens() {
         vec![("one".to_owned(), "{}".to_owned())]
     );
 }
+
+/// Enough rows that a word is common (the PostgreSQL backend then walks from
+/// the newest row, or looks into each allowed session, instead of reading every
+/// match through GIN): both backends give the same answers.
+#[test]
+fn a_common_word_is_answered_as_sqlite_answers_it() {
+    use ccsm_store::{FileState, Ingest, SearchQuery, SessionRecord, TextChunk};
+    let pg = PgCluster::start();
+    let url = pg.database("common");
+    let p = ccsm_store::PgStore::open(&url).expect("open");
+    let s = ccsm_store::SqliteStore::memory().expect("open");
+    let stores: [&dyn ccsm_store::Store; 2] = [&s, &p];
+    for i in 0..400i64 {
+        let id = format!("s{i:04}");
+        let text: Vec<TextChunk> = (0..8)
+            .map(|k| TextChunk {
+                uuid: format!("{id}-{k}"),
+                kind: "assistant".into(),
+                ts: i,
+                text: if i % 97 == 0 && k == 3 {
+                    "a common word and a zebu".into()
+                } else {
+                    format!("common word number {k} of {i}")
+                },
+            })
+            .collect();
+        let b = Ingest {
+            session: SessionRecord {
+                id: id.clone(),
+                project_dir: format!("-src-p{}", i % 7),
+                project_path: Some(format!("/src/p{}", i % 7)),
+                file_path: format!("/cfg/{id}.jsonl"),
+                summary: format!("summary {i}"),
+                last_modified: 1_000 + i,
+                tools: if i % 5 == 0 {
+                    vec!["Grep".into()]
+                } else {
+                    vec![]
+                },
+                ..Default::default()
+            },
+            full: true,
+            text,
+            file: FileState {
+                path: format!("/cfg/{id}.jsonl"),
+                session_id: id,
+                size: 1,
+                offset: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        for st in stores {
+            st.ingest(&b).expect("ingest");
+        }
+    }
+    for st in stores {
+        st.optimize().expect("optimize");
+    }
+    let ids = |st: &dyn ccsm_store::Store, text: &str, rank: bool| -> Vec<String> {
+        let mut q = SearchQuery::parse(text).expect("query");
+        q.rank = rank;
+        let mut v: Vec<String> = st
+            .search(&q)
+            .expect("search")
+            .into_iter()
+            .map(|h| h.session.id)
+            .collect();
+        if rank {
+            v.sort();
+        }
+        v
+    };
+    for (text, rank) in [
+        ("common", false),
+        ("common has:tool:Grep", false),
+        ("common project:/src/p3", false),
+        ("\"common word\"", false),
+        ("comm*", false),
+        ("zebu", false),
+        ("common zebu", false),
+        ("common has:tool:Nothing", false),
+        ("zebu", true),
+    ] {
+        let a = ids(&s, text, rank);
+        assert!(!a.is_empty() || text.contains("Nothing"), "{text}");
+        assert_eq!(a, ids(&p, text, rank), "{text} (rank {rank})");
+    }
+    let mut q = SearchQuery::parse("common").expect("query");
+    q.rank = true;
+    assert_eq!(p.search(&q).expect("ranked").len(), 20);
+}

@@ -267,24 +267,39 @@ fn row_to_session(r: &postgres::Row) -> SessionRecord {
 }
 
 /// Adds a session's tags and names.
-fn fill(c: &mut impl postgres::GenericClient, mut s: SessionRecord) -> Result<SessionRecord> {
-    s.tags = c
-        .query(
-            "SELECT tag FROM tags WHERE session_id = $1 ORDER BY tag",
-            &[&s.id],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    s.names = c
-        .query(
-            "SELECT DISTINCT name FROM name_sessions WHERE session_id = $1 ORDER BY name",
-            &[&s.id],
-        )?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    Ok(s)
+fn fill(c: &mut impl postgres::GenericClient, s: SessionRecord) -> Result<SessionRecord> {
+    Ok(fill_all(c, vec![s])?.pop().unwrap_or_default())
+}
+
+/// Adds the sessions' tags and names, two queries for all of them.
+fn fill_all(
+    c: &mut impl postgres::GenericClient,
+    mut v: Vec<SessionRecord>,
+) -> Result<Vec<SessionRecord>> {
+    if v.is_empty() {
+        return Ok(v);
+    }
+    let ids: Vec<&str> = v.iter().map(|s| s.id.as_str()).collect();
+    let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for r in c.query(
+        "SELECT session_id, tag FROM tags WHERE session_id = ANY($1) ORDER BY session_id, tag",
+        &[&ids],
+    )? {
+        tags.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    let mut names: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for r in c.query(
+        "SELECT DISTINCT session_id, name FROM name_sessions WHERE session_id = ANY($1)
+         ORDER BY session_id, name",
+        &[&ids],
+    )? {
+        names.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    for s in &mut v {
+        s.tags = tags.remove(&s.id).unwrap_or_default();
+        s.names = names.remove(&s.id).unwrap_or_default();
+    }
+    Ok(v)
 }
 
 fn now_ms() -> i64 {

@@ -137,16 +137,16 @@ impl PgStore {
                 ),
                 &refs(&p),
             )?;
-            let mut out = Vec::new();
-            for r in &rows {
-                out.push(SearchHit {
-                    session: fill(&mut tx, row_to_session(r))?,
+            let sessions = fill_all(&mut tx, rows.iter().map(row_to_session).collect())?;
+            return Ok(sessions
+                .into_iter()
+                .map(|session| SearchHit {
+                    session,
                     snippet: String::new(),
                     kind: None,
                     score: 0.0,
-                });
-            }
-            return Ok(out);
+                })
+                .collect());
         }
         let Some(tsq) = crate::tokens::tsquery(&q.terms) else {
             return Ok(Vec::new());
@@ -161,29 +161,44 @@ impl PgStore {
             let more = newest(&mut tx, q, &tsq, limit, &have)?;
             picked.extend(more.into_iter().map(|r| (r, 0.0)));
         }
-        let mut out = Vec::new();
-        for (row, score) in picked {
-            let Some(r) = tx.query_opt(
+        // The hits' sessions and texts in one query, their tags and names in two.
+        let ids: Vec<&str> = picked.iter().map(|(r, _)| r.session.as_str()).collect();
+        let rows: Vec<i64> = picked.iter().map(|(r, _)| r.id).collect();
+        let mut got: std::collections::HashMap<i64, postgres::Row> = tx
+            .query(
                 &format!(
-                    "SELECT {SESSION_COLS}, x.kind, x.title, x.body FROM sessions s
-                     JOIN texts x ON x.id = $2 WHERE s.id = $1"
+                    "SELECT {SESSION_COLS}, x.kind, x.title, x.body, x.id FROM texts x
+                     JOIN sessions s ON s.id = x.session_id
+                     WHERE x.id = ANY($1) AND s.id = ANY($2)"
                 ),
-                &[&row.session, &row.id],
+                &[&rows, &ids],
             )?
-            else {
+            .into_iter()
+            .map(|r| (r.get::<_, i64>(SESSION_NCOLS + 3), r))
+            .collect();
+        let mut hits = Vec::new();
+        let mut sessions = Vec::new();
+        for (row, score) in picked {
+            let Some(r) = got.remove(&row.id) else {
                 continue;
             };
             let kind: String = r.get(SESSION_NCOLS);
             let (title, body): (String, String) =
                 (r.get(SESSION_NCOLS + 1), r.get(SESSION_NCOLS + 2));
             let text = if title.is_empty() { body } else { title };
-            out.push(SearchHit {
-                session: fill(&mut tx, row_to_session(&r))?,
-                snippet: crate::tokens::snippet(&text, &q.terms),
+            sessions.push(row_to_session(&r));
+            hits.push((crate::tokens::snippet(&text, &q.terms), kind, score));
+        }
+        let mut out: Vec<SearchHit> = fill_all(&mut tx, sessions)?
+            .into_iter()
+            .zip(hits)
+            .map(|(session, (snippet, kind, score))| SearchHit {
+                session,
+                snippet,
                 kind: Some(kind),
                 score,
-            });
-        }
+            })
+            .collect();
         if !q.rank {
             out.sort_by(|a, b| {
                 b.session
@@ -214,9 +229,43 @@ fn take(tx: &mut postgres::Transaction<'_>, gin: bool) -> Result<()> {
     Ok(())
 }
 
-/// Whether the query matches at least [`COMMON`] rows (counted through the
-/// GIN index, which stops there).
-fn common(tx: &mut postgres::Transaction<'_>, tsq: &str) -> Result<bool> {
+/// Whether the query matches at least [`COMMON`] rows: by the table's
+/// statistics of its words (ANALYZE keeps the most common ones with their
+/// share of rows; a word not among them is rare), else, for a prefix or before
+/// any statistics, by a count through the GIN index that stops at [`COMMON`].
+fn common(tx: &mut postgres::Transaction<'_>, q: &SearchQuery, tsq: &str) -> Result<bool> {
+    let terms = crate::tokens::term_words(&q.terms);
+    let stats = if terms.iter().any(|(_, prefix)| *prefix) {
+        None
+    } else {
+        tx.query_opt(
+            "SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
+             FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+               AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = s.schemaname)
+             WHERE s.schemaname = current_schema() AND s.tablename = 'texts' AND s.attname = 'tsv'
+               AND s.most_common_elems IS NOT NULL",
+            &[],
+        )?
+    };
+    if let Some(r) = stats {
+        let elems: String = r.get(0);
+        let freqs: Vec<f32> = r.get(1);
+        let rows: f64 = r.get(2);
+        let share: std::collections::HashMap<&str, f32> = elems
+            .trim_matches(|c| c == '{' || c == '}')
+            .split(',')
+            .map(|e| e.trim_matches('"'))
+            .zip(freqs)
+            .collect();
+        // Every term must occur: the query matches at most as many rows as its
+        // rarest word.
+        let least = terms
+            .iter()
+            .flat_map(|(words, _)| words.iter())
+            .map(|w| f64::from(share.get(w.as_str()).copied().unwrap_or(0.0)) * rows)
+            .fold(f64::INFINITY, f64::min);
+        return Ok(least >= COMMON as f64);
+    }
     take(tx, true)?;
     let n: i64 = tx
         .query_one(
@@ -269,7 +318,7 @@ fn newest(
             found.push(Row { id, session });
         }
     };
-    if !common(tx, tsq)? {
+    if !common(tx, q, tsq)? {
         take(tx, true)?;
         for r in tx.query(
             "SELECT id, session_id FROM texts WHERE tsv @@ $1::text::tsquery ORDER BY id DESC",
@@ -342,7 +391,7 @@ fn ranked(
             w.join(" AND ")
         )
     };
-    let gin = !common(tx, tsq)?;
+    let gin = !common(tx, q, tsq)?;
     take(tx, gin)?;
     let sql = format!(
         "WITH win AS MATERIALIZED (

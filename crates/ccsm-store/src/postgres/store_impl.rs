@@ -106,9 +106,7 @@ impl Store for PgStore {
         sql.push_str(&format!(" OFFSET ${}", p.len()));
         let refs: Params<'_> = p.iter().map(|b| b.as_ref() as _).collect();
         let rows = c.query(&sql, &refs)?;
-        rows.iter()
-            .map(|r| fill(&mut *c, row_to_session(r)))
-            .collect()
+        fill_all(&mut *c, rows.iter().map(row_to_session).collect())
         })
     }
 
