@@ -331,8 +331,10 @@ fn newest(
         }
         return Ok(found);
     }
-    take(tx, false)?;
     if let Some(ids) = &allowed {
+        // Each session by its own index (the planner's choice: the session's
+        // rows are few).
+        tx.batch_execute("RESET enable_indexscan; RESET enable_seqscan; RESET enable_bitmapscan")?;
         for id in ids {
             if have.contains(id) {
                 continue;
@@ -350,14 +352,19 @@ fn newest(
         }
         return Ok(found);
     }
+    take(tx, false)?;
     let mut cursor = i64::MAX;
     // Batches grow: a word said many times per session needs more rows per session.
     let mut batch: i64 = (limit as i64 * 4).max(64);
     loop {
+        // The rows of sessions found already are passed over before their text
+        // is read (the cheaper condition is tested first).
+        let found_ids: Vec<&str> = found.iter().map(|r| r.session.as_str()).collect();
         let rows = tx.query(
-            "SELECT id, session_id FROM texts WHERE tsv @@ $1::text::tsquery AND id < $2
+            "SELECT id, session_id FROM texts WHERE id < $2 AND session_id <> ALL($4)
+               AND tsv @@ $1::text::tsquery
              ORDER BY id DESC LIMIT $3",
-            &[&tsq, &cursor, &batch],
+            &[&tsq, &cursor, &batch, &found_ids],
         )?;
         let n = rows.len() as i64;
         for r in &rows {
