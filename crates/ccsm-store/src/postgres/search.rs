@@ -339,9 +339,11 @@ fn newest(
             if have.contains(id) {
                 continue;
             }
+            // (OFFSET 0 keeps the order out of the inner query: ordered by id,
+            // the planner walked the whole primary key down to an old session.)
             if let Some(r) = tx.query_opt(
-                "SELECT id FROM texts WHERE session_id = $1 AND tsv @@ $2::text::tsquery
-                 ORDER BY id DESC LIMIT 1",
+                "SELECT id FROM (SELECT id FROM texts WHERE session_id = $1
+                   AND tsv @@ $2::text::tsquery OFFSET 0) m ORDER BY id DESC LIMIT 1",
                 &[id, &tsq],
             )? {
                 keep(r.get(0), id.clone(), &mut found);
