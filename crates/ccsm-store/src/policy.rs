@@ -58,6 +58,31 @@ impl CallCopy {
     }
 }
 
+/// What to do when a file's copy of a call meets the stored one that counts:
+/// the copy to keep aside (the loser, when it is another file's), and the copy
+/// to make the one that counts (the new one, when it wins).
+pub(crate) fn settle(new: CallCopy, old: CallCopy) -> (Option<CallCopy>, Option<CallCopy>) {
+    let wins = new.beats(&old);
+    let (winner, loser) = if wins { (new, old) } else { (old, new) };
+    let aside = (winner.file != loser.file).then_some(loser);
+    (aside, wins.then_some(winner))
+}
+
+/// The text of a session's title row (searched with ten times a body's
+/// weight): its custom title, first prompt and summary, one per line.
+pub(crate) fn title_text(s: &crate::SessionRecord) -> String {
+    [
+        s.custom_title.as_deref(),
+        s.first_prompt.as_deref(),
+        Some(s.summary.as_str()),
+    ]
+    .iter()
+    .flatten()
+    .copied()
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 /// The copy that counts among several of one call, if any.
 pub(crate) fn best(copies: impl IntoIterator<Item = CallCopy>) -> Option<CallCopy> {
     copies

@@ -123,16 +123,7 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
         "DELETE FROM texts WHERE session_id = $1 AND kind = 'title'",
         &[&s.id],
     )?;
-    let title = [
-        s.custom_title.as_deref(),
-        s.first_prompt.as_deref(),
-        Some(s.summary.as_str()),
-    ]
-    .iter()
-    .flatten()
-    .copied()
-    .collect::<Vec<_>>()
-    .join("\n");
+    let title = policy::title_text(s);
     insert_texts(
         tx,
         &s.id,
@@ -391,12 +382,11 @@ fn call_conflict(tx: Tx<'_, '_>, new: CallCopy) -> Result<()> {
         &format!("SELECT {CALL_COLS} FROM calls WHERE key = $1"),
         &[&new.key],
     )?);
-    let wins = new.beats(&old);
-    let (winner, loser) = if wins { (new, old) } else { (old, new) };
-    if winner.file != loser.file {
+    let (aside, current) = policy::settle(new, old);
+    if let Some(loser) = aside {
         put_aside(tx, &loser)?;
     }
-    if wins {
+    if let Some(winner) = current {
         make_current(tx, &winner)?;
     }
     Ok(())

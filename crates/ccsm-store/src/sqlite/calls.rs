@@ -175,12 +175,11 @@ impl SqliteStore {
         let old = tx
             .prepare_cached(&format!("SELECT {CALL_COLS} FROM calls WHERE key = ?1"))?
             .query_row([&new.key], copy_from_row)?;
-        let wins = new.beats(&old);
-        let (winner, loser) = if wins { (new, old) } else { (old, new) };
-        if winner.file != loser.file {
+        let (aside, current) = policy::settle(new, old);
+        if let Some(loser) = aside {
             put_aside(tx, &loser)?;
         }
-        if wins {
+        if let Some(winner) = current {
             make_current(tx, &winner)?;
         }
         Ok(())

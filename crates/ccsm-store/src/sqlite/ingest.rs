@@ -144,17 +144,7 @@ impl SqliteStore {
         // remember a session by weighs more in ranking.
         tx.prepare_cached("DELETE FROM texts WHERE session_id = ?1 AND kind = 'title'")?
             .execute([&s.id])?;
-        let title = [
-            s.custom_title.as_deref(),
-            s.first_prompt.as_deref(),
-            Some(s.summary.as_str()),
-        ]
-        .iter()
-        .flatten()
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n");
-        let title = (title, s.created_at.unwrap_or(0));
+        let title = (crate::policy::title_text(s), s.created_at.unwrap_or(0));
         let first_id = Self::insert_texts(tx, &s.id, None, Some(title), &b.text)?;
         Self::add_run(tx, pending, &s.id, first_id)?;
         Self::ingest_calls_tx(tx, b)
