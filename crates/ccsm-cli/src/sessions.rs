@@ -95,8 +95,7 @@ pub enum SessionsCmd {
         /// Overwrite the CLI's copy if it still has one.
         #[arg(long)]
         force: bool,
-        /// Put it under this project folder (a session recorded on another host,
-        /// found through a shared store, whose folder is elsewhere here).
+        /// Put it under this project folder (a session another host recorded).
         #[arg(long, value_name = "DIR")]
         to: Option<PathBuf>,
     },

@@ -17,7 +17,7 @@ pub fn show_config(svc: &Service, json: bool) -> anyhow::Result<()> {
         "dataDir": svc.data_dir(),
         "catalog": svc.catalog_path(),
         "store": config.store.as_ref().map(|_| svc.catalog_url()),
-        "host": svc.host(),
+        "host": config.store.as_ref().map(|_| svc.host()),
         "pricing": pricing,
         "claude": config.claude,
         "serve": {"listen": config.serve.listen, "tokenFile": config.serve.token_file},
