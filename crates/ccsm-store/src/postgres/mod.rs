@@ -7,6 +7,7 @@
 //! calls), `search`, `store_impl` (the [`Store`] trait).
 
 mod archive;
+mod client;
 mod search;
 mod store_impl;
 mod write;
@@ -14,19 +15,22 @@ mod write;
 use std::time::Duration;
 
 use postgres::types::ToSql;
-use postgres::NoTls;
-use r2d2_postgres::PostgresConnectionManager;
+
+use client::{Manager, Sql, Tx};
 
 use crate::{Error, Result, SessionRecord};
 
 /// The schema, one migration per file, applied in order; never edited once released.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_schema.sql"),
+    include_str!("../../migrations/postgres/0002_storage.sql"),
+];
 
 /// The advisory lock every writing transaction takes (and migrations).
 const WRITE_LOCK: i64 = 0x6363_736d; // "ccsm"
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
+type Conn = r2d2::PooledConnection<Manager>;
 type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
 /// A catalog in a PostgreSQL database.
@@ -95,7 +99,7 @@ impl PgStore {
             config.password(p);
         }
         config.connect_timeout(Duration::from_secs(5));
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = Manager::new(config);
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(0))
@@ -135,10 +139,7 @@ impl PgStore {
 
     /// A writing transaction: the advisory lock first (writers queue, as on
     /// SQLite), then `work`, committed if it returns `Ok`.
-    fn write<T>(
-        &self,
-        work: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
+    fn write<T>(&self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut c = self.conn()?;
         let mut tx = c.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
@@ -267,15 +268,12 @@ fn row_to_session(r: &postgres::Row) -> SessionRecord {
 }
 
 /// Adds a session's tags and names.
-fn fill(c: &mut impl postgres::GenericClient, s: SessionRecord) -> Result<SessionRecord> {
+fn fill(c: &mut impl Sql, s: SessionRecord) -> Result<SessionRecord> {
     Ok(fill_all(c, vec![s])?.pop().unwrap_or_default())
 }
 
 /// Adds the sessions' tags and names, two queries for all of them.
-fn fill_all(
-    c: &mut impl postgres::GenericClient,
-    mut v: Vec<SessionRecord>,
-) -> Result<Vec<SessionRecord>> {
+fn fill_all(c: &mut impl Sql, mut v: Vec<SessionRecord>) -> Result<Vec<SessionRecord>> {
     if v.is_empty() {
         return Ok(v);
     }
@@ -308,7 +306,7 @@ fn now_ms() -> i64 {
 
 /// A write to the sessions: the next sync (of every host) compares every file
 /// again.
-fn forget_sync_digest(tx: &mut postgres::Transaction<'_>) -> Result<()> {
+fn forget_sync_digest(tx: &mut Tx<'_>) -> Result<()> {
     tx.execute("DELETE FROM meta WHERE key LIKE 'sync_digest:%'", &[])?;
     Ok(())
 }
