@@ -522,6 +522,7 @@ impl Indexer {
                 file,
                 subagent: true,
                 archive_key: None,
+                vectors: Vec::new(),
             };
             return Ok(Segment {
                 ingest: batch,
@@ -572,6 +573,7 @@ impl Indexer {
             file,
             subagent: false,
             archive_key: None,
+            vectors: Vec::new(),
         };
         Ok(Segment {
             ingest: batch,
@@ -694,7 +696,8 @@ impl Indexer {
                         .map(|p| {
                             // The first segment of each file; the rest of a big file
                             // is read after this one is written (bounded memory).
-                            let seg = self.read_segment(p, p.from, true)?;
+                            let mut seg = self.read_segment(p, p.from, true)?;
+                            store.prepare(&mut seg.ingest);
                             done.fetch_add(seg.next - p.from, std::sync::atomic::Ordering::Relaxed);
                             let archived = match &self.archive {
                                 Some(a) if p.parent.is_none() => {

@@ -247,6 +247,9 @@ pub struct Ingest {
     pub subagent: bool,
     /// The transcript as read was archived under this key (see `set_archive`).
     pub archive_key: Option<String>,
+    /// The text rows as the backend indexes them, one per `text` row, made by
+    /// [`Store::prepare`] on the reading threads; empty: made while writing.
+    pub vectors: Vec<Vec<u8>>,
 }
 
 /// A session's usage for one model on one day (the catalog's usage rollup).
@@ -303,6 +306,10 @@ pub use ccsm_core::views::NameView as NameRecord;
 pub trait Store: Send + Sync {
     /// Writes what indexing one file produced, in one transaction.
     fn ingest(&self, batch: &Ingest) -> Result<()>;
+    /// Work on a batch that needs no catalog, done before it is written, on
+    /// the thread that read it (a backend that indexes words itself makes
+    /// [`Ingest::vectors`] here, in parallel, instead of in its writer).
+    fn prepare(&self, _batch: &mut Ingest) {}
     /// Writes several files' batches; a backend may use one transaction for all
     /// (fewer commits when indexing in bulk).
     fn ingest_many(&self, batches: &[Ingest]) -> Result<()> {

@@ -9,27 +9,49 @@ use crate::Term;
 
 /// The words of `text` with their byte ranges.
 pub(crate) fn words(text: &str) -> impl Iterator<Item = (usize, usize, String)> + '_ {
-    let mut it = text.char_indices().peekable();
-    std::iter::from_fn(move || {
-        while let Some(&(_, c)) = it.peek() {
-            if c.is_alphanumeric() {
-                break;
+    let mut out = Vec::new();
+    scan(text, |start, end, w| out.push((start, end, w.to_owned())));
+    out.into_iter()
+}
+
+/// Calls `f(start, end, word)` for each word of `text`: a run of letters and
+/// digits, lower-cased. ASCII is looked at byte by byte (most text is), other
+/// characters as `char`s; one buffer serves every word.
+fn scan(text: &str, mut f: impl FnMut(usize, usize, &str)) {
+    let bytes = text.as_bytes();
+    let mut word = String::new();
+    let mut start: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (alnum, len) = if b < 0x80 {
+            if b.is_ascii_alphanumeric() {
+                word.push(b.to_ascii_lowercase() as char);
+                (true, 1)
+            } else {
+                (false, 1)
             }
-            it.next();
-        }
-        let &(start, _) = it.peek()?;
-        let mut end = start;
-        let mut word = String::new();
-        while let Some(&(i, c)) = it.peek() {
-            if !c.is_alphanumeric() {
-                break;
+        } else {
+            match text[i..].chars().next() {
+                Some(c) if c.is_alphanumeric() => {
+                    word.extend(c.to_lowercase());
+                    (true, c.len_utf8())
+                }
+                Some(c) => (false, c.len_utf8()),
+                None => break,
             }
-            word.extend(c.to_lowercase());
-            end = i + c.len_utf8();
-            it.next();
+        };
+        if alnum {
+            start.get_or_insert(i);
+        } else if let Some(s) = start.take() {
+            f(s, i, &word);
+            word.clear();
         }
-        Some((start, end, word))
-    })
+        i += len;
+    }
+    if let Some(s) = start {
+        f(s, bytes.len(), &word);
+    }
 }
 
 /// The longest word indexed, in bytes (PostgreSQL refuses lexemes of 2 KiB).
@@ -41,41 +63,47 @@ const MAX_POSITION: usize = 16_383;
 /// The words' bytes one row's vector holds (PostgreSQL's limit is 1 MiB).
 const MAX_VECTOR_BYTES: usize = 900_000;
 
-/// A `tsvector` literal of `text`'s words, each position weighed `weight`
-/// (`'A'` for titles, `None`: the body's default).
-pub(crate) fn tsvector(text: &str, weight: Option<char>) -> String {
-    let mut at: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+/// `text`'s words in PostgreSQL's binary `tsvector` form (what the server's
+/// `tsvector_recv` reads: no text to parse on the server), each position
+/// weighed `weight` (`'A'` for titles, `None`: the body's default). Words are
+/// sorted byte-wise as PostgreSQL sorts lexemes; positions rise.
+pub(crate) fn tsvector(text: &str, weight: Option<char>) -> Vec<u8> {
+    let mut at: std::collections::HashMap<String, Vec<usize>> = Default::default();
     let mut bytes = 0usize;
-    for (n, (_, _, w)) in words(text).enumerate() {
+    let mut n = 0usize;
+    scan(text, |_, _, w| {
+        n += 1;
         if w.len() > MAX_WORD {
-            continue;
+            return;
         }
-        let pos = (n + 1).min(MAX_POSITION);
-        match at.get_mut(&w) {
+        let pos = n.min(MAX_POSITION);
+        match at.get_mut(w) {
             Some(v) if v.len() < MAX_POSITIONS && v.last() != Some(&pos) => v.push(pos),
             Some(_) => {}
             None if bytes + w.len() <= MAX_VECTOR_BYTES => {
                 bytes += w.len();
-                at.insert(w, vec![pos]);
+                at.insert(w.to_owned(), vec![pos]);
             }
             None => {}
         }
-    }
-    let mark = weight.map(String::from).unwrap_or_default();
-    let mut out = String::with_capacity(bytes + at.len() * 8);
+    });
+    let mut at: Vec<(String, Vec<usize>)> = at.into_iter().collect();
+    at.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    // The weight in a position's top two bits: A 3, B 2, C 1, D (default) 0.
+    let mark: u16 = match weight {
+        Some('A') => 3 << 14,
+        Some('B') => 2 << 14,
+        Some('C') => 1 << 14,
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(4 + bytes + at.len() * 5);
+    out.extend_from_slice(&(at.len() as i32).to_be_bytes());
     for (w, pos) in at {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push('\'');
-        out.push_str(&w);
-        out.push_str("':");
-        for (i, p) in pos.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&p.to_string());
-            out.push_str(&mark);
+        out.extend_from_slice(w.as_bytes());
+        out.push(0);
+        out.extend_from_slice(&(pos.len() as u16).to_be_bytes());
+        for p in pos {
+            out.extend_from_slice(&(p as u16 | mark).to_be_bytes());
         }
     }
     out
@@ -202,9 +230,18 @@ mod tests {
 
     #[test]
     fn a_vector_keeps_positions_and_weights() {
-        assert_eq!(tsvector("go Go stop", Some('A')), "'go':1A,2A 'stop':3A");
-        assert_eq!(tsvector("a-b a", None), "'a':1,3 'b':2");
-        assert_eq!(tsvector("", None), "");
+        let a = 0xc000u16;
+        let mut want = 2i32.to_be_bytes().to_vec();
+        want.extend(b"go\0\0\x02");
+        want.extend((1 | a).to_be_bytes());
+        want.extend((2 | a).to_be_bytes());
+        want.extend(b"stop\0\0\x01");
+        want.extend((3 | a).to_be_bytes());
+        assert_eq!(tsvector("go Go stop", Some('A')), want);
+        let mut want = 2i32.to_be_bytes().to_vec();
+        want.extend(b"a\0\0\x02\0\x01\0\x03b\0\0\x01\0\x02");
+        assert_eq!(tsvector("a-b a", None), want);
+        assert_eq!(tsvector("", None), 0i32.to_be_bytes());
     }
 
     #[test]

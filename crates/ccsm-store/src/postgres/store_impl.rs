@@ -28,7 +28,7 @@ impl PgStore {
             .map(|r| r.get(0)))
     }
 
-    fn set_meta(tx: &mut postgres::Transaction<'_>, key: &str, value: &str) -> Result<()> {
+    fn set_meta(tx: &mut Tx<'_>, key: &str, value: &str) -> Result<()> {
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -53,6 +53,14 @@ impl Store for PgStore {
 
     fn ingest_many(&self, batches: &[Ingest]) -> Result<()> {
         self.off_rt(|| self.write_batches(batches))
+    }
+
+    fn prepare(&self, b: &mut Ingest) {
+        b.vectors = b
+            .text
+            .iter()
+            .map(|c| crate::tokens::tsvector(&c.text, None))
+            .collect();
     }
 
     fn session(&self, id: &str) -> Result<Option<SessionRecord>> {

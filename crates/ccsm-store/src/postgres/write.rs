@@ -3,13 +3,11 @@
 //! per file (`UNNEST` of arrays), not one round trip per row. Which copy of a
 //! call counts is [`crate::policy`]'s to say, as on SQLite.
 
-use postgres::Transaction;
-
 use super::*;
 use crate::policy::{self, CallCopy};
 use crate::{Ingest, TextChunk};
 
-type Tx<'a, 'b> = &'a mut Transaction<'b>;
+type Tx<'a, 'b> = &'a mut super::Tx<'b>;
 
 /// The columns of a stored call, as [`copy_from_row`] reads them.
 const CALL_COLS: &str =
@@ -65,7 +63,7 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
                 &[&s.id, &b.file.path],
             )?;
         }
-        insert_texts(tx, &s.id, Some(&b.file.path), None, &b.text)?;
+        insert_texts(tx, &s.id, Some(&b.file.path), None, &b.text, &b.vectors)?;
         return ingest_calls(tx, host, b);
     }
     if b.full {
@@ -130,6 +128,7 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
         None,
         Some((title, s.created_at.unwrap_or(0))),
         &b.text,
+        &b.vectors,
     )?;
     ingest_calls(tx, host, b)
 }
@@ -142,6 +141,7 @@ fn insert_texts(
     file: Option<&str>,
     title: Option<(String, i64)>,
     text: &[TextChunk],
+    prepared: &[Vec<u8>],
 ) -> Result<()> {
     let n = text.len() + usize::from(title.is_some());
     if n == 0 {
@@ -161,26 +161,52 @@ fn insert_texts(
         ts.push(*at);
         titles.push(t.as_str());
         bodies.push("");
-        vecs.push(crate::tokens::tsvector(t, Some('A')));
+        vecs.push(TsVector(crate::tokens::tsvector(t, Some('A')).into()));
     }
-    for c in text {
+    for (i, c) in text.iter().enumerate() {
         uuids.push(c.uuid.as_str());
         kinds.push(c.kind.as_str());
         ts.push(c.ts);
         titles.push("");
         bodies.push(c.text.as_str());
-        vecs.push(crate::tokens::tsvector(&c.text, None));
+        // Made by `prepare` on the reading threads, or here.
+        vecs.push(TsVector(match prepared.get(i) {
+            Some(v) if prepared.len() == text.len() => v.as_slice().into(),
+            _ => crate::tokens::tsvector(&c.text, None).into(),
+        }));
     }
     tx.execute(
         "INSERT INTO texts (session_id, uuid, kind, ts, title, body, file, tsv)
-         SELECT $1, u, k, t, ti, b, $2, v::tsvector
-         FROM UNNEST($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+         SELECT $1, u, k, t, ti, b, $2, v
+         FROM UNNEST($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::tsvector[])
            WITH ORDINALITY AS x(u, k, t, ti, b, v, n) ORDER BY n",
         &[
             &session, &file, &uuids, &kinds, &ts, &titles, &bodies, &vecs,
         ],
     )?;
     Ok(())
+}
+
+/// A `tsvector` in PostgreSQL's binary form ([`crate::tokens::tsvector`]).
+#[derive(Debug)]
+struct TsVector<'a>(std::borrow::Cow<'a, [u8]>);
+
+impl postgres::types::ToSql for TsVector<'_> {
+    fn to_sql(
+        &self,
+        _ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        out.extend_from_slice(&self.0);
+        Ok(postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        *ty == postgres::types::Type::TS_VECTOR
+    }
+
+    postgres::types::to_sql_checked!();
 }
 
 /// Keys of the calls that count to a file (`by_file`) or to a session.
