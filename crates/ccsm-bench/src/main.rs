@@ -125,6 +125,9 @@ enum Cmd {
         /// Runs of each command.
         #[arg(long, default_value_t = 15)]
         runs: usize,
+        /// Builds from nothing of each catalog (alternated; the median is shown).
+        #[arg(long, default_value_t = 3)]
+        builds: usize,
     },
     /// Runs a command and prints its wall time (ms) and peak RSS (KiB) as JSON.
     Rss {
@@ -578,7 +581,12 @@ fn main() -> Result<()> {
             runs,
             inproc,
         } => search::run(&dir, home, runs, inproc)?,
-        Cmd::Stores { dir, pg, runs } => stores::run(&dir, &pg, runs)?,
+        Cmd::Stores {
+            dir,
+            pg,
+            runs,
+            builds,
+        } => stores::run(&dir, &pg, runs, builds)?,
         Cmd::Catalog {
             dir,
             list_dir,

@@ -58,20 +58,69 @@ fn row(what: &str, r: [(f64, f64); 2]) {
     );
 }
 
-pub fn run(dir: &Path, pg: &str, runs: usize) -> Result<()> {
+/// p50 and p99 of `runs` in-process searches of `q` on each store, alternated.
+fn in_process(
+    stores: [&dyn ccsm_store::Store; 2],
+    q: &crate::search::Query,
+    runs: usize,
+) -> Result<[(f64, f64); 2]> {
+    let mut sq = ccsm_store::SearchQuery::parse(&q.text)?;
+    sq.rank = q.rank;
+    sq.limit = 20;
+    let mut lat = [Vec::new(), Vec::new()];
+    for _ in 0..runs {
+        for (k, store) in stores.iter().enumerate() {
+            let t = Instant::now();
+            store.search(&sq)?;
+            lat[k].push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let [mut a, mut b] = lat;
+    Ok([
+        (pct(&mut a, 50.0), pct(&mut a, 99.0)),
+        (pct(&mut b, 50.0), pct(&mut b, 99.0)),
+    ])
+}
+
+/// Builds both catalogs from nothing `builds` times, alternated (the first
+/// build of each is the one the rest of the run uses); seconds.
+fn builds(dir: &Path, homes: [&Path; 2], pg: &str, builds: usize) -> Result<()> {
+    let (mut s, mut p) = (Vec::new(), Vec::new());
+    for i in 0..builds {
+        if i > 0 {
+            for h in homes {
+                std::fs::remove_dir_all(h)?;
+                std::fs::create_dir_all(h)?;
+            }
+            ccsm_store::PgStore::open(pg)?.drop_all()?;
+        }
+        s.push(timed(dir, homes[0], None, &["index"])? / 1e3);
+        p.push(timed(dir, homes[1], Some(pg), &["index"])? / 1e3);
+    }
+    let ratio = pct(&mut p.clone(), 50.0) / pct(&mut s.clone(), 50.0);
+    let all = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "| catalog build from nothing ({builds} builds each, median) | {:.1} s ({}) | {:.1} s ({}) | {ratio:.2}x |",
+        pct(&mut s.clone(), 50.0),
+        all(&s),
+        pct(&mut p.clone(), 50.0),
+        all(&p),
+    );
+    Ok(())
+}
+
+pub fn run(dir: &Path, pg: &str, runs: usize, build_runs: usize) -> Result<()> {
     let sqlite_home = tempfile_dir("ccsm-bench-stores-sqlite")?;
     let pg_home = tempfile_dir("ccsm-bench-stores-pg")?;
     let homes = [sqlite_home.as_path(), pg_home.as_path()];
     println!("| what | SQLite p50 / p99 (ms) | PostgreSQL p50 / p99 (ms) | PG / SQLite |\n|---|---|---|---|");
-    // Builds from nothing, one after the other (each with its own archive).
-    let s = timed(dir, homes[0], None, &["index"])?;
-    let p = timed(dir, homes[1], Some(pg), &["index"])?;
-    println!(
-        "| catalog build from nothing | {:.1} s | {:.1} s | {:.2}x |",
-        s / 1e3,
-        p / 1e3,
-        p / s
-    );
+    // Builds from nothing, alternated (each with its own archive).
+    builds(dir, homes, pg, build_runs.max(1))?;
     // Re-sync after 100 KB appended to the newest transcript, three times.
     let newest = newest_transcript(dir)?;
     let (mut rs, mut rp) = (Vec::new(), Vec::new());
@@ -104,29 +153,45 @@ pub fn run(dir: &Path, pg: &str, runs: usize) -> Result<()> {
         .find(|p| p.extension().is_some_and(|x| x == "db"))
         .context("the SQLite catalog")?;
     let store = ccsm_store::SqliteStore::open(&db)?;
+    let pg_store = ccsm_store::PgStore::open(pg)?;
     let set = crate::search::query_set(&store)?;
-    let mut worst = [(0f64, 0f64); 2];
+    let mut worst = [[(0f64, 0f64); 2]; 2];
+    let mut inproc = Vec::new();
     for q in &set {
         let mut args = vec!["sessions", "search", q.text.as_str(), "--json"];
         if q.rank {
             args.push("--rank");
         }
-        let r = both(dir, homes, pg, runs, &args)?;
-        for k in 0..2 {
-            worst[k].0 = worst[k].0.max(r[k].0);
-            worst[k].1 = worst[k].1.max(r[k].1);
-        }
-        row(
-            &format!(
-                "search {} `{}`{}",
-                q.kind,
-                q.text,
-                if q.rank { " --rank" } else { "" }
-            ),
-            r,
+        let what = format!(
+            "search {} `{}`{}",
+            q.kind,
+            q.text,
+            if q.rank { " --rank" } else { "" }
         );
+        let r = both(dir, homes, pg, runs, &args)?;
+        let i = in_process([&store, &pg_store], q, runs)?;
+        for k in 0..2 {
+            for (w, x) in [(0, r[k]), (1, i[k])] {
+                worst[w][k].0 = worst[w][k].0.max(x.0);
+                worst[w][k].1 = worst[w][k].1.max(x.1);
+            }
+        }
+        row(&format!("{what}, CLI"), r);
+        inproc.push((what, i));
     }
-    row(&format!("search, worst of {} queries", set.len()), worst);
+    row(
+        &format!("search, worst of {} queries, CLI", set.len()),
+        worst[0],
+    );
+    println!("\nThe same searches in process (the store's own time, no process start-up):\n");
+    println!("| query | SQLite p50 / p99 (ms) | PostgreSQL p50 / p99 (ms) | PG / SQLite |\n|---|---|---|---|");
+    for (what, i) in inproc {
+        row(&what, i);
+    }
+    row(
+        &format!("search, worst of {} queries, in process", set.len()),
+        worst[1],
+    );
     Ok(())
 }
 
