@@ -27,6 +27,10 @@ pub struct UsageArgs {
     /// ccsm's catalog after the CLI's cleanup).
     #[arg(long, global = true)]
     include_gone: bool,
+    /// Only the sessions of this host (a catalog shared by many hosts; default:
+    /// every host's).
+    #[arg(long, global = true)]
+    host: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -139,6 +143,7 @@ pub fn usage(
         until: args.until,
         project: args.project,
         include_gone: args.include_gone,
+        host: args.host,
         // Blocks need each call's own time, not a day's rollup.
         per_call: matches!(cmd, UsageCmd::Blocks),
     };

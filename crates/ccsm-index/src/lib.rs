@@ -1164,16 +1164,26 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
 }
 
+/// Which sessions a usage report counts.
+#[derive(Debug)]
+pub struct UsageScope<'a> {
+    pub filter: &'a ccsm_transcripts::usage::UsageFilter,
+    /// Also sessions whose transcript is gone (the files' report cannot see them).
+    pub include_gone: bool,
+    /// Only this host's (a catalog shared by many hosts; a host's own catalog
+    /// has no host on its rows: they are kept).
+    pub host: Option<&'a str>,
+}
+
 /// A usage report from the catalog's rollup (per session, model and local day),
-/// rolling up first what changed since the last report. Sessions whose transcript
-/// is gone are counted only with `include_gone` (the files' report cannot see them).
+/// rolling up first what changed since the last report.
 pub fn usage_report(
     store: &dyn Store,
     dir: &ClaudeDir,
-    filter: &ccsm_transcripts::usage::UsageFilter,
+    scope: &UsageScope<'_>,
     pricing: PricingTable,
-    include_gone: bool,
 ) -> Result<ccsm_transcripts::usage::UsageData> {
+    let (filter, include_gone) = (scope.filter, scope.include_gone);
     use ccsm_transcripts::usage::{local_day, local_day_fingerprint, DayUsage, Tokens};
     store.refresh_usage(&local_day_fingerprint(), &local_day)?;
     let dirs: Option<Vec<String>> = match &filter.project {
@@ -1188,6 +1198,11 @@ pub fn usage_report(
     let rows = store
         .usage_rows(dirs.as_deref(), include_gone)?
         .into_iter()
+        .filter(|r| {
+            scope
+                .host
+                .is_none_or(|h| r.host.as_deref().is_none_or(|mine| mine == h))
+        })
         .map(|r| DayUsage {
             session_id: r.session_id,
             project_dir: r.project_dir,

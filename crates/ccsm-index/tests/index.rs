@@ -326,9 +326,12 @@ fn a_transcript_larger_than_a_segment_reads_as_a_whole_and_resumes_after_a_torn_
     let catalog = ccsm_index::usage_report(
         &store,
         &dir,
-        &UsageFilter::default(),
+        &ccsm_index::UsageScope {
+            filter: &UsageFilter::default(),
+            include_gone: false,
+            host: None,
+        },
         PricingTable::builtin(),
-        false,
     )
     .unwrap();
     assert_eq!(report(catalog), report(files));

@@ -20,6 +20,8 @@ pub struct UsageQuery {
     pub project: Option<PathBuf>,
     /// Also sessions whose transcript is gone (catalog only).
     pub include_gone: bool,
+    /// Only the sessions of this host (a catalog shared by many hosts).
+    pub host: Option<String>,
     /// Each call's own time is needed (five-hour blocks): read the files, whose
     /// calls carry it, instead of the catalog's daily rollup.
     pub per_call: bool,
@@ -125,14 +127,23 @@ impl Service {
         } else {
             Some(self.fresh()?)
         };
+        // The files, and a host's own catalog, are this host's: another
+        // host's name finds nothing there.
+        let shared = catalog.as_ref().is_some_and(|c| c.store.host().is_some());
         let data = match &catalog {
+            _ if !shared && q.host.as_ref().is_some_and(|h| *h != self.host()) => {
+                UsageData::from_days(Vec::new(), &filter, self.pricing()?)
+            }
             None => self.dir.usage(&filter, self.pricing()?)?,
             Some(c) => ccsm_index::usage_report(
                 c.store.as_ref(),
                 &self.dir,
-                &filter,
+                &ccsm_index::UsageScope {
+                    filter: &filter,
+                    include_gone: q.include_gone,
+                    host: q.host.as_deref(),
+                },
                 self.pricing()?,
-                q.include_gone,
             )?,
         };
         Ok(Usage {

@@ -269,6 +269,8 @@ pub struct UsageRow {
     pub cache_1h: u64,
     pub cache_read: u64,
     pub cli_cost_usd: Option<f64>,
+    /// The session's host (a catalog shared by many hosts; `None`: this host's own).
+    pub host: Option<String>,
 }
 
 /// Filters of a listing.

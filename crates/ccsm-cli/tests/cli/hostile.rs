@@ -897,10 +897,18 @@ fn random_mutations_of_recorded_transcripts_are_read_safely_everywhere() {
                 .unwrap();
             let q = ccsm_store::SearchQuery::parse("the").unwrap();
             store2.search(&q).unwrap();
-            let catalog =
-                ccsm_index::usage_report(&*store2, &dir, &Default::default(), pricing2, false)
-                    .unwrap()
-                    .totals();
+            let catalog = ccsm_index::usage_report(
+                &*store2,
+                &dir,
+                &ccsm_index::UsageScope {
+                    filter: &Default::default(),
+                    include_gone: false,
+                    host: None,
+                },
+                pricing2,
+            )
+            .unwrap()
+            .totals();
             let _ = tx.send((
                 serde_json::to_value(files).unwrap(),
                 serde_json::to_value(catalog).unwrap(),

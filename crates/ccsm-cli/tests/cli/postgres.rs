@@ -168,6 +168,22 @@ fn a_session_recorded_on_one_host_is_found_restored_and_resumed_on_another() {
         &["sessions", "list", "--host", "host-a", "--json"],
     );
     assert_eq!(ids(&listed.stdout), vec![id.clone()]);
+    // The team's usage report counts every host's sessions; by host, that host's.
+    for (only, counted) in [
+        (None, true),
+        (Some("host-a"), true),
+        (Some("host-b"), false),
+    ] {
+        let mut args = vec!["usage", "session", "--json"];
+        args.extend(only.map(|h| ["--host", h]).into_iter().flatten());
+        let report = on_host("host-b", &b_cfg, &url, &args);
+        assert_eq!(
+            report.stdout.contains(id.as_str()),
+            counted,
+            "usage session --host {only:?}: {}",
+            report.stdout
+        );
+    }
 
     on_host(
         "host-b",

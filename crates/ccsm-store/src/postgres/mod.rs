@@ -149,6 +149,16 @@ impl PgStore {
     }
 
     fn migrate(&self) -> Result<()> {
+        // Up to date (nearly always): one read, no lock. Otherwise (no table,
+        // an older version) the migrations run under the writers' lock.
+        let current = self
+            .conn()?
+            .query_opt("SELECT version FROM ccsm_schema", &[]);
+        if let Ok(Some(r)) = current {
+            if r.get::<_, i32>(0) == MIGRATIONS.len() as i32 {
+                return Ok(());
+            }
+        }
         self.write(|tx| {
             tx.batch_execute("CREATE TABLE IF NOT EXISTS ccsm_schema (version INTEGER NOT NULL)")?;
             let version: i32 = match tx.query_opt("SELECT version FROM ccsm_schema", &[])? {
@@ -204,10 +214,12 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         // Closing a connection blocks too: off the runtime, like every call.
         if let Some(pool) = self.pool.take() {
+            tracing::debug!("closing the catalog's connections");
             let _ = off_runtime(move || {
                 drop(pool);
                 Ok(())
             });
+            tracing::debug!("closed the catalog's connections");
         }
     }
 }

@@ -74,8 +74,10 @@ fn filters(q: &SearchQuery, taken: usize) -> (Vec<String>, Vec<Param>) {
         w.push(format!("s.cost_usd < {x}"));
     }
     for t in &q.tools {
-        let x = bind(&mut p, Box::new(format!("%,{},%", like_escape(t))));
-        w.push(format!("(',' || s.tools || ',') ILIKE {x}"));
+        // (A plain position, not ILIKE: the planner then walks the newest
+        // sessions and stops at the first it needs, 9 ms -> 0.1 ms.)
+        let x = bind(&mut p, Box::new(format!(",{},", t.to_lowercase())));
+        w.push(format!("strpos(lower(',' || s.tools || ','), {x}) > 0"));
     }
     if let Some(h) = &q.host {
         let x = bind(&mut p, Box::new(h.clone()));
@@ -228,42 +230,79 @@ fn take(tx: &mut Tx<'_>, gin: bool) -> Result<()> {
     Ok(())
 }
 
-/// Whether the query matches at least [`COMMON`] rows: by the table's
-/// statistics of its words (ANALYZE keeps the most common ones with their
-/// share of rows; a word not among them is rare), else, for a prefix or before
-/// any statistics, by a count through the GIN index that stops at [`COMMON`].
+/// The `meta` key of the common words: the text rows counted by ANALYZE on
+/// the first line, then a word and its share of rows on each line.
+pub(super) const COMMON_WORDS: &str = "common_words";
+
+/// The common words as ANALYZE left them in `pg_stats` (its most common
+/// elements of the vectors), in the form [`COMMON_WORDS`] keeps.
+pub(super) fn common_words_now(c: &mut impl Sql) -> Result<String> {
+    let Some(r) = c.query_opt(
+        "SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
+         FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
+           AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = s.schemaname)
+         WHERE s.schemaname = current_schema() AND s.tablename = 'texts' AND s.attname = 'tsv'
+           AND s.most_common_elems IS NOT NULL",
+        &[],
+    )?
+    else {
+        return Ok(String::new());
+    };
+    let (elems, freqs, rows): (String, Vec<f32>, f64) = (r.get(0), r.get(1), r.get(2));
+    let mut out = format!("{rows}\n");
+    let words = elems
+        .trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .map(|e| e.trim_matches('"'));
+    for (w, f) in words.zip(freqs) {
+        out.push_str(&format!("{w}\t{f}\n"));
+    }
+    Ok(out)
+}
+
+/// Whether the query matches at least [`COMMON`] rows: by the common words
+/// ANALYZE found (kept in `meta` by `optimize`; a word not among them is
+/// rare; a prefix counts the common words it begins), else, before any
+/// statistics, by a count through the GIN index that stops at [`COMMON`].
 fn common(tx: &mut Tx<'_>, q: &SearchQuery, tsq: &str) -> Result<bool> {
     let terms = crate::tokens::term_words(&q.terms);
-    let stats = if terms.iter().any(|(_, prefix)| *prefix) {
-        None
-    } else {
-        tx.query_opt(
-            "SELECT s.most_common_elems::text, s.most_common_elem_freqs, c.reltuples::float8
-             FROM pg_stats s JOIN pg_class c ON c.relname = s.tablename
-               AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = s.schemaname)
-             WHERE s.schemaname = current_schema() AND s.tablename = 'texts' AND s.attname = 'tsv'
-               AND s.most_common_elems IS NOT NULL",
-            &[],
-        )?
-    };
-    if let Some(r) = stats {
-        let elems: String = r.get(0);
-        let freqs: Vec<f32> = r.get(1);
-        let rows: f64 = r.get(2);
-        let share: std::collections::HashMap<&str, f32> = elems
-            .trim_matches(|c| c == '{' || c == '}')
-            .split(',')
-            .map(|e| e.trim_matches('"'))
-            .zip(freqs)
+    // (A catalog not optimized since this was kept: from `pg_stats` itself.)
+    let kept: String =
+        match tx.query_opt("SELECT value FROM meta WHERE key = $1", &[&COMMON_WORDS])? {
+            Some(r) => r.get(0),
+            None => common_words_now(tx)?,
+        };
+    if let Some((rows, list)) = kept.split_once('\n') {
+        let rows: f64 = rows.parse().unwrap_or(0.0);
+        let share: Vec<(&str, f64)> = list
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(w, f)| (w, f.parse().unwrap_or(0.0)))
             .collect();
-        // Every term must occur: the query matches at most as many rows as its
-        // rarest word.
+        let exact = |w: &str| share.iter().find(|(x, _)| *x == w).map_or(0.0, |(_, f)| *f);
+        let begins = |w: &str| {
+            share
+                .iter()
+                .filter(|(x, _)| x.starts_with(w))
+                .map(|(_, f)| f)
+                .sum::<f64>()
+        };
+        // Every term must occur: the query matches at most as many rows as
+        // its rarest word (a prefix: the common words it begins, together).
         let least = terms
             .iter()
-            .flat_map(|(words, _)| words.iter())
-            .map(|w| f64::from(share.get(w.as_str()).copied().unwrap_or(0.0)) * rows)
+            .flat_map(|(words, prefix)| {
+                let last = words.len().saturating_sub(1);
+                words.iter().enumerate().map(move |(i, w)| {
+                    if *prefix && i == last {
+                        begins(w)
+                    } else {
+                        exact(w)
+                    }
+                })
+            })
             .fold(f64::INFINITY, f64::min);
-        return Ok(least >= COMMON as f64);
+        return Ok(least * rows >= COMMON as f64);
     }
     take(tx, true)?;
     let n: i64 = tx

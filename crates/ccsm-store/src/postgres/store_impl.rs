@@ -432,9 +432,16 @@ impl Store for PgStore {
 
     fn optimize(&self) -> Result<()> {
         self.off_rt(|| {
-            // Fresh statistics: the planner picks the GIN index or the newest-first
-            // walk by how common a word is.
-            self.conn()?.batch_execute("ANALYZE")?;
+            // Fresh statistics: a search takes the GIN index or the newest-first
+            // walk by how common its words are. The common words are kept in
+            // `meta` too: reading `pg_stats` cost a search 10 ms on a new
+            // connection (the view is planned, the catalog loaded).
+            let mut c = self.conn()?;
+            c.batch_execute("ANALYZE")?;
+            let common = super::search::common_words_now(&mut *c)?;
+            let mut tx = c.transaction()?;
+            Self::set_meta(&mut tx, super::search::COMMON_WORDS, &common)?;
+            tx.commit()?;
             Ok(())
         })
     }
@@ -557,7 +564,7 @@ impl Store for PgStore {
             .conn()?
             .query(
                 "SELECT u.session_id, s.project_dir, u.model, u.day, u.first_ts, u.last_ts, u.calls,
-                    u.input, u.output, u.cache_5m, u.cache_1h, u.cache_read, s.cli_cost_usd
+                    u.input, u.output, u.cache_5m, u.cache_1h, u.cache_read, s.cli_cost_usd, s.host
                  FROM usage_rollup u JOIN sessions s ON s.id = u.session_id
                  WHERE ($1 OR NOT s.gone) AND ($2::text[] IS NULL OR s.project_dir = ANY($2))",
                 &[&include_gone, &dirs],
@@ -577,6 +584,7 @@ impl Store for PgStore {
                 cache_1h: u(r, 10),
                 cache_read: u(r, 11),
                 cli_cost_usd: r.get(12),
+                host: r.get(13),
             })
             .collect())
         })

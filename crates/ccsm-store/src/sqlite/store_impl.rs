@@ -665,6 +665,7 @@ impl Store for SqliteStore {
                     cache_1h: n(r, 10)?,
                     cache_read: n(r, 11)?,
                     cli_cost_usd: r.get(12)?,
+                    host: None,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
