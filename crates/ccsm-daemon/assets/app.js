@@ -193,11 +193,16 @@ async function live() {
   const pendingList = el("div");
   const waiting = el("section", { "aria-label": "waiting for your answer", class: "approvals" }, waitingHead, pendingList);
   const rowsBody = el("tbody");
+  // A catalog shared by many hosts: every host's live sessions, each with its host.
+  const health = await api("/health").catch(() => ({}));
+  const team = health.store && health.store.host ? health.store.host : null;
+  const heads = ["pid", "session", "status", "project", "model", "runtime", "memory", "cpu", "tokens", "cost", "by", ""];
+  if (team) heads.splice(1, 0, "host");
   const table = el("table", { "aria-label": "Claude Code processes" },
-    el("thead", {}, el("tr", {}, ["pid", "session", "status", "project", "model", "runtime", "memory", "cpu", "tokens", "cost", "by", ""].map((h, i) => el("th", { class: (i >= 4 && i <= 10) || i === 0 ? "wide" : null }, h)))),
+    el("thead", {}, el("tr", {}, heads.map((h) => el("th", { class: ["pid", "model", "runtime", "memory", "cpu", "tokens", "cost", "by"].includes(h) ? "wide" : null }, h)))),
     rowsBody);
-  const bar = el("p", {}, el("button", { class: "danger", onclick: async () => { await api("/api/claude/running/cancel", { method: "POST", body: "{}" }); refresh(); } }, "Cancel all"));
-  const none = el("p", { class: "muted", hidden: true }, "No Claude Code process is running on this machine.");
+  const bar = el("p", {}, el("button", { class: "danger", onclick: async () => { await api("/api/claude/running/cancel", { method: "POST", body: "{}" }); refresh(); } }, team ? `Cancel all on ${team}` : "Cancel all"));
+  const none = el("p", { class: "muted", hidden: true }, team ? "No Claude Code process is running on any host." : "No Claude Code process is running on this machine.");
   view.append(waiting, table, none, bar, el("h2", {}, "Start a session"), startForm());
   async function refreshApprovals() {
     const pending = await api("/api/claude/approvals");
@@ -217,12 +222,15 @@ async function live() {
     }));
   }
   async function refresh() {
-    const rows = await api("/api/claude/running?all=true");
+    const rows = await api(team ? "/api/claude/running?all=true&hosts=all" : "/api/claude/running?all=true");
     sync(rowsBody, rows.map((r) => {
       const waiting = r.status.state === "waiting";
       const id = r.sessionId || "";
-      return el("tr", { class: waiting ? "waiting" : null, "data-pid": r.pid, "data-session": id, "data-key": r.pid },
+      const host = r.host || team || "";
+      // Another host's session is cancelled by its own daemon (the request is forwarded).
+      return el("tr", { class: waiting ? "waiting" : null, "data-pid": r.pid, "data-session": id, "data-host": host || null, "data-key": `${host}:${r.pid}` },
         el("td", { class: "wide" }, r.pid),
+        team ? el("td", { class: host === team ? null : "remote" }, host) : null,
         el("td", {}, id ? el("a", { href: `/sessions/${id}`, "data-link": true }, r.name || id.slice(0, 8)) : "—"),
         el("td", { class: "status" }, waiting ? `waiting: ${r.status.waitingFor}` : r.status.state),
         el("td", {}, r.projectPath || ""),

@@ -836,3 +836,47 @@ async fn the_dashboard_works_in_firefox() {
     c.close().await.expect("closing");
     let _ = d.stop().await;
 }
+
+/// Two hosts share a PostgreSQL catalog: B's live page lists the session A
+/// runs, with its host, and B's Cancel stops it on A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_team_page_shows_every_hosts_sessions_and_cancels_another_hosts_one() {
+    let pg = ccsm_testkit::pg::PgCluster::start();
+    let url = pg.database("team");
+    let a = Daemon::start_on_team(&url, "host-a").await;
+    let b = Daemon::start_on_team(&url, "host-b").await;
+    let slow = a
+        .start_session(Some("SLOW 60"), json!({"name": "on-a"}))
+        .await;
+    a.wait_status(&slow, "busy", |s| s["status"]["state"] == "busy")
+        .await;
+    let driver = Driver::start();
+    let c = browser(&driver, 1280, 900).await;
+    c.goto(&format!("http://{}/", b.addr))
+        .await
+        .expect("B's live page");
+    let row = find_wait(
+        &c,
+        &format!("tr[data-session='{slow}'][data-host='host-a']"),
+    )
+    .await;
+    let text = row.text().await.expect("its text");
+    assert!(text.contains("host-a"), "the row names its host: {text}");
+    let head = c
+        .find(Locator::Css("table thead"))
+        .await
+        .expect("the table's head")
+        .text()
+        .await
+        .expect("its text");
+    assert!(head.contains("host"), "a host column: {head}");
+    screenshot(&c, "team-desktop").await;
+    click(&c, &format!("tr[data-session='{slow}'] button.danger")).await;
+    a.wait_status(&slow, "cancelled from B's page", |s| {
+        s["status"]["state"] == "cancelled"
+    })
+    .await;
+    c.close().await.expect("closing");
+    b.stop().await;
+    a.stop().await;
+}
