@@ -116,6 +116,11 @@ pub fn projects(svc: &Service, cmd: ProjectsCmd, json: bool, direct: bool) -> Re
             if include_gone {
                 head.insert(2, "gone");
             }
+            // A team's catalog: each host's folders are its own projects.
+            let hosts = ps.iter().any(|p| p.host.is_some());
+            if hosts {
+                head.insert(1, "host");
+            }
             let mut t = table(&head);
             for p in &ps {
                 let mut row = vec![
@@ -129,6 +134,9 @@ pub fn projects(svc: &Service, cmd: ProjectsCmd, json: bool, direct: bool) -> Re
                 ];
                 if include_gone {
                     row.insert(2, fmt_int(p.gone_sessions.unwrap_or(0)));
+                }
+                if hosts {
+                    row.insert(1, p.host.clone().unwrap_or_default());
                 }
                 t.add_row(row);
             }

@@ -154,6 +154,10 @@ pub struct ProjectView {
     /// With `--include-gone`: sessions of the project whose transcript is gone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gone_sessions: Option<u64>,
+    /// The host whose folder it is, in a catalog shared by many hosts (two
+    /// hosts' folders of one path are two projects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A search result: the session ([`SessionView`]'s fields), the text that

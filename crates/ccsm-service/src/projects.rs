@@ -26,6 +26,7 @@ impl Service {
                 .map(|info| ProjectView {
                     info,
                     gone_sessions: None,
+                    host: None,
                 })
                 .collect());
         }
@@ -42,6 +43,7 @@ impl Service {
                     last_modified: p.last_modified,
                 },
                 gone_sessions: include_gone.then_some(p.gone),
+                host: p.host,
             })
             .collect())
     }

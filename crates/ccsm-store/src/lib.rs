@@ -476,6 +476,9 @@ pub struct ProjectRow {
     pub size: u64,
     /// The newest modification time of the sessions counted (ms).
     pub last_modified: i64,
+    /// The host whose folder it is (a catalog shared by many hosts: two hosts'
+    /// folders of one path are two projects; `None`: this host's own catalog).
+    pub host: Option<String>,
 }
 
 /// The seeds' names for the same operations.

@@ -42,7 +42,14 @@ fn a_postgres_store_answers_as_the_sqlite_catalog_does() {
     }
     let a = ccsm_store(&cfg, None, &["projects", "list", "--json"]);
     let b = ccsm_store(&cfg, pg_url, &["projects", "list", "--json"]);
-    assert_eq!(a.stdout, b.stdout);
+    // The same projects; on the team's catalog each also says its host.
+    let mut b: serde_json::Value = serde_json::from_str(&b.stdout).unwrap();
+    for p in b.as_array_mut().unwrap() {
+        assert!(p["host"].is_string(), "{p}");
+        p.as_object_mut().unwrap().remove("host");
+    }
+    let a: serde_json::Value = serde_json::from_str(&a.stdout).unwrap();
+    assert_eq!(a, b);
     let a = ccsm_store(&cfg, None, &["sessions", "list", "--all", "--json"]);
     let b = ccsm_store(&cfg, pg_url, &["sessions", "list", "--all", "--json"]);
     assert_eq!(ids(&a.stdout), ids(&b.stdout));
@@ -371,4 +378,48 @@ fn store_copy_moves_a_laptops_catalog_into_the_teams_and_back() {
         &["--store", &url, "store", "migrate", "--json"],
     ));
     assert!(m["sessions"].as_u64().unwrap() > 1, "{m}");
+}
+
+/// Two hosts with folders of the same path: on the team's catalog they are two
+/// projects, each named with its host; one host's sessions stay its own.
+#[test]
+fn two_hosts_folders_of_one_path_are_two_projects() {
+    let pg = PgCluster::start();
+    let url = pg.database("paths");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut sessions = Vec::new();
+    for (host, seed) in [("host-a", 21), ("host-b", 22)] {
+        let cfg = tmp.path().join(host);
+        let spec = ccsm_testkit::corpus::CorpusSpec::sized(1 << 20, seed);
+        let report = ccsm_testkit::corpus::generate(&cfg, &spec).unwrap();
+        sessions.push(report.sessions);
+        on_host(host, &cfg, &url, &["index"]);
+    }
+    let cfg = tmp.path().join("host-a");
+    let listed = on_host("host-a", &cfg, &url, &["projects", "list", "--json"]);
+    let projects: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let rows = projects.as_array().unwrap();
+    let of = |host: &str| -> Vec<&serde_json::Value> {
+        rows.iter().filter(|p| p["host"] == host).collect()
+    };
+    let (a, b) = (of("host-a"), of("host-b"));
+    assert_eq!(a.len() + b.len(), rows.len(), "every project has its host");
+    // Both corpora use /home/dev/src/project-000…: the same path, twice.
+    let first = "/home/dev/src/project-000";
+    for side in [&a, &b] {
+        let same: Vec<_> = side.iter().filter(|p| p["path"] == first).collect();
+        assert_eq!(same.len(), 1, "{first} once per host: {projects}");
+    }
+    let count = |side: &[&serde_json::Value]| -> u64 {
+        side.iter().map(|p| p["sessions"].as_u64().unwrap()).sum()
+    };
+    assert_eq!(count(&a), sessions[0] as u64, "host A's sessions are A's");
+    assert_eq!(count(&b), sessions[1] as u64, "host B's sessions are B's");
+    let table = on_host(
+        "host-b",
+        &tmp.path().join("host-b"),
+        &url,
+        &["projects", "list"],
+    );
+    assert!(table.stdout.contains("host"), "{}", table.stdout);
 }

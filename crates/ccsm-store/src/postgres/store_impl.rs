@@ -515,37 +515,50 @@ impl Store for PgStore {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            for id in &ids {
-                tx.execute("DELETE FROM usage_rollup WHERE session_id = $1", &[id])?;
-                let mut by: std::collections::BTreeMap<(String, String), [i64; 8]> =
-                    Default::default();
+            // A thousand sessions to a round: their calls in one query, their
+            // rollup in one statement (one round trip per session and row
+            // made the first report after a build take 2 s).
+            for chunk in ids.chunks(1000) {
+                tx.execute("DELETE FROM usage_rollup WHERE session_id = ANY($1)", &[&chunk])?;
+                type Key = (String, String, String);
+                let mut by: std::collections::BTreeMap<Key, [i64; 8]> = Default::default();
                 for r in tx.query(
-                    "SELECT ts, model, input, output, cache_5m, cache_1h, cache_read
-                     FROM calls WHERE session_id = $1",
-                    &[id],
+                    "SELECT session_id, ts, model, input, output, cache_5m, cache_1h, cache_read
+                     FROM calls WHERE session_id = ANY($1)",
+                    &[&chunk],
                 )? {
-                    let ts: i64 = r.get(0);
+                    let ts: i64 = r.get(1);
                     let a = by
-                        .entry((r.get(1), day_of(ts)))
+                        .entry((r.get(0), r.get(2), day_of(ts)))
                         .or_insert([i64::MAX, i64::MIN, 0, 0, 0, 0, 0, 0]);
                     a[0] = a[0].min(ts);
                     a[1] = a[1].max(ts);
                     a[2] += 1;
                     for k in 0..5 {
-                        a[3 + k] += r.get::<_, i64>(2 + k);
+                        a[3 + k] += r.get::<_, i64>(3 + k);
                     }
                 }
-                for ((model, day), a) in by {
-                    tx.execute(
-                        "INSERT INTO usage_rollup (session_id, model, day, first_ts, last_ts, calls,
-                            input, output, cache_5m, cache_1h, cache_read)
-                         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-                        &[
-                            id, &model, &day, &a[0], &a[1], &a[2], &a[3], &a[4], &a[5], &a[6],
-                            &a[7],
-                        ],
-                    )?;
+                let (mut sid, mut model, mut day) = (Vec::new(), Vec::new(), Vec::new());
+                let mut cols: [Vec<i64>; 8] = Default::default();
+                for ((s, m, d), a) in by {
+                    sid.push(s);
+                    model.push(m);
+                    day.push(d);
+                    for (col, v) in cols.iter_mut().zip(a) {
+                        col.push(v);
+                    }
                 }
+                let [first, last, calls, input, output, c5, c1, cr] = &cols;
+                tx.execute(
+                    "INSERT INTO usage_rollup (session_id, model, day, first_ts, last_ts, calls,
+                        input, output, cache_5m, cache_1h, cache_read)
+                     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[],
+                        $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],
+                        $10::bigint[], $11::bigint[])",
+                    &[
+                        &sid, &model, &day, first, last, calls, input, output, c5, c1, cr,
+                    ],
+                )?;
             }
             tx.execute("DELETE FROM usage_dirty", &[])?;
             Ok(ids.len())
@@ -656,13 +669,14 @@ impl Store for PgStore {
                 .query(
                     "SELECT s.project_dir,
                     (SELECT p.project_path FROM sessions p
-                      WHERE p.project_dir = s.project_dir AND p.project_path IS NOT NULL
+                      WHERE p.project_dir = s.project_dir AND p.host = s.host
+                        AND p.project_path IS NOT NULL
                       ORDER BY p.gone, p.last_modified DESC, p.id LIMIT 1),
                     COUNT(*) FILTER (WHERE NOT s.gone), COUNT(*) FILTER (WHERE s.gone),
-                    COALESCE(SUM(s.file_size), 0)::bigint, MAX(s.last_modified)
+                    COALESCE(SUM(s.file_size), 0)::bigint, MAX(s.last_modified), s.host
                  FROM sessions s WHERE NOT s.gone OR $1
-                 GROUP BY s.project_dir
-                 ORDER BY MAX(s.last_modified) DESC, s.project_dir",
+                 GROUP BY s.host, s.project_dir
+                 ORDER BY MAX(s.last_modified) DESC, s.project_dir, s.host",
                     &[&include_gone],
                 )?
                 .iter()
@@ -673,6 +687,7 @@ impl Store for PgStore {
                     gone: u(r, 3),
                     size: u(r, 4),
                     last_modified: r.get(5),
+                    host: Some(r.get(6)),
                 })
                 .collect())
         })

@@ -616,6 +616,7 @@ impl Store for SqliteStore {
                     gone: r.get::<_, i64>(3)? as u64,
                     size: r.get::<_, i64>(4)? as u64,
                     last_modified: r.get(5)?,
+                    host: None,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
