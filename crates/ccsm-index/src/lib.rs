@@ -583,101 +583,17 @@ impl Indexer {
         })
     }
 
-    /// Brings `store` in step with the config dir. `progress(done, total)` is called
-    /// with bytes to read.
-    pub fn sync(
+    /// Parses `plans` in parallel and writes them in order; the sessions whose
+    /// transcript this archived.
+    fn write_plans(
         &self,
         store: &dyn Store,
+        plans: &[Plan],
+        done: &std::sync::atomic::AtomicU64,
+        total: u64,
+        report: &mut SyncReport,
         progress: &(dyn Fn(u64, u64) + Sync),
-    ) -> Result<SyncReport> {
-        self.dir.check()?;
-        // Calls already in were priced with the table of their time: a new table
-        // (imported, updated) applies to every view at once.
-        let prices = self.pricing.fingerprint();
-        if store.pricing_fingerprint()?.as_deref() != Some(prices.as_str()) {
-            let table = &self.pricing;
-            let price = |m: &str| {
-                table.price(m).map(|p| {
-                    [
-                        p.input,
-                        p.output,
-                        p.cache_write_5m,
-                        p.cache_write_1h,
-                        p.cache_read,
-                    ]
-                })
-            };
-            store.reprice(&price, &prices)?;
-        }
-        let dirs = self.dir.project_dirs(None)?;
-        // The dir walk (stat calls) and reading what the last sync saw overlap.
-        let ((files, subagents), known) =
-            rayon::join(|| self.dir.transcript_files(&dirs), || store.sync_digest());
-        // Nothing changed since a complete sync (every command syncs first): done
-        // without reading the catalog's state of each file.
-        let digest = self.digest(&files, &subagents);
-        if known?.as_deref() == Some(digest.as_str()) {
-            return Ok(SyncReport {
-                files: files.len(),
-                unchanged: files.iter().filter(|f| f.size > 0).count(),
-                ..Default::default()
-            });
-        }
-        // Something changed, so this sync may archive: first the half-written
-        // archive files of killed processes go (a walk of the archive's shards,
-        // which a sync with nothing to do does not pay for).
-        self.remove_stale_partials();
-        // Keyed by the path moved out of the state (10k fewer copies).
-        let states: std::collections::HashMap<String, FileState> = store
-            .file_states()?
-            .into_iter()
-            .map(|mut s| (std::mem::take(&mut s.path), s))
-            .collect();
-        let mut report = SyncReport {
-            files: files.len(),
-            ..Default::default()
-        };
-        // A session is present while any transcript of it is: its own, or a
-        // subagent's whose folder outlived it (its calls still count).
-        let present: std::collections::HashSet<String> = files
-            .iter()
-            .filter(|f| f.size > 0)
-            .map(|f| f.id.clone())
-            .chain(
-                subagents
-                    .iter()
-                    .filter(|(_, f)| f.size > 0)
-                    .map(|(p, _)| p.clone()),
-            )
-            .collect();
-        let present_nonempty = present.len();
-        let mut plans = Vec::new();
-        for f in &files {
-            if f.size == 0 {
-                continue;
-            }
-            let prev = states.get(&*f.path.to_string_lossy());
-            match self.plan(prev, f)? {
-                Some(p) => plans.push(p),
-                None => report.unchanged += 1,
-            }
-        }
-        // Subagent transcripts: their calls count to their session.
-        for (parent, f) in subagents {
-            if f.size == 0 {
-                continue;
-            }
-            let prev = states.get(&*f.path.to_string_lossy());
-            if let Some(mut p) = self.plan(prev, &f)? {
-                p.parent = Some(parent);
-                plans.push(p);
-            }
-        }
-        // Oldest first: newer text gets higher rowids, which newest-first search walks.
-        plans.sort_by_key(|p| (p.file.mtime_ms, p.file.id.clone()));
-        let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
-        let done = std::sync::atomic::AtomicU64::new(0);
-        progress(0, total);
+    ) -> Result<std::collections::HashSet<String>> {
         // Parse in parallel, write in order: SQLite has one writer.
         // Parse (and compress archives) for the next chunk while the writer commits
         // this one: SQLite has one writer, the parsing uses the other cores.
@@ -774,16 +690,124 @@ impl Indexer {
                     batch.push((first, p));
                     // A big file's other segments follow its first at once.
                     if more || batch_bytes >= TX_BYTES {
-                        commit(&mut batch, &mut report)?;
+                        commit(&mut batch, report)?;
                         batch_bytes = 0;
                     }
                 }
             }
-            commit(&mut batch, &mut report)?;
+            commit(&mut batch, report)?;
             let _ = producer.join();
             Ok(())
         });
         result?;
+        Ok(archived_now)
+    }
+
+    /// Brings `store` in step with the config dir. `progress(done, total)` is called
+    /// with bytes to read.
+    pub fn sync(
+        &self,
+        store: &dyn Store,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<SyncReport> {
+        self.dir.check()?;
+        // Calls already in were priced with the table of their time: a new table
+        // (imported, updated) applies to every view at once.
+        let prices = self.pricing.fingerprint();
+        if store.pricing_fingerprint()?.as_deref() != Some(prices.as_str()) {
+            let table = &self.pricing;
+            let price = |m: &str| {
+                table.price(m).map(|p| {
+                    [
+                        p.input,
+                        p.output,
+                        p.cache_write_5m,
+                        p.cache_write_1h,
+                        p.cache_read,
+                    ]
+                })
+            };
+            store.reprice(&price, &prices)?;
+        }
+        let dirs = self.dir.project_dirs(None)?;
+        // The dir walk (stat calls) and reading what the last sync saw overlap.
+        let ((files, subagents), known) =
+            rayon::join(|| self.dir.transcript_files(&dirs), || store.sync_digest());
+        // Nothing changed since a complete sync (every command syncs first): done
+        // without reading the catalog's state of each file.
+        let digest = self.digest(&files, &subagents);
+        if known?.as_deref() == Some(digest.as_str()) {
+            return Ok(SyncReport {
+                files: files.len(),
+                unchanged: files.iter().filter(|f| f.size > 0).count(),
+                ..Default::default()
+            });
+        }
+        // Something changed, so this sync may archive: first the half-written
+        // archive files of killed processes go (a walk of the archive's shards,
+        // which a sync with nothing to do does not pay for).
+        self.remove_stale_partials();
+        // Keyed by the path moved out of the state (10k fewer copies).
+        let states: std::collections::HashMap<String, FileState> = store
+            .file_states()?
+            .into_iter()
+            .map(|mut s| (std::mem::take(&mut s.path), s))
+            .collect();
+        let mut report = SyncReport {
+            files: files.len(),
+            ..Default::default()
+        };
+        // A session is present while any transcript of it is: its own, or a
+        // subagent's whose folder outlived it (its calls still count).
+        let present: std::collections::HashSet<String> = files
+            .iter()
+            .filter(|f| f.size > 0)
+            .map(|f| f.id.clone())
+            .chain(
+                subagents
+                    .iter()
+                    .filter(|(_, f)| f.size > 0)
+                    .map(|(p, _)| p.clone()),
+            )
+            .collect();
+        let present_nonempty = present.len();
+        let mut plans = Vec::new();
+        for f in &files {
+            if f.size == 0 {
+                continue;
+            }
+            let prev = states.get(&*f.path.to_string_lossy());
+            match self.plan(prev, f)? {
+                Some(p) => plans.push(p),
+                None => report.unchanged += 1,
+            }
+        }
+        // Subagent transcripts: their calls count to their session.
+        for (parent, f) in subagents {
+            if f.size == 0 {
+                continue;
+            }
+            let prev = states.get(&*f.path.to_string_lossy());
+            if let Some(mut p) = self.plan(prev, &f)? {
+                p.parent = Some(parent);
+                plans.push(p);
+            }
+        }
+        // Oldest first: newer text gets higher rowids, which newest-first search walks.
+        plans.sort_by_key(|p| (p.file.mtime_ms, p.file.id.clone()));
+        let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
+        let done = std::sync::atomic::AtomicU64::new(0);
+        progress(0, total);
+        let bulk = if plans.is_empty() {
+            false
+        } else {
+            store.begin_bulk(total >= OPTIMIZE_AFTER)?
+        };
+        let written = self.write_plans(store, &plans, &done, total, &mut report, progress);
+        // What a bulk load dropped is built again, whatever happened to it.
+        let rebuilt = if bulk { store.end_bulk() } else { Ok(()) };
+        let archived_now = written?;
+        rebuilt?;
         // A session whose subagent transcripts changed while its own did not: its
         // archive must hold them too (a bundle carries the session's sidecar dir).
         if let Some(root) = &self.archive {

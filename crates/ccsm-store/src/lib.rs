@@ -359,6 +359,19 @@ pub trait Store: Send + Sync {
     /// Compacts what bulk indexing left behind (SQLite: merges the full-text index
     /// into one segment, which makes searches several times faster).
     fn optimize(&self) -> Result<()>;
+    /// A sync is about to write: `much` (bytes enough to be a bulk load).
+    /// Into an empty catalog, a backend may drop what it builds faster at the
+    /// end (PostgreSQL's full-text index: built whole, it costs a fraction of
+    /// a row at a time); it says whether it did, and [`Store::end_bulk`] is
+    /// then called, whatever the sync's outcome. A backend also puts back here
+    /// what a bulk load cut short left out.
+    fn begin_bulk(&self, _much: bool) -> Result<bool> {
+        Ok(false)
+    }
+    /// Builds what [`Store::begin_bulk`] dropped.
+    fn end_bulk(&self) -> Result<()> {
+        Ok(())
+    }
     /// A bounded step of compaction after a small write (SQLite: merges small
     /// full-text segments, at most about a megabyte of work), so that a catalog
     /// synced often stays as fast to search as one synced in bulk.

@@ -112,3 +112,76 @@ fn a_common_word_is_answered_as_sqlite_answers_it() {
     q.rank = true;
     assert_eq!(p.search(&q).expect("ranked").len(), 20);
 }
+
+/// A catalog built from nothing is loaded without its word index, which is
+/// built whole at the end; a load cut short leaves it out, searches still
+/// answer, and the next sync of the host that made it puts it back.
+#[test]
+fn a_bulk_load_builds_the_word_index_at_the_end_and_a_cut_short_one_is_mended() {
+    use ccsm_store::{FileState, Ingest, SearchQuery, SessionRecord, TextChunk};
+    let pg = PgCluster::start();
+    let url = pg.database("bulk");
+    let a = ccsm_store::PgStore::open_as(&url, "host-a", None).expect("open");
+    let b = ccsm_store::PgStore::open_as(&url, "host-b", None).expect("open");
+    let mut sql = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    let mut indexed = || -> bool {
+        sql.query_one("SELECT to_regclass('texts_tsv') IS NOT NULL", &[])
+            .expect("ask")
+            .get(0)
+    };
+    let ingest = |st: &ccsm_store::PgStore, id: &str, text: &str| {
+        st.ingest(&Ingest {
+            session: SessionRecord {
+                id: id.into(),
+                project_dir: "-src".into(),
+                file_path: format!("/cfg/{id}.jsonl"),
+                last_modified: 1,
+                ..Default::default()
+            },
+            full: true,
+            text: vec![TextChunk {
+                uuid: format!("{id}-0"),
+                kind: "user".into(),
+                ts: 1,
+                text: text.into(),
+            }],
+            file: FileState {
+                path: format!("/cfg/{id}.jsonl"),
+                session_id: id.into(),
+                size: 1,
+                offset: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .expect("ingest")
+    };
+    let found = |st: &ccsm_store::PgStore, q: &str| -> usize {
+        st.search(&SearchQuery::parse(q).expect("query"))
+            .expect("search")
+            .len()
+    };
+    // A little to write, or into a catalog with rows: no bulk load.
+    assert!(!a.begin_bulk(false).expect("begin"));
+    assert!(indexed());
+    assert!(a.begin_bulk(true).expect("begin"), "empty and much: bulk");
+    assert!(!indexed(), "the index is dropped for the load");
+    ingest(&a, "s1", "the quick brown fox");
+    // Cut short (no end): a search still answers, from every row.
+    assert_eq!(found(&a, "fox"), 1);
+    // Another host, while the load may still be under way, leaves it be.
+    assert!(!b.begin_bulk(false).expect("begin"));
+    assert!(!indexed());
+    // The host that made it mends it at its next sync, bulk or not.
+    assert!(!a.begin_bulk(true).expect("begin"), "not empty: no bulk");
+    assert!(indexed(), "put back");
+    assert_eq!(found(&a, "fox"), 1);
+    // A whole load: dropped, then built at the end.
+    a.drop_all().expect("drop");
+    let a = ccsm_store::PgStore::open_as(&url, "host-a", None).expect("open");
+    assert!(a.begin_bulk(true).expect("begin"));
+    ingest(&a, "s2", "a slow green turtle");
+    a.end_bulk().expect("end");
+    assert!(indexed());
+    assert_eq!(found(&a, "turtle"), 1);
+}

@@ -7,6 +7,7 @@
 //! calls), `search`, `store_impl` (the [`Store`] trait).
 
 mod archive;
+mod bulk;
 mod client;
 mod search;
 mod store_impl;

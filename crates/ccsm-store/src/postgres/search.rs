@@ -414,9 +414,14 @@ fn newest(
     // Batches grow: a word said many times per session needs more rows per session.
     let mut batch: i64 = (limit as i64 * 4).max(64);
     loop {
-        // The rows of sessions found already are passed over before their text
-        // is read (the cheaper condition is tested first).
-        let found_ids: Vec<&str> = found.iter().map(|r| r.session.as_str()).collect();
+        // The rows of sessions found already (here, or by the ranking before
+        // it) are passed over before their text is read (the cheaper condition
+        // is tested first): the ranked sessions are the newest, with many rows.
+        let found_ids: Vec<&str> = found
+            .iter()
+            .map(|r| r.session.as_str())
+            .chain(have.iter().map(String::as_str))
+            .collect();
         let rows = tx.query(
             "SELECT id, session_id FROM texts WHERE id < $2 AND session_id <> ALL($4)
                AND tsv @@ $1::text::tsquery

@@ -28,7 +28,7 @@ impl PgStore {
             .map(|r| r.get(0)))
     }
 
-    fn set_meta(tx: &mut Tx<'_>, key: &str, value: &str) -> Result<()> {
+    pub(super) fn set_meta(tx: &mut Tx<'_>, key: &str, value: &str) -> Result<()> {
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -444,6 +444,14 @@ impl Store for PgStore {
             tx.commit()?;
             Ok(())
         })
+    }
+
+    fn begin_bulk(&self, much: bool) -> Result<bool> {
+        self.off_rt(|| self.write(|tx| super::bulk::begin(tx, &self.host, much)))
+    }
+
+    fn end_bulk(&self) -> Result<()> {
+        self.off_rt(|| self.write(super::bulk::end))
     }
 
     fn tidy(&self) -> Result<()> {
