@@ -16,10 +16,11 @@ const STALE_MS: i64 = 3_600_000;
 
 const CREATE: &str = "CREATE INDEX IF NOT EXISTS texts_tsv ON texts USING GIN (tsv)";
 
-fn index_exists(tx: &mut Tx<'_>) -> Result<bool> {
-    Ok(tx
-        .query_one("SELECT to_regclass('texts_tsv') IS NOT NULL", &[])?
-        .get(0))
+pub(super) fn index_exists(c: &mut impl Sql) -> Result<bool> {
+    Ok(
+        c.query_one("SELECT to_regclass('texts_tsv') IS NOT NULL", &[])?
+            .get(0),
+    )
 }
 
 /// Drops the index when `much` is to be written into an empty catalog (and
@@ -38,9 +39,7 @@ pub(super) fn begin(tx: &mut Tx<'_>, host: &str, much: bool) -> Result<bool> {
         return Ok(true);
     }
     if !present {
-        let mark: Option<String> = tx
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[&MARK])?
-            .map(|r| r.get(0));
+        let mark = PgStore::meta_in(tx, MARK)?;
         let (by, since) = mark
             .as_deref()
             .and_then(|m| m.split_once('\t'))

@@ -267,11 +267,10 @@ pub(super) fn common_words_now(c: &mut impl Sql) -> Result<String> {
 fn common(tx: &mut Tx<'_>, q: &SearchQuery, tsq: &str) -> Result<bool> {
     let terms = crate::tokens::term_words(&q.terms);
     // (A catalog not optimized since this was kept: from `pg_stats` itself.)
-    let kept: String =
-        match tx.query_opt("SELECT value FROM meta WHERE key = $1", &[&COMMON_WORDS])? {
-            Some(r) => r.get(0),
-            None => common_words_now(tx)?,
-        };
+    let kept: String = match PgStore::meta_in(tx, COMMON_WORDS)? {
+        Some(k) => k,
+        None => common_words_now(tx)?,
+    };
     if let Some((rows, list)) = kept.split_once('\n') {
         let rows: f64 = rows.parse().unwrap_or(0.0);
         let share: Vec<(&str, f64)> = list

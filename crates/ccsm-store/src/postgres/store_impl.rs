@@ -22,10 +22,15 @@ const FILE_COLS: &str = "path, session_id, size, mtime, \"offset\", head_hash";
 
 impl PgStore {
     fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn()?
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?
-            .map(|r| r.get(0)))
+        Self::meta_in(&mut *self.conn()?, key)
+    }
+
+    /// A `meta` value, read on `c` (a connection or a transaction).
+    pub(super) fn meta_in(c: &mut impl Sql, key: &str) -> Result<Option<String>> {
+        Ok(
+            c.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?
+                .map(|r| r.get(0)),
+        )
     }
 
     pub(super) fn set_meta(tx: &mut Tx<'_>, key: &str, value: &str) -> Result<()> {
@@ -447,7 +452,14 @@ impl Store for PgStore {
     }
 
     fn begin_bulk(&self, much: bool) -> Result<bool> {
-        self.off_rt(|| self.write(|tx| super::bulk::begin(tx, &self.host, much)))
+        self.off_rt(|| {
+            // Every sync asks: nearly always answered by one read, without
+            // queuing for the writers' lock.
+            if !much && super::bulk::index_exists(&mut *self.conn()?)? {
+                return Ok(false);
+            }
+            self.write(|tx| super::bulk::begin(tx, &self.host, much))
+        })
     }
 
     fn end_bulk(&self) -> Result<()> {
@@ -507,9 +519,7 @@ impl Store for PgStore {
             return Ok(0);
         }
         self.write(|tx| {
-            let stored: Option<String> = tx
-                .query_opt("SELECT value FROM meta WHERE key = 'usage_fingerprint'", &[])?
-                .map(|r| r.get(0));
+            let stored = Self::meta_in(tx, "usage_fingerprint")?;
             if stored.as_deref() != Some(fingerprint) {
                 tx.execute("DELETE FROM usage_rollup", &[])?;
                 tx.execute(
