@@ -84,6 +84,29 @@ pub struct SyncReport {
     pub read_files: Vec<PathBuf>,
 }
 
+/// What the last complete sync kept: the walk's digest, and the quiet signature
+/// it was taken under with the files and unchanged files it counted.
+#[derive(Default)]
+struct Kept<'a> {
+    digest: Option<&'a str>,
+    quiet: Option<(&'a str, usize, usize)>,
+}
+
+impl<'a> Kept<'a> {
+    fn parse(s: &'a str) -> Self {
+        let (digest, rest) = s.split_once('\n').unwrap_or((s, ""));
+        let quiet = rest.strip_prefix("quiet ").and_then(|q| {
+            let mut it = q.split('\t');
+            let sig = it.next()?;
+            Some((sig, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+        });
+        Self {
+            digest: Some(digest),
+            quiet,
+        }
+    }
+}
+
 /// Indexing settings.
 #[derive(Debug, Clone)]
 pub struct Indexer {
@@ -703,14 +726,51 @@ impl Indexer {
         Ok(archived_now)
     }
 
-    /// Brings `store` in step with the config dir. `progress(done, total)` is called
-    /// with bytes to read.
+    /// Brings `store` in step with the config dir, every transcript looked at.
+    /// `progress(done, total)` is called with bytes to read.
     pub fn sync(
         &self,
         store: &dyn Store,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<SyncReport> {
+        self.sync_with(store, progress, false)
+    }
+
+    /// [`Indexer::sync`], done at once when the config dir's quiet signature
+    /// ([`ClaudeDir::quiet_signature`]) is the one the last complete sync kept:
+    /// then no transcript was written since, and no file is looked at (what every
+    /// command does first; its cost does not grow with the number of sessions).
+    pub fn sync_quick(
+        &self,
+        store: &dyn Store,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<SyncReport> {
+        self.sync_with(store, progress, true)
+    }
+
+    fn sync_with(
+        &self,
+        store: &dyn Store,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        quick: bool,
+    ) -> Result<SyncReport> {
         self.dir.check()?;
+        // Taken before any file is looked at: whatever is written after it moves it.
+        let quiet = self
+            .dir
+            .quiet_signature()
+            .map(|q| format!("{q} {}", self.settings()));
+        let known = store.sync_digest()?;
+        let kept = known.as_deref().map(Kept::parse).unwrap_or_default();
+        if let (true, Some(q), Some((kept_q, files, unchanged))) = (quick, &quiet, kept.quiet) {
+            if q == kept_q {
+                return Ok(SyncReport {
+                    files,
+                    unchanged,
+                    ..Default::default()
+                });
+            }
+        }
         // Calls already in were priced with the table of their time: a new table
         // (imported, updated) applies to every view at once.
         let prices = self.pricing.fingerprint();
@@ -730,16 +790,24 @@ impl Indexer {
             store.reprice(&price, &prices)?;
         }
         let dirs = self.dir.project_dirs(None)?;
-        // The dir walk (stat calls) and reading what the last sync saw overlap.
-        let ((files, subagents), known) =
-            rayon::join(|| self.dir.transcript_files(&dirs), || store.sync_digest());
+        let (files, subagents) = self.dir.transcript_files(&dirs);
+        // What the next sync compares: the walk's digest, and the quiet signature
+        // with what a sync that trusts it reports.
+        let digest = self.digest(&files, &subagents);
+        let unchanged = files.iter().filter(|f| f.size > 0).count();
+        let record = match &quiet {
+            Some(q) => format!("{digest}\nquiet {q}\t{}\t{unchanged}", files.len()),
+            None => digest.clone(),
+        };
         // Nothing changed since a complete sync (every command syncs first): done
         // without reading the catalog's state of each file.
-        let digest = self.digest(&files, &subagents);
-        if known?.as_deref() == Some(digest.as_str()) {
+        if kept.digest == Some(digest.as_str()) {
+            if known.as_deref() != Some(record.as_str()) {
+                store.set_sync_digest(&record)?;
+            }
             return Ok(SyncReport {
                 files: files.len(),
-                unchanged: files.iter().filter(|f| f.size > 0).count(),
+                unchanged,
                 ..Default::default()
             });
         }
@@ -850,7 +918,7 @@ impl Indexer {
             }
         }
         // All of it is in: until something changes, the next sync has nothing to do.
-        store.set_sync_digest(&digest)?;
+        store.set_sync_digest(&record)?;
         Ok(report)
     }
 
@@ -881,12 +949,16 @@ impl Indexer {
             add(f, Some(parent));
         }
         format!(
-            "v1 {} {} {:?} {} {a:016x}{b:016x}",
+            "v1 {} {} {} {a:016x}{b:016x}",
             files.len(),
             subagents.len(),
-            self.archive,
-            self.tool_output
+            self.settings()
         )
+    }
+
+    /// The settings that change what a sync writes.
+    fn settings(&self) -> String {
+        format!("{:?} {}", self.archive, self.tool_output)
     }
 
     /// Archives one session version unless this version is archived already;

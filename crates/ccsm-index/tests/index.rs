@@ -353,3 +353,104 @@ fn a_transcript_larger_than_a_segment_reads_as_a_whole_and_resumes_after_a_torn_
     assert_eq!(search(&store, "pangolin"), vec![id.clone()]);
     assert_eq!(store.session(&id).unwrap().unwrap().messages, messages + 1);
 }
+
+/// Sets the mtimes of a config dir's folders ten seconds back, as if the last
+/// change were that old (a quiet signature is kept only once folders settle).
+fn settle(config: &std::path::Path) {
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+    let projects = config.join("projects");
+    let mut dirs = vec![config.join("sessions"), projects.clone()];
+    dirs.extend(
+        std::fs::read_dir(&projects)
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    for d in dirs {
+        std::fs::File::open(&d).unwrap().set_modified(past).unwrap();
+    }
+}
+
+fn user_line(text: &str) -> String {
+    format!(
+        "{}\n",
+        serde_json::json!({"type": "user", "uuid": format!("u-{text}"),
+            "message": {"role": "user", "content": text}})
+    )
+}
+
+#[test]
+fn a_quiet_config_dir_syncs_without_a_walk_and_still_sees_what_the_cli_writes() {
+    let env = TestEnv::new();
+    let model = MockModel::start(Scenario::echo());
+    let a = claude(&env, &model, &["-p", "alpha words here"]);
+    let dir = ClaudeDir::new(&env.config_dir);
+    let store = SqliteStore::memory().unwrap();
+    let idx = Indexer::new(dir.clone());
+    let fa = dir.find(&a).unwrap().path;
+    let append = |text: &str| {
+        let mut f = std::fs::OpenOptions::new().append(true).open(&fa).unwrap();
+        f.write_all(user_line(text).as_bytes()).unwrap();
+    };
+    idx.sync(&store, &nothing).unwrap();
+    settle(&env.config_dir);
+    assert_eq!(idx.sync_quick(&store, &nothing).unwrap().unchanged, 1);
+
+    // Appended in place by a program that is not a running CLI: a quick sync
+    // trusts the signature and reads nothing; `ccsm index` (a whole sync) reads it.
+    append("zeta by hand");
+    let r = idx.sync_quick(&store, &nothing).unwrap();
+    assert!(r.read_files.is_empty(), "{r:?}");
+    assert_eq!((r.files, r.unchanged), (1, 1));
+    assert!(search(&store, "zeta").is_empty());
+    assert_eq!(
+        idx.sync(&store, &nothing).unwrap().read_files,
+        vec![fa.clone()]
+    );
+    assert_eq!(search(&store, "zeta"), vec![a.clone()]);
+
+    // A running CLI (its registry entry names the session): what it appends is
+    // read by the next quick sync, with no folder's mtime moved.
+    let cwd = store.session(&a).unwrap().unwrap().cwd.unwrap();
+    let entry = env
+        .config_dir
+        .join("sessions")
+        .join(format!("{}.json", std::process::id()));
+    std::fs::write(
+        &entry,
+        serde_json::json!({"pid": std::process::id(), "sessionId": a, "cwd": cwd,
+            "kind": "interactive", "status": "busy"})
+        .to_string(),
+    )
+    .unwrap();
+    settle(&env.config_dir);
+    idx.sync_quick(&store, &nothing).unwrap();
+    append("eta while running");
+    let r = idx.sync_quick(&store, &nothing).unwrap();
+    assert_eq!(r.read_files, vec![fa.clone()]);
+    assert_eq!(search(&store, "eta"), vec![a.clone()]);
+
+    // It ends; the real CLI resumes the session later: its start and end move
+    // the registry's mtime, and the turn is read.
+    std::fs::remove_file(&entry).unwrap();
+    settle(&env.config_dir);
+    idx.sync_quick(&store, &nothing).unwrap();
+    assert!(idx
+        .sync_quick(&store, &nothing)
+        .unwrap()
+        .read_files
+        .is_empty());
+    claude(&env, &model, &["-p", "theta resumed", "--resume", &a]);
+    let r = idx.sync_quick(&store, &nothing).unwrap();
+    assert_eq!(r.read_files, vec![fa.clone()]);
+    assert_eq!(search(&store, "theta"), vec![a.clone()]);
+
+    // ccsm's own appends (a rename) move their folder's mtime: seen too.
+    settle(&env.config_dir);
+    idx.sync_quick(&store, &nothing).unwrap();
+    dir.rename(&a, "iota title").unwrap();
+    idx.sync_quick(&store, &nothing).unwrap();
+    assert_eq!(
+        store.session(&a).unwrap().unwrap().custom_title.as_deref(),
+        Some("iota title")
+    );
+}

@@ -225,9 +225,11 @@ impl Service {
 
     /// The catalog, brought up to date with the files first (only what changed
     /// is read).
+    /// A sync that the config dir's quiet signature says has nothing to do looks
+    /// at no transcript (see [`ccsm_index::Indexer::sync_quick`]).
     pub fn fresh(&self) -> Result<Catalog> {
         let c = self.catalog()?;
-        self.sync_catalog(&c)?;
+        self.run_sync(&c, true)?;
         Ok(c)
     }
 
@@ -237,13 +239,22 @@ impl Service {
         self.sync_catalog(&c)
     }
 
+    /// A sync that looks at every transcript.
     pub(crate) fn sync_catalog(&self, c: &Catalog) -> Result<SyncReport> {
+        self.run_sync(c, false)
+    }
+
+    fn run_sync(&self, c: &Catalog, quick: bool) -> Result<SyncReport> {
         let none = |_: u64, _: u64| {};
         let progress: &(dyn Fn(u64, u64) + Sync) = match &self.progress {
             Some(p) => p.as_ref(),
             None => &none,
         };
-        Ok(c.indexer.sync(c.store.as_ref(), progress)?)
+        Ok(if quick {
+            c.indexer.sync_quick(c.store.as_ref(), progress)?
+        } else {
+            c.indexer.sync(c.store.as_ref(), progress)?
+        })
     }
 
     /// Checks the catalog file (the database's integrity check and the full-text

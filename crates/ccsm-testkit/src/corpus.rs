@@ -459,6 +459,9 @@ pub fn generate(config_dir: &Path, spec: &CorpusSpec) -> std::io::Result<CorpusR
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let projects_dir = config_dir.join("projects");
     std::fs::create_dir_all(&projects_dir)?;
+    // A config dir the CLI has run in has its registry of running processes
+    // (`sessions/<pid>.json`), empty when none runs.
+    std::fs::create_dir_all(config_dir.join("sessions"))?;
     let mut report = CorpusReport::default();
     let mut project: Option<(String, PathBuf)> = None;
     while report.bytes < spec.total_bytes && spec.max_sessions.is_none_or(|m| report.sessions < m) {

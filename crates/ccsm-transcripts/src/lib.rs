@@ -13,6 +13,7 @@
 mod chain;
 pub mod portable;
 pub mod pricing;
+mod quiet;
 pub mod registry;
 pub mod relocate;
 pub mod scan;
@@ -299,7 +300,7 @@ fn legacy_agent(stem: &str, path: &Path) -> Option<SubagentFile> {
     ))
 }
 
-fn is_uuid_name(s: &str) -> bool {
+pub(crate) fn is_uuid_name(s: &str) -> bool {
     s.len() == 36 && uuid::Uuid::parse_str(s).is_ok()
 }
 
@@ -739,7 +740,14 @@ fn append_line(path: &Path, v: &Value) -> Result<()> {
             line.insert(0, b'\n');
         }
     }
-    f.write_all(&line).map_err(io(path))
+    f.write_all(&line).map_err(io(path))?;
+    // An append moves no folder's mtime: move it, so that a quiet signature
+    // ([`ClaudeDir::quiet_signature`]) taken before it differs (the line is
+    // written whatever comes of this: at worst `ccsm index` reads it).
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.set_modified(std::time::SystemTime::now()));
+    }
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a temp file and a rename.
