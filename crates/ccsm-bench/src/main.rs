@@ -16,6 +16,7 @@ use ccsm_testkit::{claude_cli, MockModel, Scenario, TestEnv};
 use clap::{Parser, Subcommand};
 
 mod daemon;
+mod flat;
 mod search;
 mod stores;
 
@@ -128,6 +129,18 @@ enum Cmd {
         /// Builds from nothing of each catalog (alternated; the median is shown).
         #[arg(long, default_value_t = 3)]
         builds: usize,
+    },
+    /// Issue 18: the same commands on a small and a large catalog (built
+    /// already), alternated, and the re-sync of a running session on each.
+    Flat {
+        /// The small corpus (a config dir) and its CCSM_HOME.
+        #[arg(long, num_args = 2)]
+        small: Vec<PathBuf>,
+        /// The large corpus and its CCSM_HOME.
+        #[arg(long, num_args = 2)]
+        large: Vec<PathBuf>,
+        #[arg(long, default_value_t = 9)]
+        runs: usize,
     },
     /// Runs a command and prints its wall time (ms) and peak RSS (KiB) as JSON.
     Rss {
@@ -575,6 +588,9 @@ fn main() -> Result<()> {
         }
         Cmd::Ps { runs, processes } => daemon::ps(runs, processes)?,
         Cmd::Rss { cmd } => rss_main(&cmd)?,
+        Cmd::Flat { small, large, runs } => {
+            flat::run([&small[0], &small[1]], [&large[0], &large[1]], runs)?
+        }
         Cmd::Search {
             dir,
             home,

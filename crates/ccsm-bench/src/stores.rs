@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use crate::{ccsm_bin, pct, tempfile_dir};
 
 /// Runs `ccsm ARGS` on `dir` with `store` (`None`: SQLite in `home`); wall ms.
-fn timed(dir: &Path, home: &Path, store: Option<&str>, args: &[&str]) -> Result<f64> {
+pub(crate) fn timed(dir: &Path, home: &Path, store: Option<&str>, args: &[&str]) -> Result<f64> {
     let mut c = Command::new(ccsm_bin());
     c.env("CCSM_HOME", home).arg("--config-dir").arg(dir);
     if let Some(s) = store {
@@ -195,7 +195,7 @@ pub fn run(dir: &Path, pg: &str, runs: usize, build_runs: usize) -> Result<()> {
     Ok(())
 }
 
-fn newest_transcript(dir: &Path) -> Result<std::path::PathBuf> {
+pub(crate) fn newest_transcript(dir: &Path) -> Result<std::path::PathBuf> {
     let mut best: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
     for p in std::fs::read_dir(dir.join("projects"))?.flatten() {
         for f in std::fs::read_dir(p.path())?.flatten() {
@@ -212,7 +212,7 @@ fn newest_transcript(dir: &Path) -> Result<std::path::PathBuf> {
 }
 
 /// Appends about 100 KB of user lines (whole lines) to a transcript.
-fn append_100k(path: &Path, round: usize) -> Result<()> {
+pub(crate) fn append_100k(path: &Path, round: usize) -> Result<()> {
     let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
     let session = path
         .file_stem()

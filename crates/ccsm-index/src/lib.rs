@@ -12,6 +12,8 @@
 //! - The archive keeps one compressed bundle per session version, keyed by the file's
 //!   fingerprint, so an unchanged file is never stored twice.
 
+mod live;
+
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -84,25 +86,38 @@ pub struct SyncReport {
     pub read_files: Vec<PathBuf>,
 }
 
-/// What the last complete sync kept: the walk's digest, and the quiet signature
-/// it was taken under with the files and unchanged files it counted.
+/// What the last complete sync kept: the walk's digest (empty after a sync of
+/// the running sessions' files alone), and the quiet signature it was taken under.
 #[derive(Default)]
 struct Kept<'a> {
-    digest: Option<&'a str>,
-    quiet: Option<(&'a str, usize, usize)>,
+    digest: &'a str,
+    quiet: Option<KeptQuiet>,
+}
+
+/// A quiet signature, the settings it holds for, and what a sync that trusts it
+/// reports (files, unchanged).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptQuiet {
+    quiet: ccsm_transcripts::Quiet,
+    settings: String,
+    files: usize,
+    unchanged: usize,
 }
 
 impl<'a> Kept<'a> {
     fn parse(s: &'a str) -> Self {
         let (digest, rest) = s.split_once('\n').unwrap_or((s, ""));
-        let quiet = rest.strip_prefix("quiet ").and_then(|q| {
-            let mut it = q.split('\t');
-            let sig = it.next()?;
-            Some((sig, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
-        });
         Self {
-            digest: Some(digest),
-            quiet,
+            digest,
+            // Not readable (an older ccsm's): as if none were kept.
+            quiet: serde_json::from_str(rest).ok(),
+        }
+    }
+
+    fn record(digest: &str, quiet: Option<KeptQuiet>) -> String {
+        match quiet.and_then(|q| serde_json::to_string(&q).ok()) {
+            Some(q) => format!("{digest}\n{q}"),
+            None => digest.to_owned(),
         }
     }
 }
@@ -756,21 +771,9 @@ impl Indexer {
     ) -> Result<SyncReport> {
         self.dir.check()?;
         // Taken before any file is looked at: whatever is written after it moves it.
-        let quiet = self
-            .dir
-            .quiet_signature()
-            .map(|q| format!("{q} {}", self.settings()));
+        let quiet = self.dir.quiet_signature();
         let known = store.sync_digest()?;
         let kept = known.as_deref().map(Kept::parse).unwrap_or_default();
-        if let (true, Some(q), Some((kept_q, files, unchanged))) = (quick, &quiet, kept.quiet) {
-            if q == kept_q {
-                return Ok(SyncReport {
-                    files,
-                    unchanged,
-                    ..Default::default()
-                });
-            }
-        }
         // Calls already in were priced with the table of their time: a new table
         // (imported, updated) applies to every view at once.
         let prices = self.pricing.fingerprint();
@@ -789,19 +792,29 @@ impl Indexer {
             };
             store.reprice(&price, &prices)?;
         }
+        if let (true, Some(q), Some(k)) = (quick, &quiet, &kept.quiet) {
+            if q.layout == k.quiet.layout && k.settings == self.settings() {
+                return self.sync_live(store, progress, q, k);
+            }
+        }
         let dirs = self.dir.project_dirs(None)?;
         let (files, subagents) = self.dir.transcript_files(&dirs);
         // What the next sync compares: the walk's digest, and the quiet signature
         // with what a sync that trusts it reports.
         let digest = self.digest(&files, &subagents);
         let unchanged = files.iter().filter(|f| f.size > 0).count();
-        let record = match &quiet {
-            Some(q) => format!("{digest}\nquiet {q}\t{}\t{unchanged}", files.len()),
-            None => digest.clone(),
-        };
+        let record = Kept::record(
+            &digest,
+            quiet.map(|quiet| KeptQuiet {
+                quiet,
+                settings: self.settings(),
+                files: files.len(),
+                unchanged,
+            }),
+        );
         // Nothing changed since a complete sync (every command syncs first): done
         // without reading the catalog's state of each file.
-        if kept.digest == Some(digest.as_str()) {
+        if kept.digest == digest {
             if known.as_deref() != Some(record.as_str()) {
                 store.set_sync_digest(&record)?;
             }
@@ -861,6 +874,33 @@ impl Indexer {
                 plans.push(p);
             }
         }
+        self.apply(store, progress, plans, &files, &mut report)?;
+        // Every present file is in the catalog now. If as many sessions are present
+        // in the catalog as files on disk, none went missing: skip the full scan.
+        if store.count_present()? != present_nonempty {
+            for (id, _, gone) in store.known_files()? {
+                if !gone && !present.contains(id.as_str()) {
+                    store.mark_gone(&id, true)?;
+                    report.gone += 1;
+                }
+            }
+        }
+        // All of it is in: until something changes, the next sync has nothing to do.
+        store.set_sync_digest(&record)?;
+        Ok(report)
+    }
+
+    /// Reads what `plans` say into `store`, oldest first, then archives the
+    /// sessions whose subagents alone changed (`files`: the session transcripts
+    /// to find them in) and tidies the index after the work.
+    fn apply(
+        &self,
+        store: &dyn Store,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        mut plans: Vec<Plan>,
+        files: &[SessionFile],
+        report: &mut SyncReport,
+    ) -> Result<()> {
         // Oldest first: newer text gets higher rowids, which newest-first search walks.
         plans.sort_by_key(|p| (p.file.mtime_ms, p.file.id.clone()));
         let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
@@ -871,7 +911,7 @@ impl Indexer {
         } else {
             store.begin_bulk(total >= OPTIMIZE_AFTER)?
         };
-        let written = self.write_plans(store, &plans, &done, total, &mut report, progress);
+        let written = self.write_plans(store, &plans, &done, total, report, progress);
         // What a bulk load dropped is built again, whatever happened to it.
         let rebuilt = if bulk { store.end_bulk() } else { Ok(()) };
         let archived_now = written?;
@@ -907,19 +947,7 @@ impl Indexer {
         } else if report.bytes_read > 0 {
             store.tidy()?;
         }
-        // Every present file is in the catalog now. If as many sessions are present
-        // in the catalog as files on disk, none went missing: skip the full scan.
-        if store.count_present()? != present_nonempty {
-            for (id, _, gone) in store.known_files()? {
-                if !gone && !present.contains(id.as_str()) {
-                    store.mark_gone(&id, true)?;
-                    report.gone += 1;
-                }
-            }
-        }
-        // All of it is in: until something changes, the next sync has nothing to do.
-        store.set_sync_digest(&record)?;
-        Ok(report)
+        Ok(())
     }
 
     /// Where a session version's bundle goes: one dir per first two characters of

@@ -383,6 +383,7 @@ fn a_quiet_config_dir_syncs_without_a_walk_and_still_sees_what_the_cli_writes() 
     let env = TestEnv::new();
     let model = MockModel::start(Scenario::echo());
     let a = claude(&env, &model, &["-p", "alpha words here"]);
+    let b = claude(&env, &model, &["-p", "beta words here"]);
     let dir = ClaudeDir::new(&env.config_dir);
     let store = SqliteStore::memory().unwrap();
     let idx = Indexer::new(dir.clone());
@@ -393,14 +394,14 @@ fn a_quiet_config_dir_syncs_without_a_walk_and_still_sees_what_the_cli_writes() 
     };
     idx.sync(&store, &nothing).unwrap();
     settle(&env.config_dir);
-    assert_eq!(idx.sync_quick(&store, &nothing).unwrap().unchanged, 1);
+    assert_eq!(idx.sync_quick(&store, &nothing).unwrap().unchanged, 2);
 
     // Appended in place by a program that is not a running CLI: a quick sync
     // trusts the signature and reads nothing; `ccsm index` (a whole sync) reads it.
     append("zeta by hand");
     let r = idx.sync_quick(&store, &nothing).unwrap();
     assert!(r.read_files.is_empty(), "{r:?}");
-    assert_eq!((r.files, r.unchanged), (1, 1));
+    assert_eq!((r.files, r.unchanged), (2, 2));
     assert!(search(&store, "zeta").is_empty());
     assert_eq!(
         idx.sync(&store, &nothing).unwrap().read_files,
@@ -409,7 +410,8 @@ fn a_quiet_config_dir_syncs_without_a_walk_and_still_sees_what_the_cli_writes() 
     assert_eq!(search(&store, "zeta"), vec![a.clone()]);
 
     // A running CLI (its registry entry names the session): what it appends is
-    // read by the next quick sync, with no folder's mtime moved.
+    // read by the next quick sync, with no folder's mtime moved; that file alone
+    // is looked at (another one appended by hand meanwhile is not).
     let cwd = store.session(&a).unwrap().unwrap().cwd.unwrap();
     let entry = env
         .config_dir
@@ -425,9 +427,18 @@ fn a_quiet_config_dir_syncs_without_a_walk_and_still_sees_what_the_cli_writes() 
     settle(&env.config_dir);
     idx.sync_quick(&store, &nothing).unwrap();
     append("eta while running");
+    let fb = dir.find(&b).unwrap().path;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&fb)
+        .unwrap()
+        .write_all(user_line("kappa by hand").as_bytes())
+        .unwrap();
     let r = idx.sync_quick(&store, &nothing).unwrap();
     assert_eq!(r.read_files, vec![fa.clone()]);
     assert_eq!(search(&store, "eta"), vec![a.clone()]);
+    assert!(search(&store, "kappa").is_empty());
+    assert_eq!(idx.sync(&store, &nothing).unwrap().read_files, vec![fb]);
 
     // It ends; the real CLI resumes the session later: its start and end move
     // the registry's mtime, and the turn is read.

@@ -14,6 +14,7 @@ mod chain;
 pub mod portable;
 pub mod pricing;
 mod quiet;
+pub use quiet::Quiet;
 pub mod registry;
 pub mod relocate;
 pub mod scan;
@@ -82,7 +83,7 @@ pub fn encode_project_dir(path: &str) -> String {
 pub use ccsm_core::views::{ProjectInfo, SessionInfo, SessionMessage};
 
 /// A session file found on disk.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionFile {
     pub id: String,
     pub path: PathBuf,

@@ -17,17 +17,29 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::registry::{read_registry, registry_dir};
-use crate::{encode_project_dir, ClaudeDir};
+use crate::{encode_project_dir, ClaudeDir, SessionFile};
 
 /// A folder changed this recently may change again within the same tick of the
 /// file system's clock with its mtime unchanged: such a signature is not kept.
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// What [`ClaudeDir::quiet_signature`] found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Quiet {
+    /// The folders' mtimes and the registry's entries, hashed: equal, no
+    /// transcript was made, removed or renamed, and no CLI started or ended.
+    pub layout: String,
+    /// The transcripts of the running sessions and of their subagents, as
+    /// `(session id of a subagent's, file)`: the only ones that can have grown
+    /// while `layout` stayed the same.
+    pub live: Vec<(Option<String>, SessionFile)>,
+}
+
 impl ClaudeDir {
-    /// The signature of everything Claude Code may have written to, or `None`
-    /// when it cannot vouch for the files: no registry (a CLI older than the
-    /// registry writes without one) or a folder changed in the last two seconds.
-    pub fn quiet_signature(&self) -> Option<String> {
+    /// What Claude Code may have written to, or `None` when it cannot vouch for
+    /// the files: no registry (a CLI older than the registry writes without one)
+    /// or a folder changed in the last two seconds.
+    pub fn quiet_signature(&self) -> Option<Quiet> {
         let now = SystemTime::now();
         let mut sig = Signature::default();
         let settled = |t: SystemTime| now.duration_since(t).is_ok_and(|d| d >= SETTLE);
@@ -61,9 +73,10 @@ impl ClaudeDir {
         for (name, m) in &dirs {
             sig.add(&(name, m));
         }
-        let mut live = read_registry(&self.root);
-        live.sort_by_key(|e| e.pid);
-        for e in live {
+        let mut entries = read_registry(&self.root);
+        entries.sort_by_key(|e| e.pid);
+        let mut live = Vec::new();
+        for e in entries {
             sig.add(&(e.pid, &e.session_id));
             let Some(id) = e.session_id.filter(|id| crate::is_uuid_name(id)) else {
                 continue;
@@ -72,25 +85,34 @@ impl ClaudeDir {
             let Some(file) = transcript_of(&projects, &dirs, e.cwd.as_deref(), &id) else {
                 continue;
             };
-            sig.add(&stat(&file));
-            let subagents = file.with_extension("").join("subagents");
-            if let Ok(rd) = std::fs::read_dir(&subagents) {
-                let mut subs: Vec<_> = rd
-                    .flatten()
-                    .map(|s| (s.file_name(), stat(&s.path())))
-                    .collect();
-                subs.sort();
-                sig.add(&subs);
+            if live.iter().any(|(_, f): &(_, SessionFile)| f.path == file) {
+                continue;
             }
+            let Some(f) = session_file(&id, file) else {
+                continue;
+            };
+            let mut subs = Vec::new();
+            crate::ClaudeDir::subagents_of(&id, &f.sidecar_dir(), &mut subs);
+            subs.sort_by(|a, b| a.1.path.cmp(&b.1.path));
+            live.push((None, f));
+            live.extend(subs.into_iter().map(|(p, f)| (Some(p), f)));
         }
-        Some(sig.finish())
+        Some(Quiet {
+            layout: sig.finish(),
+            live,
+        })
     }
 }
 
-/// Size and mtime.
-fn stat(path: &Path) -> Option<(u64, SystemTime)> {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.modified().ok()?))
+/// A transcript's size and mtime, as a walk finds them.
+fn session_file(id: &str, path: PathBuf) -> Option<SessionFile> {
+    let m = std::fs::metadata(&path).ok()?;
+    Some(SessionFile {
+        id: id.to_owned(),
+        mtime_ms: crate::mtime_ms(&m),
+        size: m.len(),
+        path,
+    })
 }
 
 /// A running session's transcript: in the folder its launch folder names, else
