@@ -146,6 +146,10 @@ pub fn usage(
         host: args.host,
         // Blocks need each call's own time, not a day's rollup.
         per_call: matches!(cmd, UsageCmd::Blocks),
+        periods: matches!(
+            cmd,
+            UsageCmd::Daily | UsageCmd::Weekly { .. } | UsageCmd::Monthly | UsageCmd::Models
+        ),
     };
     let data = svc.usage(&q, Source::direct(direct))?;
     let totals = data.totals();

@@ -239,6 +239,8 @@ pub async fn usage(
         let q = ccsm_service::UsageQuery {
             since: p.since,
             until: p.until,
+            // Days and totals only: the catalog's sums by day serve.
+            periods: true,
             ..Default::default()
         };
         let u = service.usage(&q, ccsm_service::Source::Catalog)?;

@@ -1297,6 +1297,10 @@ pub struct UsageScope<'a> {
     /// Only this host's (a catalog shared by many hosts; a host's own catalog
     /// has no host on its rows: they are kept).
     pub host: Option<&'a str>,
+    /// Only reports per day, week or month will be made of it (not per session):
+    /// sessions are not told apart, and the store's sums by day serve when no
+    /// filter but dates is given.
+    pub periods: bool,
 }
 
 /// A usage report from the catalog's rollup (per session, model and local day),
@@ -1319,8 +1323,24 @@ pub fn usage_report(
         ),
         None => None,
     };
-    let rows = store
-        .usage_rows(dirs.as_deref(), include_gone)?
+    let by_day = if scope.periods && dirs.is_none() && !include_gone && scope.host.is_none() {
+        store.usage_days()?
+    } else {
+        None
+    };
+    let rows = match by_day {
+        Some(days) => days
+            .into_iter()
+            .map(|mut r| {
+                // A time on that local day names its day, week and month.
+                r.first_ts = ccsm_transcripts::usage::local_noon_ms(&r.day).unwrap_or(0);
+                r.last_ts = r.first_ts;
+                r
+            })
+            .collect(),
+        None => store.usage_rows(dirs.as_deref(), include_gone)?,
+    };
+    let rows = rows
         .into_iter()
         .filter(|r| {
             scope

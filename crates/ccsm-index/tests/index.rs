@@ -328,6 +328,7 @@ fn a_transcript_larger_than_a_segment_reads_as_a_whole_and_resumes_after_a_torn_
         &dir,
         &ccsm_index::UsageScope {
             filter: &UsageFilter::default(),
+            periods: false,
             include_gone: false,
             host: None,
         },

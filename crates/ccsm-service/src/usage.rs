@@ -25,6 +25,9 @@ pub struct UsageQuery {
     /// Each call's own time is needed (five-hour blocks): read the files, whose
     /// calls carry it, instead of the catalog's daily rollup.
     pub per_call: bool,
+    /// Only reports per day, week, month or model will be made (not per
+    /// session): the catalog's sums by day serve, whatever the history's size.
+    pub periods: bool,
 }
 
 /// Usage counted once, ready to be grouped by day, week, month, session, model
@@ -142,6 +145,7 @@ impl Service {
                     filter: &filter,
                     include_gone: q.include_gone,
                     host: q.host.as_deref(),
+                    periods: q.periods,
                 },
                 self.pricing()?,
             )?,

@@ -394,6 +394,13 @@ pub trait Store: Send + Sync {
         project_dirs: Option<&[String]>,
         include_gone: bool,
     ) -> Result<Vec<UsageRow>>;
+    /// The usage of present sessions summed by day and model (`session_id`,
+    /// `project_dir`, the times and the CLI's cost left empty), from a sum the
+    /// store keeps in step; `None`: the store keeps none (read
+    /// [`Store::usage_rows`]).
+    fn usage_days(&self) -> Result<Option<Vec<UsageRow>>> {
+        Ok(None)
+    }
     /// What the last complete sync saw of the config dir (the indexer's digest of
     /// every file's path, size and mtime), if nothing was written to the sessions
     /// since: ingesting, deleting or marking a session gone forgets it.

@@ -408,6 +408,17 @@ pub fn local_day(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Noon, local time, of a day (`YYYY-MM-DD`), in ms: a time whose [`local_day`]
+/// is that day whatever the clocks did that day.
+pub fn local_noon_ms(day: &str) -> Option<i64> {
+    use chrono::TimeZone as _;
+    let d = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+    let t = chrono::Local
+        .from_local_datetime(&d.and_hms_opt(12, 0, 0)?)
+        .earliest()?;
+    Some(t.timestamp_millis())
+}
+
 /// What [`local_day`] depends on: the local offsets at the start of every month
 /// from 2000 to 2040, hashed. Another time zone (or DST rule) gives another value.
 pub fn local_day_fingerprint() -> String {

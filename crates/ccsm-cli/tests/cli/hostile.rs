@@ -902,6 +902,7 @@ fn random_mutations_of_recorded_transcripts_are_read_safely_everywhere() {
                 &dir,
                 &ccsm_index::UsageScope {
                     filter: &Default::default(),
+                    periods: false,
                     include_gone: false,
                     host: None,
                 },

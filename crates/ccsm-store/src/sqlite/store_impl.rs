@@ -623,6 +623,31 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
+    fn usage_days(&self) -> Result<Option<Vec<UsageRow>>> {
+        let conn = self.read()?;
+        let mut st = conn.prepare_cached(
+            "SELECT day, model, calls, input, output, cache_5m, cache_1h, cache_read
+             FROM usage_days WHERE calls != 0 ORDER BY day, model",
+        )?;
+        let n = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+        let v = st
+            .query_map([], |r| {
+                Ok(UsageRow {
+                    day: r.get(0)?,
+                    model: r.get(1)?,
+                    calls: n(r, 2)?,
+                    input: n(r, 3)?,
+                    output: n(r, 4)?,
+                    cache_5m: n(r, 5)?,
+                    cache_1h: n(r, 6)?,
+                    cache_read: n(r, 7)?,
+                    ..Default::default()
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(v))
+    }
+
     fn usage_rows(
         &self,
         project_dirs: Option<&[String]>,
