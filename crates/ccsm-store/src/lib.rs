@@ -372,8 +372,8 @@ pub trait Store: Send + Sync {
     fn end_bulk(&self) -> Result<()> {
         Ok(())
     }
-    /// A bounded step of compaction after a small write (SQLite: merges small
-    /// full-text segments, at most about a megabyte of work), so that a catalog
+    /// A bounded step of compaction after a small write (SQLite: merges a level
+    /// of the full-text index where eight segments gathered), so that a catalog
     /// synced often stays as fast to search as one synced in bulk.
     fn tidy(&self) -> Result<()>;
     /// Usage calls, for reports (optionally since/until in ms).

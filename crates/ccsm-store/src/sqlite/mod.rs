@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_daemon_records.sql"),
     include_str!("../../migrations/sqlite/0005_fts_hashsize.sql"),
     include_str!("../../migrations/sqlite/0006_usage_days.sql"),
+    include_str!("../../migrations/sqlite/0007_fts_usermerge.sql"),
 ];
 
 /// The embedded catalog: one SQLite file (WAL) in ccsm's data dir.
