@@ -65,28 +65,31 @@ impl SqliteStore {
             "SELECT rowid FROM text_fts WHERE text_fts MATCH ?1 AND rowid < ?2 AND rowid >= ?3
              ORDER BY rowid DESC LIMIT 1",
         )?;
-        // The sessions the filters allow, newest first (all of them: no filter).
-        let allowed: Option<Vec<String>> = if w.is_empty() {
-            None
+        // The sessions the filters allow, newest first (all of them: no filter),
+        // read one at a time as the look asks for them (their index is walked in
+        // order: the look's cost follows the sessions it looks into, not how
+        // many pass); a session the walk finds is checked alone.
+        let mut all = vec![rusqlite::types::Value::Null];
+        all.extend(p);
+        let filtered = !w.is_empty();
+        let cond = if filtered {
+            w.join(" AND ")
         } else {
-            let mut all = vec![rusqlite::types::Value::Null];
-            all.extend(p);
-            let mut cands = conn.prepare_cached(&format!(
-                "SELECT s.id FROM sessions s WHERE ?1 IS NULL AND {}
-                 ORDER BY s.last_modified DESC, s.id DESC",
-                w.join(" AND ")
-            ))?;
-            let ids = cands
-                .query_map(rusqlite::params_from_iter(all), |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            Some(ids)
+            "1".into()
         };
-        if allowed.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(Vec::new());
-        }
-        let allowed_set: Option<std::collections::HashSet<&str>> = allowed
-            .as_ref()
-            .map(|ids| ids.iter().map(String::as_str).collect());
+        let mut cands = conn.prepare_cached(&format!(
+            "SELECT s.id FROM sessions s WHERE ?1 IS NULL AND {cond}
+             ORDER BY s.last_modified DESC, s.id DESC"
+        ))?;
+        let mut one = conn.prepare_cached(&format!(
+            "SELECT 1 FROM sessions s WHERE s.id = ?1 AND {cond}"
+        ))?;
+        let mut allowed = cands.query(rusqlite::params_from_iter(all.iter()))?;
+        // The first allowed session: none, and the answer is known.
+        let mut pending: Option<String> = match allowed.next()? {
+            Some(r) => Some(r.get(0)?),
+            None => return Ok(Vec::new()),
+        };
         // The walk's state.
         let mut run_of = conn.prepare_cached(
             "SELECT first_id, last_id, session_id FROM text_runs WHERE first_id <= ?1
@@ -107,7 +110,6 @@ impl SqliteStore {
         let mut runs = conn.prepare_cached(
             "SELECT first_id, last_id FROM text_runs WHERE session_id = ?1 ORDER BY first_id DESC",
         )?;
-        let mut next_candidate = 0usize;
         let mut looked: Vec<(String, i64)> = Vec::new();
         let found = loop {
             // One step of the walk: the next session with a match.
@@ -127,9 +129,15 @@ impl SqliteStore {
                             _ => (rowid, session_of.query_row([rowid], |r| r.get(0))?),
                         };
                         cursor = next;
-                        let ok = allowed_set.as_ref().is_none_or(|s| s.contains(id.as_str()));
-                        if judged.insert(id.clone()) && ok {
-                            walked.push((id, rowid));
+                        if judged.insert(id.clone()) {
+                            let ok = !filtered || {
+                                let mut args = all.clone();
+                                args[0] = rusqlite::types::Value::Text(id.clone());
+                                one.exists(rusqlite::params_from_iter(args))?
+                            };
+                            if ok {
+                                walked.push((id, rowid));
+                            }
                         }
                     }
                 }
@@ -138,13 +146,16 @@ impl SqliteStore {
                 }
             }
             // One step of the look: the next allowed session, does it match?
-            if let Some(ids) = &allowed {
-                match ids.get(next_candidate) {
+            if filtered {
+                let next = match pending.take() {
+                    Some(id) => Some(id),
+                    None => allowed.next()?.map(|r| r.get::<_, String>(0)).transpose()?,
+                };
+                match next {
                     None => break looked,
                     Some(id) => {
-                        next_candidate += 1;
                         let rs: Vec<(i64, i64)> = runs
-                            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))?
                             .collect::<rusqlite::Result<_>>()?;
                         for (lo, hi) in rs {
                             let hit: Option<i64> = step_up
