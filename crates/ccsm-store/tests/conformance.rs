@@ -91,6 +91,29 @@ fn sqlite_answers_a_project_filter_from_its_index() {
 }
 
 #[test]
+fn sqlite_lists_the_newest_sessions_down_its_index_whatever_the_limit() {
+    // With `LIMIT 1` SQLite's planner read every session and sorted them (200 ms
+    // at 100k sessions for `sessions list --limit 1`).
+    let store = ccsm_store::SqliteStore::memory().expect("open");
+    for limit in [1, 5, 50] {
+        for include_gone in [true, false] {
+            let plan = store
+                .explain_list(&ccsm_store::ListFilter {
+                    limit: Some(limit),
+                    include_gone,
+                    ..Default::default()
+                })
+                .expect("plan");
+            assert!(plan.contains("sessions_modified"), "limit {limit}: {plan}");
+            assert!(
+                !plan.contains("TEMP B-TREE FOR ORDER BY"),
+                "limit {limit}: {plan}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_closed_catalog_leaves_no_log_behind_after_reads_from_its_pool() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("catalog.db");
