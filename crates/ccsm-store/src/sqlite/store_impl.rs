@@ -654,25 +654,14 @@ impl Store for SqliteStore {
 
     fn usage_days(&self) -> Result<Option<Vec<UsageRow>>> {
         let conn = self.read()?;
+        // The rollup's columns, without a session: one row reader for both.
         let mut st = conn.prepare_cached(
-            "SELECT day, model, calls, input, output, cache_5m, cache_1h, cache_read
+            "SELECT '', '', model, day, 0, 0, calls, input, output, cache_5m, cache_1h,
+                cache_read, NULL
              FROM usage_days WHERE calls != 0 ORDER BY day, model",
         )?;
-        let n = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
         let v = st
-            .query_map([], |r| {
-                Ok(UsageRow {
-                    day: r.get(0)?,
-                    model: r.get(1)?,
-                    calls: n(r, 2)?,
-                    input: n(r, 3)?,
-                    output: n(r, 4)?,
-                    cache_5m: n(r, 5)?,
-                    cache_1h: n(r, 6)?,
-                    cache_read: n(r, 7)?,
-                    ..Default::default()
-                })
-            })?
+            .query_map([], usage_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(Some(v))
     }
@@ -703,27 +692,30 @@ impl Store for SqliteStore {
             sql.push_str(&format!(" AND s.project_dir IN ({})", marks.join(",")));
         }
         let mut st = conn.prepare(&sql)?;
-        let n = |r: &rusqlite::Row<'_>, i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
         let v = st
-            .query_map(rusqlite::params_from_iter(p), |r| {
-                Ok(UsageRow {
-                    session_id: r.get(0)?,
-                    project_dir: r.get(1)?,
-                    model: r.get(2)?,
-                    day: r.get(3)?,
-                    first_ts: r.get(4)?,
-                    last_ts: r.get(5)?,
-                    calls: n(r, 6)?,
-                    input: n(r, 7)?,
-                    output: n(r, 8)?,
-                    cache_5m: n(r, 9)?,
-                    cache_1h: n(r, 10)?,
-                    cache_read: n(r, 11)?,
-                    cli_cost_usd: r.get(12)?,
-                    host: None,
-                })
-            })?
+            .query_map(rusqlite::params_from_iter(p), usage_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(v)
     }
+}
+
+/// A usage rollup row as `usage_rows` and `usage_days` select it.
+fn usage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UsageRow> {
+    let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+    Ok(UsageRow {
+        session_id: r.get(0)?,
+        project_dir: r.get(1)?,
+        model: r.get(2)?,
+        day: r.get(3)?,
+        first_ts: r.get(4)?,
+        last_ts: r.get(5)?,
+        calls: n(6)?,
+        input: n(7)?,
+        output: n(8)?,
+        cache_5m: n(9)?,
+        cache_1h: n(10)?,
+        cache_read: n(11)?,
+        cli_cost_usd: r.get(12)?,
+        host: None,
+    })
 }
