@@ -126,3 +126,42 @@ fn a_closed_catalog_leaves_no_log_behind_after_reads_from_its_pool() {
     // A log left behind would carry pages a damaged file no longer has.
     assert!(!dir.path().join("catalog.db-wal").exists());
 }
+
+#[test]
+fn a_bulk_load_cut_short_leaves_the_full_text_index_merging_again_at_the_next_sync() {
+    use ccsm_store::Store as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("catalog.db");
+    // (automerge, crisismerge): FTS5's default crisismerge is 16 when unset.
+    let merging = || -> (i64, i64) {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let mut st = conn
+            .prepare("SELECT k, v FROM text_fts_config WHERE k IN ('automerge', 'crisismerge') ORDER BY k")
+            .expect("prepare");
+        let kv: std::collections::HashMap<String, i64> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        (
+            kv["automerge"],
+            kv.get("crisismerge").copied().unwrap_or(16),
+        )
+    };
+    let usual = (8, 16);
+    let store = ccsm_store::SqliteStore::open(&path).expect("open");
+    // A small sync changes nothing.
+    assert!(!store.begin_bulk(false).expect("begin"));
+    assert_eq!(merging(), usual);
+    // A bulk load merges once, at its end; during it, only a crowded level does.
+    assert!(store.begin_bulk(true).expect("begin"));
+    assert_eq!(merging(), (0, 64));
+    store.end_bulk().expect("end");
+    assert_eq!(merging(), usual);
+    // Killed during the load (no end): the next sync, of any size, puts merging back.
+    assert!(store.begin_bulk(true).expect("begin"));
+    drop(store);
+    let store = ccsm_store::SqliteStore::open(&path).expect("reopen");
+    assert!(!store.begin_bulk(false).expect("begin"));
+    assert_eq!(merging(), usual);
+}
