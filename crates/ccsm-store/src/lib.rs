@@ -360,16 +360,15 @@ pub trait Store: Send + Sync {
     /// into one segment, which makes searches several times faster).
     fn optimize(&self) -> Result<()>;
     /// A sync is about to write: `much` (bytes enough to be a bulk load).
-    /// A backend may put off what it does faster once at the end (PostgreSQL,
-    /// into an empty catalog: its full-text index, built whole at a fraction of
-    /// the cost row by row; SQLite: the full-text index's merges, which the
-    /// optimize after a bulk load does once); it says whether it did, and [`Store::end_bulk`] is
+    /// Into an empty catalog, a backend may drop what it builds faster at the
+    /// end (PostgreSQL's full-text index: built whole, it costs a fraction of
+    /// a row at a time); it says whether it did, and [`Store::end_bulk`] is
     /// then called, whatever the sync's outcome. A backend also puts back here
     /// what a bulk load cut short left out.
     fn begin_bulk(&self, _much: bool) -> Result<bool> {
         Ok(false)
     }
-    /// Builds what [`Store::begin_bulk`] dropped or put off.
+    /// Builds what [`Store::begin_bulk`] dropped.
     fn end_bulk(&self) -> Result<()> {
         Ok(())
     }

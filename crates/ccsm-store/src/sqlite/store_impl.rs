@@ -465,32 +465,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn begin_bulk(&self, much: bool) -> Result<bool> {
-        let conn = self.lock()?;
-        if much {
-            // No merges while the full-text index is loaded: the optimize at the
-            // end merges every segment once, where automerge had rewritten the
-            // same postings level by level (a 1 GiB build, 2 cores: 12.9 s with
-            // automerge, 11.1 s without). A level merges anyway at 64 segments,
-            // so that searches meanwhile stay bounded.
-            set_merging(&conn, 0, BULK_CRISIS_MERGE)?;
-            return Ok(true);
-        }
-        // A bulk load killed before its end left merging off: put it back.
-        let automerge: Option<i64> = conn
-            .prepare_cached("SELECT v FROM text_fts_config WHERE k = 'automerge'")?
-            .query_row([], |r| r.get(0))
-            .optional()?;
-        if automerge == Some(0) {
-            set_merging(&conn, AUTOMERGE, CRISIS_MERGE)?;
-        }
-        Ok(false)
-    }
-
-    fn end_bulk(&self) -> Result<()> {
-        set_merging(&*self.lock()?, AUTOMERGE, CRISIS_MERGE)
-    }
-
     fn tidy(&self) -> Result<()> {
         let conn = self.lock()?;
         conn.prepare_cached("INSERT INTO text_fts (text_fts, rank) VALUES ('merge', 256)")?
@@ -744,19 +718,4 @@ fn usage_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UsageRow> {
         cli_cost_usd: r.get(12)?,
         host: None,
     })
-}
-
-/// The full-text index's merging, as the schema sets it (0001: `automerge` 8;
-/// `crisismerge` is FTS5's default).
-const AUTOMERGE: i64 = 8;
-const CRISIS_MERGE: i64 = 16;
-/// Segments on one level that force a merge during a bulk load.
-const BULK_CRISIS_MERGE: i64 = 64;
-
-fn set_merging(conn: &rusqlite::Connection, automerge: i64, crisis: i64) -> Result<()> {
-    for (key, value) in [("automerge", automerge), ("crisismerge", crisis)] {
-        conn.prepare_cached("INSERT INTO text_fts (text_fts, rank) VALUES (?1, ?2)")?
-            .execute(rusqlite::params![key, value])?;
-    }
-    Ok(())
 }
