@@ -86,13 +86,14 @@ impl Checkpointer {
         let hook_wake = wake.clone();
         conn.wal_hook(Some(
             move |wal: &mut rusqlite::hooks::Wal, pages: std::ffi::c_int| {
-                if pages >= CHECKPOINT_INLINE_PAGES {
-                    return wal.checkpoint();
-                }
-                if pages >= CHECKPOINT_PAGES {
-                    // Full: a checkpoint is under way or already asked for.
-                    let _ = hook_wake.try_send(true);
-                }
+                after_commit(
+                    pages,
+                    || wal.checkpoint(),
+                    || {
+                        // Full: a checkpoint is under way or already asked for.
+                        let _ = hook_wake.try_send(true);
+                    },
+                );
                 Ok(())
             },
         ))?;
@@ -100,6 +101,29 @@ impl Checkpointer {
             wake,
             thread: Some(thread),
         })
+    }
+}
+
+/// What the commit hook does once a commit left `pages` in the log: nothing,
+/// wake the background checkpointer, or (the log past
+/// [`CHECKPOINT_INLINE_PAGES`]) checkpoint at once. It never fails the commit,
+/// which has happened: an error from the hook made SQLite report the commit as
+/// failed (`SQL logic error`) though its rows were in, and a checkpoint is busy
+/// whenever the background one is running (a 10 GiB build stopped on it).
+fn after_commit(
+    pages: std::ffi::c_int,
+    checkpoint: impl FnOnce() -> rusqlite::Result<()>,
+    wake: impl FnOnce(),
+) {
+    if pages >= CHECKPOINT_INLINE_PAGES {
+        match checkpoint() {
+            Ok(()) => return,
+            // The log is copied by the other checkpoint, or by the next commit.
+            Err(e) => tracing::debug!("checkpoint after a commit: {e}"),
+        }
+    }
+    if pages >= CHECKPOINT_PAGES {
+        wake();
     }
 }
 
@@ -400,5 +424,40 @@ impl SqliteStore {
             .query_map([&s.id], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which of (checkpoint, wake) `after_commit` did, the checkpoint answering `ok`.
+    fn did(pages: std::ffi::c_int, ok: bool) -> (bool, bool) {
+        let (mut checked, mut woke) = (false, false);
+        after_commit(
+            pages,
+            || {
+                checked = true;
+                if ok {
+                    Ok(())
+                } else {
+                    Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                        None,
+                    ))
+                }
+            },
+            || woke = true,
+        );
+        (checked, woke)
+    }
+
+    #[test]
+    fn a_busy_checkpoint_after_a_commit_hands_the_log_to_the_background_checkpointer() {
+        assert_eq!(did(10, true), (false, false), "a small log is left");
+        assert_eq!(did(CHECKPOINT_PAGES, true), (false, true));
+        assert_eq!(did(CHECKPOINT_INLINE_PAGES, true), (true, false));
+        // The other checkpoint holds the lock: the commit stands, the log waits.
+        assert_eq!(did(CHECKPOINT_INLINE_PAGES, false), (true, true));
     }
 }
