@@ -59,6 +59,24 @@ fn chunk_plans(plans: &[Plan]) -> Vec<&[Plan]> {
     chunks
 }
 
+/// The threads that parse transcripts for the writer, made once per process:
+/// one short of the machine's cores, so that the writer keeps a core of its own
+/// (on 2 cores, two parsers beside the writer built 1 GiB in 13.2 s, one in
+/// 11.5 s). `None` when they cannot be started: rayon's global pool does it.
+fn parse_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("ccsm-parse-{i}"))
+            .build()
+            .map_err(|e| tracing::warn!("parse threads: {e}; using the global pool"))
+            .ok()
+    })
+    .as_ref()
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -76,8 +94,6 @@ pub enum Error {
     NotArchived(String),
     #[error("session {0} exists in the CLI's dir; use force to overwrite it")]
     Exists(String),
-    #[error("cannot start the threads that read transcripts: {0}")]
-    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -91,7 +107,6 @@ impl ccsm_core::HasKind for Error {
             Self::Io { source, .. } => ccsm_core::error::io_kind(source),
             Self::NotArchived(_) => K::NotFound,
             Self::Exists(_) => K::Conflict,
-            Self::Threads(_) => K::Internal,
         }
     }
 }
@@ -669,14 +684,7 @@ impl Indexer {
         // writer idle 7 s of a 19 s build).
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Parsed)>(PARSED_AHEAD);
         let chunks = chunk_plans(plans);
-        // The writer keeps a core of its own: the parse pool is one thread short
-        // of the machine (on 2 cores, two parsers and the writer on two cores took
-        // 13.2 s to build 1 GiB, one parser 11.5 s).
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.saturating_sub(1).max(1))
-            .thread_name(|i| format!("ccsm-parse-{i}"))
-            .build()?;
+        let pool = parse_pool();
         // Sessions whose transcript was archived by this sync.
         let mut archived_now = std::collections::HashSet::new();
         let result: Result<()> = std::thread::scope(|scope| {
@@ -684,7 +692,7 @@ impl Indexer {
                 // Owned here: when the producer ends, the channel closes.
                 let tx = tx;
                 for (i, chunk) in chunks.iter().enumerate() {
-                    let parsed: Parsed = pool.install(|| {
+                    let parse = || {
                         chunk
                             .par_iter()
                             .map(|p| {
@@ -710,7 +718,11 @@ impl Indexer {
                                 Ok((seg.ingest, archived))
                             })
                             .collect()
-                    });
+                    };
+                    let parsed: Parsed = match pool {
+                        Some(pool) => pool.install(parse),
+                        None => parse(),
+                    };
                     if tx.send((i, parsed)).is_err() {
                         break; // the writer stopped on an error
                     }
