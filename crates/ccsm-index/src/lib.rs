@@ -127,6 +127,10 @@ pub struct SyncReport {
     pub bytes_read: u64,
     /// Every transcript opened for reading.
     pub read_files: Vec<PathBuf>,
+    /// Whether the sync changed anything a reader of the catalog sees (rows,
+    /// prices, gone marks, archives): a read made while it ran is stale.
+    #[serde(skip)]
+    pub wrote: bool,
 }
 
 /// What the last complete sync kept: the walk's digest (empty after a sync of
@@ -805,7 +809,9 @@ impl Indexer {
         store: &dyn Store,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<SyncReport> {
-        self.sync_with(store, progress, false)
+        self.dir.check()?;
+        let quiet = self.dir.quiet_signature();
+        self.sync_with(store, progress, false, quiet)
     }
 
     /// [`Indexer::sync`], done at once when the config dir's quiet signature
@@ -817,24 +823,40 @@ impl Indexer {
         store: &dyn Store,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<SyncReport> {
-        self.sync_with(store, progress, true)
+        self.dir.check()?;
+        let quiet = self.dir.quiet_signature();
+        self.sync_with(store, progress, true, quiet)
     }
 
+    /// [`Indexer::sync_quick`] with the quiet signature `quiet` the caller took
+    /// (from [`ClaudeDir::quiet_signature`], before any transcript was looked at):
+    /// what a caller does to read the catalog while the signature is taken.
+    pub fn sync_quick_since(
+        &self,
+        store: &dyn Store,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        quiet: Option<ccsm_transcripts::Quiet>,
+    ) -> Result<SyncReport> {
+        self.dir.check()?;
+        self.sync_with(store, progress, true, quiet)
+    }
+
+    /// `quiet`: the config dir's quiet signature, taken before any file is
+    /// looked at (whatever is written after it moves it).
     fn sync_with(
         &self,
         store: &dyn Store,
         progress: &(dyn Fn(u64, u64) + Sync),
         quick: bool,
+        quiet: Option<ccsm_transcripts::Quiet>,
     ) -> Result<SyncReport> {
-        self.dir.check()?;
-        // Taken before any file is looked at: whatever is written after it moves it.
-        let quiet = self.dir.quiet_signature();
         let known = store.sync_digest()?;
         let kept = known.as_deref().map(Kept::parse).unwrap_or_default();
         // Calls already in were priced with the table of their time: a new table
         // (imported, updated) applies to every view at once.
         let prices = self.pricing.fingerprint();
-        if store.pricing_fingerprint()?.as_deref() != Some(prices.as_str()) {
+        let repriced = store.pricing_fingerprint()?.as_deref() != Some(prices.as_str());
+        if repriced {
             let table = &self.pricing;
             let price = |m: &str| {
                 table.price(m).map(|p| {
@@ -851,7 +873,9 @@ impl Indexer {
         }
         if let (true, Some(q), Some(k)) = (quick, &quiet, &kept.quiet) {
             if q.layout == k.quiet.layout && k.settings == self.settings() {
-                return self.sync_live(store, progress, q, k);
+                let mut report = self.sync_live(store, progress, q, k)?;
+                report.wrote |= repriced;
+                return Ok(report);
             }
         }
         let dirs = self.dir.project_dirs(None)?;
@@ -878,6 +902,7 @@ impl Indexer {
             return Ok(SyncReport {
                 files: files.len(),
                 unchanged,
+                wrote: repriced,
                 ..Default::default()
             });
         }
@@ -893,6 +918,7 @@ impl Indexer {
             .collect();
         let mut report = SyncReport {
             files: files.len(),
+            wrote: repriced,
             ..Default::default()
         };
         // A session is present while any transcript of it is: its own, or a
@@ -939,6 +965,7 @@ impl Indexer {
                 if !gone && !present.contains(id.as_str()) {
                     store.mark_gone(&id, true)?;
                     report.gone += 1;
+                    report.wrote = true;
                 }
             }
         }
@@ -960,6 +987,7 @@ impl Indexer {
     ) -> Result<()> {
         // Oldest first: newer text gets higher rowids, which newest-first search walks.
         plans.sort_by_key(|p| (p.file.mtime_ms, p.file.id.clone()));
+        report.wrote |= !plans.is_empty();
         let total: u64 = plans.iter().map(|p| p.file.size - p.from).sum();
         let done = std::sync::atomic::AtomicU64::new(0);
         progress(0, total);
@@ -993,6 +1021,7 @@ impl Indexer {
                     if let Some(key) = self.archive_one(store, root, f, None, Some(key))? {
                         store.set_archive(&f.id, &key)?;
                         report.archived += 1;
+                        report.wrote = true;
                     }
                 }
             }

@@ -166,8 +166,7 @@ impl Service {
                 .map(SessionView::from)
                 .collect());
         }
-        let c = self.fresh()?;
-        let rows = c.store.list(&ListFilter {
+        let filter = ListFilter {
             project_path: q.project.as_deref().map(project_key),
             include_gone: true,
             limit: q.limit,
@@ -176,7 +175,8 @@ impl Service {
             modified_from: from,
             modified_before: before,
             host: q.host.clone(),
-        })?;
+        };
+        let (_, rows) = self.fresh_read(|c| Ok(c.store.list(&filter)?))?;
         Ok(rows.into_iter().map(view).collect())
     }
 
@@ -267,7 +267,7 @@ impl Service {
                     .into_owned();
             }
         }
-        let hits = self.fresh()?.store.search(&q)?;
+        let (_, hits) = self.fresh_read(|c| Ok(c.store.search(&q)?))?;
         Ok(hits
             .into_iter()
             .map(|h| SearchHitView {

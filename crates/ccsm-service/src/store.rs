@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ccsm_index::Indexer;
 use ccsm_store::Store;
-use ccsm_transcripts::ClaudeDir;
+use ccsm_transcripts::{ClaudeDir, Quiet};
 use sha2::Digest as _;
 
 use crate::{Context as _, Result, Service};
@@ -229,8 +229,34 @@ impl Service {
     /// at no transcript (see [`ccsm_index::Indexer::sync_quick`]).
     pub fn fresh(&self) -> Result<Catalog> {
         let c = self.catalog()?;
-        self.run_sync(&c, true)?;
+        let quiet = c.indexer.dir.quiet_signature();
+        self.run_sync(&c, Some(quiet))?;
         Ok(c)
+    }
+
+    /// What `read` finds in the catalog brought up to date, with the catalog.
+    /// The read runs while the freshness check's quiet signature is taken on
+    /// another thread (a `stat` of every project folder, the part of a command
+    /// that grows with the history); then the sync. When the sync wrote
+    /// nothing, the read saw what a read after it would have, and is kept;
+    /// otherwise it is made again. One connection does both, in turn.
+    pub fn fresh_read<T: Send>(
+        &self,
+        read: impl Fn(&Catalog) -> Result<T> + Sync,
+    ) -> Result<(Catalog, T)> {
+        let c = self.catalog()?;
+        let (quiet, early) = std::thread::scope(|s| {
+            let quiet = s.spawn(|| c.indexer.dir.quiet_signature());
+            let early = read(&c);
+            (quiet.join(), early)
+        });
+        let quiet = quiet.unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let value = if self.run_sync(&c, Some(quiet))?.wrote {
+            read(&c)?
+        } else {
+            early?
+        };
+        Ok((c, value))
     }
 
     /// Brings the catalog up to date and says what it did (`ccsm index`).
@@ -241,19 +267,23 @@ impl Service {
 
     /// A sync that looks at every transcript.
     pub(crate) fn sync_catalog(&self, c: &Catalog) -> Result<SyncReport> {
-        self.run_sync(c, false)
+        self.run_sync(c, None)
     }
 
-    fn run_sync(&self, c: &Catalog, quick: bool) -> Result<SyncReport> {
+    /// A sync of every transcript (`quick`: `None`), or a quick one that trusts
+    /// the quiet signature taken before (`Some(signature)`; the signature is
+    /// `None` when the files could not vouch for themselves).
+    fn run_sync(&self, c: &Catalog, quick: Option<Option<Quiet>>) -> Result<SyncReport> {
         let none = |_: u64, _: u64| {};
         let progress: &(dyn Fn(u64, u64) + Sync) = match &self.progress {
             Some(p) => p.as_ref(),
             None => &none,
         };
-        Ok(if quick {
-            c.indexer.sync_quick(c.store.as_ref(), progress)?
-        } else {
-            c.indexer.sync(c.store.as_ref(), progress)?
+        Ok(match quick {
+            Some(quiet) => c
+                .indexer
+                .sync_quick_since(c.store.as_ref(), progress, quiet)?,
+            None => c.indexer.sync(c.store.as_ref(), progress)?,
         })
     }
 

@@ -124,21 +124,29 @@ impl Service {
         if source == Source::Files && q.include_gone {
             invalid!("--include-gone needs the catalog (drop --direct)");
         }
-        // From the catalog (brought up to date first), or from the files.
-        let catalog = if source == Source::Files || q.per_call {
-            None
-        } else {
-            Some(self.fresh()?)
-        };
         // The files, and a host's own catalog, are this host's: another
         // host's name finds nothing there.
-        let shared = catalog.as_ref().is_some_and(|c| c.store.host().is_some());
-        let data = match &catalog {
-            _ if !shared && q.host.as_ref().is_some_and(|h| *h != self.host()) => {
-                UsageData::from_days(Vec::new(), &filter, self.pricing()?)
+        let elsewhere =
+            |shared: bool| !shared && q.host.as_ref().is_some_and(|h| *h != self.host());
+        let nothing = || Ok(UsageData::from_days(Vec::new(), &filter, self.pricing()?));
+        // From the files, or from the catalog (brought up to date first).
+        if source == Source::Files || q.per_call {
+            let data = if elsewhere(false) {
+                nothing()?
+            } else {
+                self.dir.usage(&filter, self.pricing()?)?
+            };
+            return Ok(Usage {
+                data,
+                titles: None,
+                service: self.clone(),
+            });
+        }
+        let (catalog, data) = self.fresh_read(|c| {
+            if elsewhere(c.store.host().is_some()) {
+                return nothing();
             }
-            None => self.dir.usage(&filter, self.pricing()?)?,
-            Some(c) => ccsm_index::usage_report(
+            Ok(ccsm_index::usage_report(
                 c.store.as_ref(),
                 &self.dir,
                 &ccsm_index::UsageScope {
@@ -148,8 +156,9 @@ impl Service {
                     periods: q.periods,
                 },
                 self.pricing()?,
-            )?,
-        };
+            )?)
+        })?;
+        let catalog = Some(catalog);
         Ok(Usage {
             data,
             titles: catalog,
