@@ -35,6 +35,36 @@ pub enum ProjectsCmd {
     },
     /// Projects whose recorded folder is gone, and where they may have gone.
     Doctor,
+    /// Map a folder into a project of many hosts: in a team's catalog each
+    /// host's folders are its own projects until mapped under one name.
+    Map {
+        /// The folder (this host's, or `--host`'s).
+        #[arg(required_unless_present = "git")]
+        path: Option<String>,
+        /// The project's name, not a path (`github.com/org/repo`, `billing`).
+        #[arg(required_unless_present = "git")]
+        name: Option<String>,
+        /// The host whose folder it is (default: this host).
+        #[arg(long, conflicts_with = "git")]
+        host: Option<String>,
+        /// Map each of this host's git checkouts by its `origin` remote (run it
+        /// on every host: one repository's folders become one project).
+        #[arg(long, conflicts_with_all = ["path", "name"])]
+        git: bool,
+        /// With `--git`: say what would be mapped, map nothing.
+        #[arg(long, requires = "git")]
+        dry_run: bool,
+    },
+    /// Take a folder out of the project it was mapped into.
+    Unmap {
+        /// The folder (this host's, or `--host`'s).
+        path: String,
+        /// The host whose folder it is (default: this host).
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// The folders mapped into projects, by project.
+    Maps,
 }
 
 pub fn projects(svc: &Service, cmd: ProjectsCmd, json: bool, direct: bool) -> Result<()> {
@@ -100,6 +130,57 @@ pub fn projects(svc: &Service, cmd: ProjectsCmd, json: bool, direct: bool) -> Re
                 }
             }
         }
+        ProjectsCmd::Map {
+            path,
+            name,
+            host,
+            git,
+            dry_run,
+        } => {
+            let maps = match (git, path, name) {
+                (true, _, _) => svc.map_projects_by_git(dry_run)?,
+                (false, Some(path), Some(name)) => {
+                    vec![svc.map_project(&path, &name, host.as_deref())?]
+                }
+                _ => bail!("give a folder and a name, or --git"),
+            };
+            if json {
+                return print_json(&maps);
+            }
+            let verb = if dry_run { "would map" } else { "mapped" };
+            if maps.is_empty() {
+                eprintln!("no project folder of this host is a git checkout with an origin remote");
+            }
+            for m in &maps {
+                eprintln!("{verb} {} ({}) into {}", m.path, m.host, m.name);
+            }
+        }
+        ProjectsCmd::Unmap { path, host } => {
+            let was = svc.unmap_project(&path, host.as_deref())?;
+            if json {
+                return print_json(&serde_json::json!({ "unmapped": was }));
+            }
+            if was {
+                eprintln!("{path} is a project of its own again");
+            } else {
+                eprintln!("{path} was not mapped into a project");
+            }
+        }
+        ProjectsCmd::Maps => {
+            let maps = svc.project_maps()?;
+            if json {
+                return print_json(&maps);
+            }
+            if maps.is_empty() {
+                eprintln!("no folder is mapped into a project (`ccsm projects map --help`)");
+                return Ok(());
+            }
+            let mut t = table(&["project", "host", "folder"]);
+            for m in &maps {
+                t.add_row(vec![m.name.clone(), m.host.clone(), m.path.clone()]);
+            }
+            println!("{t}");
+        }
         ProjectsCmd::List { include_gone } => {
             let ps = svc.projects(include_gone, Source::direct(direct))?;
             if json {
@@ -117,7 +198,7 @@ pub fn projects(svc: &Service, cmd: ProjectsCmd, json: bool, direct: bool) -> Re
                 head.insert(2, "gone");
             }
             // A team's catalog: each host's folders are its own projects.
-            let hosts = ps.iter().any(|p| p.host.is_some());
+            let hosts = ps.iter().any(|p| p.host.is_some() || !p.folders.is_empty());
             if hosts {
                 head.insert(1, "host");
             }
@@ -136,7 +217,11 @@ pub fn projects(svc: &Service, cmd: ProjectsCmd, json: bool, direct: bool) -> Re
                     row.insert(2, fmt_int(p.gone_sessions.unwrap_or(0)));
                 }
                 if hosts {
-                    row.insert(1, p.host.clone().unwrap_or_default());
+                    // A project of many hosts' folders: each host once.
+                    let mut of: Vec<&str> = p.folders.iter().map(|f| f.host.as_str()).collect();
+                    of.sort_unstable();
+                    of.dedup();
+                    row.insert(1, p.host.clone().unwrap_or_else(|| of.join(", ")));
                 }
                 t.add_row(row);
             }

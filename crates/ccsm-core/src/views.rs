@@ -158,6 +158,22 @@ pub struct ProjectView {
     /// hosts' folders of one path are two projects).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The project's name when hosts' folders were mapped into one
+    /// (`projects map`, by hand or by git remote); `path` is then that name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The folders mapped into it, each with its host and sessions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folders: Vec<ProjectFolder>,
+}
+
+/// One host's folder of a project that folders of many hosts were mapped into.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectFolder {
+    pub host: String,
+    pub path: String,
+    pub sessions: usize,
 }
 
 /// A search result: the session ([`SessionView`]'s fields), the text that

@@ -19,6 +19,7 @@ pub mod live;
 pub mod metrics;
 mod names;
 pub mod paths;
+mod project_map;
 mod projects;
 mod records;
 mod run;
@@ -40,6 +41,7 @@ pub use ccsm_transcripts::usage::{Block, PeriodRow, SessionRow};
 pub use ccsm_transcripts::MessageOptions;
 pub use config::Config;
 pub use error::{Context, Error, Result};
+pub use project_map::{git_project_name, ProjectMap};
 pub use projects::Moved;
 pub use run::{PreparedRun, RunRequest};
 pub use sessions::{

@@ -27,11 +27,14 @@ impl Service {
                     info,
                     gone_sessions: None,
                     host: None,
+                    name: None,
+                    folders: Vec::new(),
                 })
                 .collect());
         }
         let c = self.fresh()?;
-        Ok(c.store
+        let views = c
+            .store
             .projects(include_gone)?
             .into_iter()
             .map(|p| ProjectView {
@@ -44,8 +47,15 @@ impl Service {
                 },
                 gone_sessions: include_gone.then_some(p.gone),
                 host: p.host,
+                name: None,
+                folders: Vec::new(),
             })
-            .collect())
+            .collect();
+        Ok(crate::project_map::merge(
+            views,
+            &self.project_maps_of(&c)?,
+            &self.host(),
+        ))
     }
 
     /// Points the sessions of folder `old` (moved or renamed) at `new`, which

@@ -175,8 +175,23 @@ impl Service {
             modified_from: from,
             modified_before: before,
             host: q.host.clone(),
+            project_folders: Vec::new(),
         };
-        let (_, rows) = self.fresh_read(|c| Ok(c.store.list(&filter)?))?;
+        let (_, rows) = self.fresh_read(|c| {
+            // A project that hosts' folders were mapped into, by its name.
+            let named = match q.project.as_deref().and_then(Path::to_str) {
+                Some(name) => self.project_folders(c, name)?,
+                None => None,
+            };
+            Ok(match named {
+                Some(folders) => c.store.list(&ListFilter {
+                    project_path: None,
+                    project_folders: folders,
+                    ..filter.clone()
+                })?,
+                None => c.store.list(&filter)?,
+            })
+        })?;
         Ok(rows.into_iter().map(view).collect())
     }
 
@@ -267,7 +282,19 @@ impl Service {
                     .into_owned();
             }
         }
-        let (_, hits) = self.fresh_read(|c| Ok(c.store.search(&q)?))?;
+        let (_, hits) = self.fresh_read(|c| {
+            // A project that hosts' folders were mapped into, by its name.
+            if let Some(folders) = match q.project.as_deref() {
+                Some(name) => self.project_folders(c, name)?,
+                None => None,
+            } {
+                let mut q = q.clone();
+                q.project = None;
+                q.project_folders = folders;
+                return Ok(c.store.search(&q)?);
+            }
+            Ok(c.store.search(&q)?)
+        })?;
         Ok(hits
             .into_iter()
             .map(|h| SearchHitView {

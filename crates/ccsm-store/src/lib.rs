@@ -288,6 +288,9 @@ pub struct ListFilter {
     pub modified_before: Option<i64>,
     /// Only the sessions of this host (a catalog shared by many hosts).
     pub host: Option<String>,
+    /// Only the sessions of these folders, as `(host, path)` (`None`: of any
+    /// host): a project that hosts' folders were mapped into.
+    pub project_folders: Vec<(Option<String>, String)>,
 }
 
 /// A search result: a session and its best matching snippet.

@@ -31,6 +31,9 @@ pub struct SearchQuery {
     pub tools: Vec<String>,
     /// Only the sessions of this host (a catalog shared by many hosts).
     pub host: Option<String>,
+    /// Only the sessions of these folders, as `(host, path)` (`None`: of any
+    /// host): a project that hosts' folders were mapped into.
+    pub project_folders: Vec<(Option<String>, String)>,
     pub archived: bool,
     pub gone: bool,
     /// Best match first instead of newest first.

@@ -1284,3 +1284,66 @@ fn kill_9_while_indexing_loses_nothing_indexed_before() {
             > first.sessions
     );
 }
+
+#[test]
+fn folders_mapped_by_hand_into_one_project_are_listed_and_searched_together() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("cfg");
+    let (old, new) = (tmp.path().join("old/app"), tmp.path().join("new/app"));
+    for (dir, id, text) in [
+        (&old, "a1111111-1111-4111-8111-111111111111", "quokka notes"),
+        (&new, "b2222222-2222-4222-8222-222222222222", "quokka plans"),
+        (
+            &tmp.path().join("other"),
+            "c3333333-3333-4333-8333-333333333333",
+            "quokka other",
+        ),
+    ] {
+        std::fs::create_dir_all(dir).unwrap();
+        postgres::session_in(&cfg, dir, id, text);
+    }
+    for dir in [&old, &new] {
+        ok_at(&cfg, &["projects", "map", dir.to_str().unwrap(), "app"]);
+    }
+    let rows = json_of(&ok_at(&cfg, &["projects", "list", "--json"]));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let app = rows.iter().find(|p| p["name"] == "app").unwrap();
+    assert_eq!(
+        (
+            app["sessions"].as_u64(),
+            app["folders"].as_array().map(Vec::len)
+        ),
+        (Some(2), Some(2))
+    );
+    let ids = |r: CliRun| -> Vec<String> {
+        let mut v: Vec<String> = json_of(&r)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["sessionId"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let both = [
+        "a1111111-1111-4111-8111-111111111111",
+        "b2222222-2222-4222-8222-222222222222",
+    ];
+    assert_eq!(
+        ids(ok_at(
+            &cfg,
+            &["sessions", "list", "--project", "app", "--json"]
+        )),
+        both
+    );
+    assert_eq!(
+        ids(ok_at(
+            &cfg,
+            &["sessions", "search", "quokka project:app", "--json"]
+        )),
+        both
+    );
+    let maps = json_of(&ok_at(&cfg, &["projects", "maps", "--json"]));
+    assert_eq!(maps.as_array().map(Vec::len), Some(2), "{maps}");
+}

@@ -423,3 +423,194 @@ fn two_hosts_folders_of_one_path_are_two_projects() {
     );
     assert!(table.stdout.contains("host"), "{}", table.stdout);
 }
+
+/// A session of one user turn saying `text`, launched in `cwd`, in `cfg`.
+pub(super) fn session_in(cfg: &std::path::Path, cwd: &std::path::Path, id: &str, text: &str) {
+    let cwd = cwd.to_str().unwrap();
+    let dir = cfg
+        .join("projects")
+        .join(ccsm_transcripts::encode_project_dir(cwd));
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = serde_json::json!({
+        "parentUuid": null, "isSidechain": false, "type": "user",
+        "message": {"role": "user", "content": text},
+        "uuid": "1f300c88-8f1c-4410-9e9a-d882e5f8f448", "timestamp": "2026-11-22T00:24:50.282Z",
+        "userType": "external", "cwd": cwd, "sessionId": id, "version": "2.1.330",
+    });
+    std::fs::write(dir.join(format!("{id}.jsonl")), format!("{line}\n")).unwrap();
+}
+
+/// `git init` at `dir` with `origin` at `url`.
+fn checkout(dir: &std::path::Path, url: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    for args in [&["init", "-q"][..], &["remote", "add", "origin", url]] {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .expect("git is needed by this test");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+}
+
+#[test]
+fn two_hosts_checkouts_of_one_repository_map_into_one_project_by_git_remote() {
+    let pg = PgCluster::start();
+    let url = pg.database("mapped");
+    let tmp = tempfile::tempdir().unwrap();
+    let (cfg_a, cfg_b) = (tmp.path().join("host-a"), tmp.path().join("host-b"));
+    // One repository, checked out at two paths with its remote spelt two ways.
+    let (repo_a, repo_b) = (tmp.path().join("a/src/app"), tmp.path().join("b/work/app"));
+    checkout(&repo_a, "git@github.com:team/app.git");
+    checkout(&repo_b, "https://github.com/team/app");
+    let (id_a, id_b) = (
+        "a1111111-1111-4111-8111-111111111111",
+        "b2222222-2222-4222-8222-222222222222",
+    );
+    session_in(&cfg_a, &repo_a, id_a, "quokka migration plan");
+    session_in(&cfg_b, &repo_b, id_b, "wombat migration plan");
+    // An unmapped folder of A's stays a project of its own.
+    session_in(
+        &cfg_a,
+        &tmp.path().join("a/scratch"),
+        "c3333333-3333-4333-8333-333333333333",
+        "numbat migration plan",
+    );
+    on_host("host-a", &cfg_a, &url, &["index"]);
+    on_host("host-b", &cfg_b, &url, &["index"]);
+    let projects = |host: &str, cfg: &std::path::Path| -> Vec<serde_json::Value> {
+        let r = on_host(host, cfg, &url, &["projects", "list", "--json"]);
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    assert_eq!(
+        projects("host-a", &cfg_a).len(),
+        3,
+        "three folders, three projects"
+    );
+
+    let dry = on_host(
+        "host-a",
+        &cfg_a,
+        &url,
+        &["projects", "map", "--git", "--dry-run", "--json"],
+    );
+    assert!(dry.stdout.contains("github.com/team/app"), "{}", dry.stdout);
+    assert_eq!(
+        projects("host-a", &cfg_a).len(),
+        3,
+        "a dry run maps nothing"
+    );
+    for (host, cfg) in [("host-a", &cfg_a), ("host-b", &cfg_b)] {
+        let r = on_host(host, cfg, &url, &["projects", "map", "--git", "--json"]);
+        let maps: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(maps.len(), 1, "{host}: only the checkout: {maps:?}");
+        assert_eq!(maps[0]["name"], "github.com/team/app");
+    }
+
+    // Either host sees one project of both hosts' folders.
+    let rows = projects("host-b", &cfg_b);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let app = rows
+        .iter()
+        .find(|p| p["name"] == "github.com/team/app")
+        .unwrap_or_else(|| panic!("no mapped project: {rows:?}"));
+    assert_eq!(app["sessions"], 2);
+    let mut hosts: Vec<&str> = app["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["host"].as_str().unwrap())
+        .collect();
+    hosts.sort_unstable();
+    assert_eq!(hosts, ["host-a", "host-b"]);
+    let table = on_host("host-a", &cfg_a, &url, &["projects", "list"]);
+    assert!(table.stdout.contains("host-a, host-b"), "{}", table.stdout);
+
+    // Its name finds both hosts' sessions, and only them.
+    let listed = on_host(
+        "host-b",
+        &cfg_b,
+        &url,
+        &[
+            "sessions",
+            "list",
+            "--project",
+            "github.com/team/app",
+            "--json",
+        ],
+    );
+    let mut got = ids(&listed.stdout);
+    got.sort();
+    assert_eq!(got, [id_a, id_b]);
+    let found = on_host(
+        "host-b",
+        &cfg_b,
+        &url,
+        &[
+            "sessions",
+            "search",
+            "migration project:github.com/team/app",
+            "--json",
+        ],
+    );
+    let mut got = ids(&found.stdout);
+    got.sort();
+    assert_eq!(got, [id_a, id_b], "{}", found.stdout);
+
+    // Unmapped, B's folder is its own project again.
+    let repo_b_text = repo_b.to_str().unwrap();
+    on_host("host-b", &cfg_b, &url, &["projects", "unmap", repo_b_text]);
+    assert_eq!(projects("host-a", &cfg_a).len(), 3);
+    let maps = on_host("host-a", &cfg_a, &url, &["projects", "maps", "--json"]);
+    assert!(!maps.stdout.contains(repo_b_text), "{}", maps.stdout);
+
+    // By hand: another host's folder by its path there; a name that reads as
+    // a path, or a folder the catalog does not know, is refused.
+    on_host(
+        "host-a",
+        &cfg_a,
+        &url,
+        &[
+            "projects",
+            "map",
+            repo_b_text,
+            "github.com/team/app",
+            "--host",
+            "host-b",
+        ],
+    );
+    assert_eq!(projects("host-a", &cfg_a).len(), 2);
+    for (args, says) in [
+        (
+            vec![
+                "projects",
+                "map",
+                repo_b_text,
+                "/not/a/name",
+                "--host",
+                "host-b",
+            ],
+            "reads as a path",
+        ),
+        (
+            vec![
+                "projects",
+                "map",
+                "/no/such/folder",
+                "x",
+                "--host",
+                "host-b",
+            ],
+            "no project",
+        ),
+    ] {
+        let all: Vec<&str> = ["--store", url.as_str()]
+            .into_iter()
+            .chain(args.clone())
+            .collect();
+        let r = ccsm_at(&cfg_a, &all);
+        assert!(!r.status.success(), "{args:?}: {r:?}");
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+    }
+}

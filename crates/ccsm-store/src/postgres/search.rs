@@ -35,6 +35,20 @@ fn filters(q: &SearchQuery, taken: usize) -> (Vec<String>, Vec<Param>) {
             w.push(format!("s.project_path ILIKE {x}"));
         }
     }
+    if !q.project_folders.is_empty() {
+        let mut any = Vec::new();
+        for (host, path) in &q.project_folders {
+            let x = bind(&mut p, Box::new(path.clone()));
+            any.push(match host {
+                Some(h) => {
+                    let y = bind(&mut p, Box::new(h.clone()));
+                    format!("(s.project_path = {x} AND s.host = {y})")
+                }
+                None => format!("s.project_path = {x}"),
+            });
+        }
+        w.push(format!("({})", any.join(" OR ")));
+    }
     for t in &q.tags {
         let x = bind(&mut p, Box::new(t.clone()));
         w.push(format!(

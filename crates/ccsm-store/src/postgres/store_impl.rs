@@ -88,6 +88,21 @@ impl Store for PgStore {
             p.push(Box::new(pp.clone()));
             sql.push_str(&format!(" AND s.project_path = ${}", p.len()));
         }
+        if !f.project_folders.is_empty() {
+            let mut any = Vec::new();
+            for (host, path) in &f.project_folders {
+                p.push(Box::new(path.clone()));
+                let x = p.len();
+                any.push(match host {
+                    Some(h) => {
+                        p.push(Box::new(h.clone()));
+                        format!("(s.project_path = ${x} AND s.host = ${})", p.len())
+                    }
+                    None => format!("s.project_path = ${x}"),
+                });
+            }
+            sql.push_str(&format!(" AND ({})", any.join(" OR ")));
+        }
         if !f.include_gone {
             sql.push_str(" AND NOT s.gone");
         }

@@ -226,6 +226,15 @@ impl SqliteStore {
                 w.push(format!("s.project_path LIKE {x}"));
             }
         }
+        if !q.project_folders.is_empty() {
+            // A host's own catalog: its folders are the ones it was given.
+            let xs: Vec<String> = q
+                .project_folders
+                .iter()
+                .map(|(_, path)| bind(&mut p, V::Text(path.clone())))
+                .collect();
+            w.push(format!("s.project_path IN ({})", xs.join(", ")));
+        }
         for t in &q.tags {
             let x = bind(&mut p, V::Text(t.clone()));
             w.push(format!(

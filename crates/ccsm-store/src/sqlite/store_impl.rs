@@ -11,7 +11,7 @@ impl SqliteStore {
         // Newest first down the index of times, whatever the limit: for a small
         // one (`--limit 1`) SQLite's planner chose to read every session and sort
         // (200 ms at 100k sessions). A project's sessions have their own index.
-        let index = if f.project_path.is_none() {
+        let index = if f.project_path.is_none() && f.project_folders.is_empty() {
             "INDEXED BY sessions_modified"
         } else {
             ""
@@ -22,6 +22,15 @@ impl SqliteStore {
         if let Some(pp) = &f.project_path {
             p.push(pp.clone().into());
             sql.push_str(&format!(" AND s.project_path = ?{}", p.len()));
+        }
+        if !f.project_folders.is_empty() {
+            // A host's own catalog: its folders are the ones it was given.
+            let mut xs = Vec::new();
+            for (_, path) in &f.project_folders {
+                p.push(path.clone().into());
+                xs.push(format!("?{}", p.len()));
+            }
+            sql.push_str(&format!(" AND s.project_path IN ({})", xs.join(", ")));
         }
         if !f.include_gone {
             sql.push_str(" AND s.gone = 0");
