@@ -256,6 +256,8 @@ pub async fn serve(
     let sampler = fleet.spawn_sampler();
     // With a catalog shared by many hosts: this host's live table, published.
     let team = fleet.spawn_team();
+    // And the commands other hosts' daemons leave for this one, taken.
+    let commands = fleet.spawn_commands();
     // Open WebSockets and SSE streams would hold a graceful shutdown forever:
     // they end when it begins.
     let stopping = fleet.clone();
@@ -271,6 +273,9 @@ pub async fn serve(
     .await;
     housekeeping.abort();
     sampler.abort();
+    if let Some(c) = commands {
+        c.abort();
+    }
     if let Some(t) = team {
         // It withdraws this host's rows when it sees the daemon stopping.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(3), t).await;

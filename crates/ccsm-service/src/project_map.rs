@@ -138,11 +138,7 @@ impl Service {
 
     /// The folders of the mapped project `name`, as a query takes them (`None`:
     /// no project has that name).
-    pub(crate) fn project_folders(
-        &self,
-        c: &Catalog,
-        name: &str,
-    ) -> Result<Option<Folders>> {
+    pub(crate) fn project_folders(&self, c: &Catalog, name: &str) -> Result<Option<Folders>> {
         if name.starts_with('/') {
             return Ok(None);
         }

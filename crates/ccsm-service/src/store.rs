@@ -114,6 +114,12 @@ impl Service {
         Ok(self.open_store()?.shared(kind)?)
     }
 
+    /// Waits until a shared record of `kind` is written or `timeout` passes
+    /// (see [`Store::wait_shared`]); whether one was.
+    pub fn wait_shared(&self, kind: &str, timeout: std::time::Duration) -> Result<bool> {
+        Ok(self.open_store()?.wait_shared(kind, timeout)?)
+    }
+
     /// Removes a shared record; whether there was one.
     pub fn delete_shared(&self, kind: &str, key: &str) -> Result<bool> {
         Ok(self.open_store()?.delete_shared(kind, key)?)

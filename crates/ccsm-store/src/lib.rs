@@ -447,6 +447,13 @@ pub trait Store: Send + Sync {
     fn delete_shared(&self, kind: &str, key: &str) -> Result<bool> {
         self.delete_record(&format!("shared:{kind}"), key)
     }
+    /// Waits until a shared record of `kind` is written (`true`) or `timeout`
+    /// passes (`false`). A store that cannot tell returns `false` at once: the
+    /// caller looks again at its own pace.
+    fn wait_shared(&self, kind: &str, timeout: std::time::Duration) -> Result<bool> {
+        let _ = (kind, timeout);
+        Ok(false)
+    }
     /// Whether archived transcripts are kept in the catalog itself (a shared
     /// one: another host restores from it); else only in the file archive.
     fn keeps_archives(&self) -> bool {

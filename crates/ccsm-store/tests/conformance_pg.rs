@@ -185,3 +185,66 @@ fn a_bulk_load_builds_the_word_index_at_the_end_and_a_cut_short_one_is_mended() 
     assert!(indexed());
     assert_eq!(found(&a, "turtle"), 1);
 }
+
+/// A daemon waiting for a command is woken by the write of another host's
+/// store (PostgreSQL's `LISTEN`), not at its next look; a wait with nothing
+/// written ends at its timeout; and after the server restarts, the next wait
+/// fails clearly and the one after listens again.
+#[test]
+fn a_wait_for_shared_records_is_woken_by_another_hosts_write() {
+    use std::time::{Duration, Instant};
+    let mut pg = PgCluster::start();
+    let url = pg.database("listen");
+    let waiter = std::sync::Arc::new(ccsm_store::PgStore::open_as(&url, "host-a", None).unwrap());
+    let writer = ccsm_store::PgStore::open_as(&url, "host-b", None).unwrap();
+    let t0 = Instant::now();
+    assert!(!waiter
+        .wait_shared("command:host-a", Duration::from_millis(300))
+        .unwrap());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(300),
+        "waited its timeout"
+    );
+
+    let wake = |waiter: std::sync::Arc<ccsm_store::PgStore>| {
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let woke = waiter.wait_shared("command:host-a", Duration::from_secs(20));
+            (woke, t.elapsed())
+        })
+    };
+    // Listening before the write: the first wait made the connection.
+    let h = wake(waiter.clone());
+    // Another kind's write does not wake it; a command for host-a does.
+    writer.put_shared("live", "host-b", "{}").unwrap();
+    writer.put_shared("command:host-a", "c1", "{}").unwrap();
+    let (woke, took) = h.join().unwrap();
+    assert!(woke.unwrap(), "woken by the command");
+    assert!(
+        took < Duration::from_secs(5),
+        "woken at once, not at its timeout: {took:?}"
+    );
+    // The other kind it heard of is kept for a wait on that kind.
+    assert!(waiter
+        .wait_shared("live", Duration::from_millis(10))
+        .unwrap());
+
+    pg.stop();
+    pg.start_server();
+    assert!(
+        waiter
+            .wait_shared("command:host-a", Duration::from_millis(200))
+            .is_err(),
+        "a wait on a connection the restart closed says so"
+    );
+    let h = wake(waiter.clone());
+    let writer = ccsm_store::PgStore::open_as(&url, "host-b", None).unwrap();
+    // Until the waiter listens again, a write may come before it: write until woken.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !h.is_finished() && Instant::now() < deadline {
+        writer.put_shared("command:host-a", "c2", "{}").unwrap();
+        std::thread::yield_now();
+    }
+    let (woke, _) = h.join().unwrap();
+    assert!(woke.unwrap(), "listening again after the restart");
+}

@@ -2,9 +2,11 @@
 //! daemon publishes its host's live processes there, reads the other hosts'
 //! (`GET /api/claude/running?hosts=all`), and takes the commands other daemons
 //! leave for it (a cancel of one of its sessions). Only the daemon that owns a
-//! process touches it; the others forward. The catalog is polled every
-//! [`TICK`]; a host whose rows are older than [`STALE`] is left out (its daemon
-//! stopped without saying so).
+//! process touches it; the others forward. This host's row is published when
+//! it changes (looked at every [`TICK`]); commands are taken as soon as the
+//! store tells they were left (PostgreSQL's `LISTEN`), and looked for every
+//! [`LOOK`] whatever it tells; a host whose rows are older than [`STALE_MS`]
+//! is left out (its daemon stopped without saying so).
 
 use std::time::Duration;
 
@@ -16,6 +18,9 @@ use crate::error::{blocking, Error, Result};
 
 /// How often the live table is published and commands are read.
 const TICK: Duration = Duration::from_millis(250);
+/// Commands are looked for at least this often, even when no notice came (a
+/// notice lost while the listening connection was made again).
+const LOOK: Duration = Duration::from_secs(1);
 /// A host's rows are published again at least this often (a heartbeat).
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Rows older than this are a stopped daemon's.
@@ -100,7 +105,41 @@ impl Fleet {
                         last = Some((rows, std::time::Instant::now()));
                     }
                 }
+            }
+        }))
+    }
+
+    /// Takes the commands other daemons leave for this host: when the store
+    /// says one was left, else every [`LOOK`] (a store that cannot tell: every
+    /// [`TICK`]), until the daemon stops.
+    pub fn spawn_commands(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let host = self.team_host()?;
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        Some(tokio::spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let fleet = Fleet { inner };
+                if *fleet.inner.stopping.borrow() {
+                    return;
+                }
                 fleet.run_commands(&host).await;
+                let service = fleet.inner.service.clone();
+                let kind = commands_of(&host);
+                let mut stopping = fleet.inner.stopping.subscribe();
+                drop(fleet);
+                if *stopping.borrow_and_update() {
+                    return;
+                }
+                let started = tokio::time::Instant::now();
+                let waited = tokio::select! {
+                    w = blocking(move || Ok(service.wait_shared(&kind, LOOK)?)) => w,
+                    _ = stopping.changed() => return,
+                };
+                // No notice to wait for (or the store is away): look again
+                // after a tick, not at once.
+                if !matches!(waited, Ok(true)) && started.elapsed() < TICK {
+                    tokio::time::sleep_until(started + TICK).await;
+                }
             }
         }))
     }

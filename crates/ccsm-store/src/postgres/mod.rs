@@ -9,6 +9,7 @@
 mod archive;
 mod bulk;
 mod client;
+mod listen;
 mod search;
 mod store_impl;
 mod write;
@@ -42,6 +43,10 @@ pub struct PgStore {
     host: String,
     /// The URL without its password (for messages).
     shown: String,
+    /// Where the pool connects (the listener connects there too).
+    config: postgres::Config,
+    /// The connection that waits for changes of the shared records.
+    listener: std::sync::Mutex<listen::Listener>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -100,7 +105,7 @@ impl PgStore {
             config.password(p);
         }
         config.connect_timeout(Duration::from_secs(5));
-        let manager = Manager::new(config);
+        let manager = Manager::new(config.clone());
         let pool = r2d2::Pool::builder()
             .max_size(8)
             .min_idle(Some(0))
@@ -112,6 +117,8 @@ impl PgStore {
             pool: Some(pool),
             shown,
             host: host.trim().to_owned(),
+            config,
+            listener: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -216,8 +223,10 @@ impl Drop for PgStore {
         // Closing a connection blocks too: off the runtime, like every call.
         if let Some(pool) = self.pool.take() {
             tracing::debug!("closing the catalog's connections");
+            let listener = self.listener.get_mut().ok().and_then(|l| l.client.take());
             let _ = off_runtime(move || {
                 drop(pool);
+                drop(listener);
                 Ok(())
             });
             tracing::debug!("closed the catalog's connections");

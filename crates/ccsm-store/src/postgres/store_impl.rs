@@ -779,7 +779,10 @@ impl Store for PgStore {
                 &[&kind, &key, &value, &now_ms()],
             )?;
             // Daemons listening are woken (the payload says which kind changed).
-            c.execute("SELECT pg_notify('ccsm_shared', $1)", &[&kind])?;
+            c.execute(
+                &format!("SELECT pg_notify('{}', $1)", super::listen::CHANNEL),
+                &[&kind],
+            )?;
             c.commit()?;
             Ok(())
         })
@@ -806,6 +809,10 @@ impl Store for PgStore {
                 &[&kind, &key],
             )? > 0)
         })
+    }
+
+    fn wait_shared(&self, kind: &str, timeout: std::time::Duration) -> Result<bool> {
+        self.off_rt(|| self.wait_shared_here(kind, timeout))
     }
 
     fn keeps_archives(&self) -> bool {
