@@ -1387,6 +1387,10 @@ pub struct UsageScope<'a> {
     /// sessions are not told apart, and the store's sums by day serve when no
     /// filter but dates is given.
     pub periods: bool,
+    /// Only these project folders, as `(host, folder name under projects/)`
+    /// (the host `None`: this host's own catalog): a project that many hosts'
+    /// folders were mapped into. In place of the filter's project.
+    pub folders: Option<&'a [(Option<String>, String)]>,
 }
 
 /// A usage report from the catalog's rollup (per session, model and local day),
@@ -1400,14 +1404,15 @@ pub fn usage_report(
     let (filter, include_gone) = (scope.filter, scope.include_gone);
     use ccsm_transcripts::usage::{local_day, local_day_fingerprint, DayUsage, Tokens};
     store.refresh_usage(&local_day_fingerprint(), &local_day)?;
-    let dirs: Option<Vec<String>> = match &filter.project {
-        Some(p) => Some(
+    let dirs: Option<Vec<String>> = match (scope.folders, &filter.project) {
+        (Some(folders), _) => Some(folders.iter().map(|(_, d)| d.clone()).collect()),
+        (None, Some(p)) => Some(
             dir.project_dirs(Some(p))?
                 .iter()
                 .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .collect(),
         ),
-        None => None,
+        (None, None) => None,
     };
     let by_day = if scope.periods && dirs.is_none() && !include_gone && scope.host.is_none() {
         store.usage_days()?
@@ -1432,6 +1437,17 @@ pub fn usage_report(
             scope
                 .host
                 .is_none_or(|h| r.host.as_deref().is_none_or(|mine| mine == h))
+        })
+        // A folder name is one host's: another host's of that name is not it.
+        .filter(|r| {
+            scope.folders.is_none_or(|f| {
+                f.iter().any(|(host, dir)| {
+                    *dir == r.project_dir
+                        && host
+                            .as_deref()
+                            .is_none_or(|h| r.host.as_deref().is_none_or(|mine| mine == h))
+                })
+            })
         })
         .map(|r| DayUsage {
             session_id: r.session_id,

@@ -331,6 +331,7 @@ fn a_transcript_larger_than_a_segment_reads_as_a_whole_and_resumes_after_a_torn_
             periods: false,
             include_gone: false,
             host: None,
+            folders: None,
         },
         PricingTable::builtin(),
     )

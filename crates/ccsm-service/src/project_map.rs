@@ -157,6 +157,31 @@ impl Service {
     }
 }
 
+impl Service {
+    /// The folders of the mapped project `name` as `(host, folder name under
+    /// projects/)`, as a usage report takes them (`None`: no project has that
+    /// name).
+    pub(crate) fn project_dirs_of(&self, c: &Catalog, name: &str) -> Result<Option<Folders>> {
+        let Some(folders) = self.project_folders(c, name)? else {
+            return Ok(None);
+        };
+        let this = self.host();
+        let rows = c.store.projects(true)?;
+        Ok(Some(
+            rows.into_iter()
+                .filter(|r| {
+                    let host = r.host.as_deref().unwrap_or(&this);
+                    folders.iter().any(|(h, p)| {
+                        h.as_deref().is_none_or(|h| h == host)
+                            && r.project_path.as_deref() == Some(p.as_str())
+                    })
+                })
+                .map(|r| (r.host, r.project_dir))
+                .collect(),
+        ))
+    }
+}
+
 /// A project name: not empty, not a path, no control characters.
 fn check_name(name: &str) -> Result<String> {
     let name = name.trim();

@@ -146,6 +146,11 @@ impl Service {
             if elsewhere(c.store.host().is_some()) {
                 return nothing();
             }
+            // A project that hosts' folders were mapped into, by its name.
+            let folders = match q.project.as_deref().and_then(Path::to_str) {
+                Some(name) => self.project_dirs_of(c, name)?,
+                None => None,
+            };
             Ok(ccsm_index::usage_report(
                 c.store.as_ref(),
                 &self.dir,
@@ -154,6 +159,7 @@ impl Service {
                     include_gone: q.include_gone,
                     host: q.host.as_deref(),
                     periods: q.periods,
+                    folders: folders.as_deref(),
                 },
                 self.pricing()?,
             )?)

@@ -905,6 +905,7 @@ fn random_mutations_of_recorded_transcripts_are_read_safely_everywhere() {
                     periods: false,
                     include_gone: false,
                     host: None,
+                    folders: None,
                 },
                 pricing2,
             )

@@ -1344,6 +1344,14 @@ fn folders_mapped_by_hand_into_one_project_are_listed_and_searched_together() {
         )),
         both
     );
+    let usage = json_of(&ok_at(
+        &cfg,
+        &["usage", "daily", "--project", "app", "--json"],
+    ));
+    assert_eq!(
+        usage["totals"]["inputTokens"], 200,
+        "two sessions' usage: {usage}"
+    );
     let maps = json_of(&ok_at(&cfg, &["projects", "maps", "--json"]));
     assert_eq!(maps.as_array().map(Vec::len), Some(2), "{maps}");
 }

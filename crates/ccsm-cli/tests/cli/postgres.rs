@@ -424,7 +424,8 @@ fn two_hosts_folders_of_one_path_are_two_projects() {
     assert!(table.stdout.contains("host"), "{}", table.stdout);
 }
 
-/// A session of one user turn saying `text`, launched in `cwd`, in `cfg`.
+/// A session of one user turn saying `text` and a reply of 100 input and 10
+/// output tokens, launched in `cwd`, in `cfg`.
 pub(super) fn session_in(cfg: &std::path::Path, cwd: &std::path::Path, id: &str, text: &str) {
     let cwd = cwd.to_str().unwrap();
     let dir = cfg
@@ -437,7 +438,20 @@ pub(super) fn session_in(cfg: &std::path::Path, cwd: &std::path::Path, id: &str,
         "uuid": "1f300c88-8f1c-4410-9e9a-d882e5f8f448", "timestamp": "2026-11-22T00:24:50.282Z",
         "userType": "external", "cwd": cwd, "sessionId": id, "version": "2.1.330",
     });
-    std::fs::write(dir.join(format!("{id}.jsonl")), format!("{line}\n")).unwrap();
+    let reply = serde_json::json!({
+        "parentUuid": "1f300c88-8f1c-4410-9e9a-d882e5f8f448", "isSidechain": false,
+        "type": "assistant", "requestId": format!("req_{id}"),
+        "message": {"id": format!("msg_{id}"), "type": "message", "role": "assistant",
+            "model": "claude-sonnet-4-5", "content": [{"type": "text", "text": "noted"}],
+            "usage": {"input_tokens": 100, "output_tokens": 10}},
+        "uuid": "2f300c88-8f1c-4410-9e9a-d882e5f8f448", "timestamp": "2026-11-22T00:24:51.282Z",
+        "userType": "external", "cwd": cwd, "sessionId": id, "version": "2.1.330",
+    });
+    std::fs::write(
+        dir.join(format!("{id}.jsonl")),
+        format!("{line}\n{reply}\n"),
+    )
+    .unwrap();
 }
 
 /// `git init` at `dir` with `origin` at `url`.
@@ -557,6 +571,28 @@ fn two_hosts_checkouts_of_one_repository_map_into_one_project_by_git_remote() {
     let mut got = ids(&found.stdout);
     got.sort();
     assert_eq!(got, [id_a, id_b], "{}", found.stdout);
+    // And its usage is both hosts' folders' (the third folder's is not in it).
+    let usage = on_host(
+        "host-a",
+        &cfg_a,
+        &url,
+        &[
+            "usage",
+            "session",
+            "--project",
+            "github.com/team/app",
+            "--json",
+        ],
+    );
+    let usage: serde_json::Value = serde_json::from_str(&usage.stdout).unwrap();
+    let mut got: Vec<&str> = usage["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap())
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, [id_a, id_b], "{usage}");
 
     // Unmapped, B's folder is its own project again.
     let repo_b_text = repo_b.to_str().unwrap();
