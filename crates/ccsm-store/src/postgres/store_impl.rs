@@ -636,6 +636,44 @@ impl Store for PgStore {
         })
     }
 
+    fn usage_days(&self) -> Result<Option<Vec<UsageRow>>> {
+        // Summed by the server: a day's and model's few rows cross the socket,
+        // not every session's (the team's report: every host's sessions).
+        self.off_rt(|| {
+            Ok(Some(
+                self.conn()?
+                    .query(
+                        "SELECT u.model, u.day, SUM(u.calls)::bigint, SUM(u.input)::bigint,
+                            SUM(u.output)::bigint, SUM(u.cache_5m)::bigint,
+                            SUM(u.cache_1h)::bigint, SUM(u.cache_read)::bigint
+                         FROM usage_rollup u JOIN sessions s ON s.id = u.session_id
+                         WHERE NOT s.gone
+                         GROUP BY u.day, u.model HAVING SUM(u.calls) <> 0
+                         ORDER BY u.day, u.model",
+                        &[],
+                    )?
+                    .iter()
+                    .map(|r| UsageRow {
+                        session_id: String::new(),
+                        project_dir: String::new(),
+                        model: r.get(0),
+                        day: r.get(1),
+                        first_ts: 0,
+                        last_ts: 0,
+                        calls: u(r, 2),
+                        input: u(r, 3),
+                        output: u(r, 4),
+                        cache_5m: u(r, 5),
+                        cache_1h: u(r, 6),
+                        cache_read: u(r, 7),
+                        cli_cost_usd: None,
+                        host: None,
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
     fn sync_digest(&self) -> Result<Option<String>> {
         self.off_rt(|| self.meta(&format!("sync_digest:{}", self.host)))
     }
