@@ -50,12 +50,7 @@ impl Service {
     /// project `name`; the folder must be a project the catalog knows.
     pub fn map_project(&self, path: &str, name: &str, host: Option<&str>) -> Result<ProjectMap> {
         let name = check_name(name)?;
-        let host = host.map_or_else(|| self.host(), str::to_owned);
-        let path = if host == self.host() {
-            crate::sessions::project_key(&crate::absolute(Path::new(path))?)
-        } else {
-            path.trim_end_matches('/').to_owned()
-        };
+        let (host, path) = self.folder_of(path, host)?;
         let known = self.projects(true, crate::Source::Catalog)?;
         let this = self.host();
         let found = known.iter().any(|p| {
@@ -88,15 +83,22 @@ impl Service {
         Ok(map)
     }
 
-    /// Takes `host`'s (default: this host's) folder `path` out of the project
-    /// it was mapped into; whether it was mapped.
-    pub fn unmap_project(&self, path: &str, host: Option<&str>) -> Result<bool> {
+    /// `host` (default: this host) and its folder `path` as the catalog keeps
+    /// it: this host's made absolute; another host's as it is given.
+    fn folder_of(&self, path: &str, host: Option<&str>) -> Result<(String, String)> {
         let host = host.map_or_else(|| self.host(), str::to_owned);
         let path = if host == self.host() {
             crate::sessions::project_key(&crate::absolute(Path::new(path))?)
         } else {
             path.trim_end_matches('/').to_owned()
         };
+        Ok((host, path))
+    }
+
+    /// Takes `host`'s (default: this host's) folder `path` out of the project
+    /// it was mapped into; whether it was mapped.
+    pub fn unmap_project(&self, path: &str, host: Option<&str>) -> Result<bool> {
+        let (host, path) = self.folder_of(path, host)?;
         Ok(self
             .catalog()?
             .store
