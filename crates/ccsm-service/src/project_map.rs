@@ -75,12 +75,18 @@ impl Service {
             )));
         }
         let map = ProjectMap { host, path, name };
+        self.put_map(&map)?;
+        Ok(map)
+    }
+
+    /// Keeps `map` (one record per host's folder: a folder is in one project).
+    fn put_map(&self, map: &ProjectMap) -> Result<()> {
         self.catalog()?.store.put_shared(
             KIND,
             &format!("{}\t{}", map.host, map.path),
-            &serde_json::to_string(&map)?,
+            &serde_json::to_string(map)?,
         )?;
-        Ok(map)
+        Ok(())
     }
 
     /// `host` (default: this host) and its folder `path` as the catalog keeps
@@ -125,15 +131,16 @@ impl Service {
             else {
                 continue;
             };
-            mapped.push(if dry_run {
-                ProjectMap {
-                    host: this.clone(),
-                    path,
-                    name,
-                }
-            } else {
-                self.map_project(&path, &name, None)?
-            });
+            // A project of the catalog's already: kept as it is.
+            let map = ProjectMap {
+                host: this.clone(),
+                path,
+                name,
+            };
+            if !dry_run {
+                self.put_map(&map)?;
+            }
+            mapped.push(map);
         }
         Ok(mapped)
     }
@@ -157,9 +164,7 @@ impl Service {
                 .collect(),
         ))
     }
-}
 
-impl Service {
     /// The folders of the mapped project `name` as `(host, folder name under
     /// projects/)`, as a usage report takes them (`None`: no project has that
     /// name).
