@@ -12,6 +12,18 @@ use crate::stores::{append_100k, newest_transcript, timed};
 /// The commands compared (as a user runs them; every one checks freshness first).
 const COMMANDS: &[&[&str]] = &[
     &["usage", "daily", "--json"],
+    // The same ten days at every size (the generated corpora start on
+    // 2026-09-21; a larger one spans more days, so its whole daily report has
+    // more rows): the report's cost for equal output.
+    &[
+        "usage",
+        "daily",
+        "--since",
+        "2026-09-21",
+        "--until",
+        "2026-09-30",
+        "--json",
+    ],
     &["usage", "monthly", "--json"],
     &["usage", "session", "--json"],
     &["sessions", "list", "--limit", "50", "--json"],
