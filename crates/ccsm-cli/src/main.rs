@@ -279,26 +279,6 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    // Worker threads only for the commands that drive the CLI or serve: the
-    // others are short and blocking, and starting a pool costs them a few
-    // milliseconds of a search's budget.
-    let rt = if matches!(
-        cli.command,
-        Command::Run { .. } | Command::Chat { .. } | Command::Serve { .. }
-    ) {
-        tokio::runtime::Runtime::new()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    };
-    let rt = match rt {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("ccsm: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     // A bad config file is said before anything runs (a typo is never ignored).
     let config = match config::load().and_then(|c| config::with_store(c, cli.store.clone())) {
         Ok(c) => c,
@@ -312,7 +292,12 @@ fn main() -> ExitCode {
     let top_json = cli.json;
     let direct_of = |s: &Direct| s.direct || cli.direct || config::env("CCSM_DIRECT").is_some();
     let claude_of = |c: &Claude| c.claude.clone().or(cli.claude.clone());
-    let result = rt.block_on(async {
+    // Worker threads only for the commands that drive the CLI or serve; the
+    // others are short and blocking and run outside any runtime (a catalog
+    // on PostgreSQL would otherwise move each of its calls to a thread).
+    let serves = matches!(cli.command, Command::Run { ref args, .. } if !args.detach)
+        || matches!(cli.command, Command::Chat { .. } | Command::Serve { .. });
+    let work = async {
         match cli.command {
             Command::Run {
                 args, out, daemon, ..
@@ -372,7 +357,15 @@ fn main() -> ExitCode {
                 usage::usage(&svc, args, cmd, out.json || top_json, direct_of(&source)).map(|()| 0)
             }
         }
-    });
+    };
+    let result = if serves {
+        match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(work),
+            Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
+        }
+    } else {
+        setup::at_once(work)
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -71,3 +71,16 @@ pub fn progress_bar() -> ccsm_service::Progress {
         }
     })
 }
+
+/// Runs a command's future that never waits (every command but those that
+/// drive the CLI or serve) to its end, on this thread, outside any runtime.
+pub fn at_once<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let mut work = std::pin::pin!(work);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match work.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => Err(anyhow::anyhow!(
+            "internal error: a blocking command waited for the runtime"
+        )),
+    }
+}
