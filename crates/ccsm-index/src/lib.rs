@@ -850,12 +850,12 @@ impl Indexer {
         quick: bool,
         quiet: Option<ccsm_transcripts::Quiet>,
     ) -> Result<SyncReport> {
-        let known = store.sync_digest()?;
+        let (known, priced) = store.sync_marks()?;
         let kept = known.as_deref().map(Kept::parse).unwrap_or_default();
         // Calls already in were priced with the table of their time: a new table
         // (imported, updated) applies to every view at once.
         let prices = self.pricing.fingerprint();
-        let repriced = store.pricing_fingerprint()?.as_deref() != Some(prices.as_str());
+        let repriced = priced.as_deref() != Some(prices.as_str());
         if repriced {
             let table = &self.pricing;
             let price = |m: &str| {

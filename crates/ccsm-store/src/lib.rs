@@ -411,6 +411,11 @@ pub trait Store: Send + Sync {
     fn set_sync_digest(&self, digest: &str) -> Result<()>;
     /// The fingerprint of the pricing table the calls were priced with, if any.
     fn pricing_fingerprint(&self) -> Result<Option<String>>;
+    /// [`Store::sync_digest`] and [`Store::pricing_fingerprint`] together
+    /// (what a sync reads first; one round trip on a server).
+    fn sync_marks(&self) -> Result<(Option<String>, Option<String>)> {
+        Ok((self.sync_digest()?, self.pricing_fingerprint()?))
+    }
     /// Prices every call again (`price` gives USD for a model's input, output,
     /// 5-minute and 1-hour cache writes and cache reads, per million tokens; `None`:
     /// unpriced, cost 0), sums each session's cost again and records `fingerprint`.

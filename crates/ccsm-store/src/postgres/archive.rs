@@ -32,8 +32,7 @@ impl PgStore {
         // row that names this version is committed (and flushed) after it, and
         // a flush writes every commit before it. Chunks go one statement each
         // (a big bundle is never held whole); the version is listed last.
-        let mut c = conn.transaction()?;
-        c.batch_execute("SET LOCAL synchronous_commit = off")?;
+        let mut c = conn.begin("SET LOCAL synchronous_commit = off")?;
         let mut hashes: Vec<String> = Vec::new();
         let mut size = 0i64;
         let mut buf = vec![0u8; CHUNK];

@@ -26,6 +26,7 @@ use crate::{Error, Result, SessionRecord};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_storage.sql"),
+    include_str!("../../migrations/postgres/0003_session_rows.sql"),
 ];
 
 /// The advisory lock every writing transaction takes (and migrations).
@@ -149,8 +150,7 @@ impl PgStore {
     /// SQLite), then `work`, committed if it returns `Ok`.
     fn write<T>(&self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut c = self.conn()?;
-        let mut tx = c.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        let mut tx = c.begin(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
         let out = work(&mut tx)?;
         tx.commit()?;
         Ok(out)
@@ -294,26 +294,28 @@ fn fill(c: &mut impl Sql, s: SessionRecord) -> Result<SessionRecord> {
     Ok(fill_all(c, vec![s])?.pop().unwrap_or_default())
 }
 
-/// Adds the sessions' tags and names, two queries for all of them.
+/// Adds the sessions' tags and names, one query for all of them.
 fn fill_all(c: &mut impl Sql, mut v: Vec<SessionRecord>) -> Result<Vec<SessionRecord>> {
     if v.is_empty() {
         return Ok(v);
     }
     let ids: Vec<&str> = v.iter().map(|s| s.id.as_str()).collect();
     let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for r in c.query(
-        "SELECT session_id, tag FROM tags WHERE session_id = ANY($1) ORDER BY session_id, tag",
-        &[&ids],
-    )? {
-        tags.entry(r.get(0)).or_default().push(r.get(1));
-    }
     let mut names: std::collections::HashMap<String, Vec<String>> = Default::default();
     for r in c.query(
-        "SELECT DISTINCT session_id, name FROM name_sessions WHERE session_id = ANY($1)
-         ORDER BY session_id, name",
+        "SELECT session_id, FALSE, tag FROM tags WHERE session_id = ANY($1)
+         UNION ALL
+         SELECT session_id, TRUE, name FROM (SELECT DISTINCT session_id, name
+           FROM name_sessions WHERE session_id = ANY($1)) n
+         ORDER BY 1, 2, 3",
         &[&ids],
     )? {
-        names.entry(r.get(0)).or_default().push(r.get(1));
+        let into = if r.get::<_, bool>(1) {
+            &mut names
+        } else {
+            &mut tags
+        };
+        into.entry(r.get(0)).or_default().push(r.get(2));
     }
     for s in &mut v {
         s.tags = tags.remove(&s.id).unwrap_or_default();

@@ -688,6 +688,25 @@ impl Store for PgStore {
         self.off_rt(|| self.meta("pricing"))
     }
 
+    fn sync_marks(&self) -> Result<(Option<String>, Option<String>)> {
+        self.off_rt(|| {
+            let digest = format!("sync_digest:{}", self.host);
+            let mut out = (None, None);
+            for r in self.conn()?.query(
+                "SELECT key, value FROM meta WHERE key IN ($1, 'pricing')",
+                &[&digest],
+            )? {
+                let (key, value): (String, String) = (r.get(0), r.get(1));
+                if key == digest {
+                    out.0 = Some(value);
+                } else {
+                    out.1 = Some(value);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn reprice(
         &self,
         price: &(dyn Fn(&str) -> Option<[f64; 5]> + Sync),
@@ -808,8 +827,7 @@ impl Store for PgStore {
             let mut conn = self.conn()?;
             // Live tables and commands are rewritten every few hundred ms: no
             // wait for the disk (a crash loses at most the last ones).
-            let mut c = conn.transaction()?;
-            c.batch_execute("SET LOCAL synchronous_commit = off")?;
+            let mut c = conn.begin("SET LOCAL synchronous_commit = off")?;
             c.execute(
                 "INSERT INTO shared_records (kind, key, value, updated) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value,
