@@ -130,10 +130,9 @@ impl PgStore {
     pub(super) fn search_hits(&self, q: &SearchQuery) -> Result<Vec<SearchHit>> {
         let mut c = self.conn()?;
         // One snapshot for the few queries of a search.
-        let mut tx = c.snapshot()?;
         // A statement kept on the connection is planned for each search's own
         // words and filters, never once for all (the way depends on them).
-        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")?;
+        let mut tx = c.snapshot("SET LOCAL plan_cache_mode = force_custom_plan")?;
         let limit = q.limit.max(1);
         if q.terms.is_empty() {
             let (w, p) = filters(q, 0);
@@ -175,6 +174,10 @@ impl PgStore {
                 picked.iter().map(|(r, _)| r.session.clone()).collect();
             let more = newest(&mut tx, q, &tsq, limit, &have)?;
             picked.extend(more.into_iter().map(|r| (r, 0.0)));
+        }
+        if picked.is_empty() {
+            tx.commit()?;
+            return Ok(Vec::new());
         }
         // The hits' sessions and texts in one query, their tags and names in two.
         let ids: Vec<&str> = picked.iter().map(|(r, _)| r.session.as_str()).collect();
@@ -354,6 +357,41 @@ fn newest(
     limit: usize,
     have: &std::collections::HashSet<String>,
 ) -> Result<Vec<Row>> {
+    let (conds, params) = filters(q, 3);
+    if !conds.is_empty() && common(tx, q, tsq)? {
+        // The sessions the filters allow, newest first down their index, each
+        // looked into by the index of its rows from its newest down to its
+        // first match (most sessions match near their end); it stops at the
+        // `limit`-th session found, having read a few rows of each.
+        tx.batch_execute(
+            "RESET enable_indexscan; RESET enable_seqscan; RESET enable_bitmapscan;
+             SET LOCAL max_parallel_workers_per_gather = 0",
+        )?;
+        let skip: Vec<&str> = have.iter().map(String::as_str).collect();
+        let mut p: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&tsq, &skip];
+        let want = limit as i64;
+        p.push(&want);
+        params.iter().for_each(|x| p.push(x.as_ref()));
+        let rows = tx.query(
+            &format!(
+                "SELECT m.id, s.id FROM sessions s
+                 CROSS JOIN LATERAL (SELECT id FROM texts
+                    WHERE session_id = s.id AND tsv @@ $1::text::tsquery
+                    ORDER BY session_id DESC, id DESC LIMIT 1) m
+                 WHERE {} AND s.id <> ALL($2)
+                 ORDER BY s.last_modified DESC, s.id DESC LIMIT $3",
+                conds.join(" AND ")
+            ),
+            &p,
+        )?;
+        return Ok(rows
+            .iter()
+            .map(|r| Row {
+                id: r.get(0),
+                session: r.get(1),
+            })
+            .collect());
+    }
     let allowed = allowed(tx, q)?;
     if allowed.as_ref().is_some_and(Vec::is_empty) {
         return Ok(Vec::new());
@@ -369,7 +407,7 @@ fn newest(
             found.push(Row { id, session });
         }
     };
-    if !common(tx, q, tsq)? {
+    if ok.is_some() || !common(tx, q, tsq)? {
         take(tx, true)?;
         for r in tx.query(
             "SELECT id, session_id FROM texts WHERE tsv @@ $1::text::tsquery ORDER BY id DESC",
@@ -378,46 +416,6 @@ fn newest(
             keep(r.get(0), r.get(1), &mut found);
             if found.len() >= limit {
                 break;
-            }
-        }
-        return Ok(found);
-    }
-    if let Some(ids) = &allowed {
-        // Each session by its own index (the planner's choice: the session's
-        // rows are few), newest session first, a few hundred to a statement
-        // (one round trip, not one per session); the sessions are taken in
-        // their order (one worker), and it stops at the `limit`-th found.
-        tx.batch_execute(
-            "RESET enable_indexscan; RESET enable_seqscan; RESET enable_bitmapscan;
-             SET LOCAL max_parallel_workers_per_gather = 0",
-        )?;
-        let todo: Vec<&str> = ids
-            .iter()
-            .filter(|id| !have.contains(*id))
-            .map(String::as_str)
-            .collect();
-        for chunk in todo.chunks(LOOK_CHUNK) {
-            let want = (limit - found.len()) as i64;
-            // (OFFSET 0 keeps the order out of the inner query: ordered by id,
-            // the planner walked the whole primary key down to an old session.)
-            let mut rows: Vec<(i64, String, i64)> = tx
-                .query(
-                    "SELECT m.id, a.sid, a.n FROM unnest($1::text[]) WITH ORDINALITY AS a(sid, n)
-                     CROSS JOIN LATERAL (SELECT id FROM (SELECT id FROM texts
-                        WHERE session_id = a.sid AND tsv @@ $2::text::tsquery OFFSET 0) i
-                        ORDER BY id DESC LIMIT 1) m
-                     LIMIT $3",
-                    &[&chunk, &tsq, &want],
-                )?
-                .iter()
-                .map(|r| (r.get(0), r.get(1), r.get(2)))
-                .collect();
-            rows.sort_by_key(|r| r.2);
-            for (id, session, _) in rows {
-                keep(id, session, &mut found);
-                if found.len() >= limit {
-                    return Ok(found);
-                }
             }
         }
         return Ok(found);
@@ -455,9 +453,6 @@ fn newest(
         batch = (batch * 4).min(100_000);
     }
 }
-
-/// Sessions looked into by one statement (newest first) under filters.
-const LOOK_CHUNK: usize = 256;
 
 /// Sessions few enough to be read through their own index (all their rows)
 /// rather than by a walk of the newest rows that passes over the others'.
