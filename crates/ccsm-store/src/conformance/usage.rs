@@ -17,6 +17,38 @@ pub(super) fn archive_key_and_calls(store: &dyn Store) {
     assert_eq!(store.calls(None, None).unwrap().len(), 3);
 }
 
+/// The per-day sums a store keeps (if it keeps them) are the rollup's rows
+/// of present sessions summed, whatever was written since.
+fn days_agree(store: &dyn Store) {
+    let Some(days) = store.usage_days().unwrap() else {
+        return;
+    };
+    type Sums = [u64; 6];
+    let sums = |r: &crate::UsageRow| -> Sums {
+        [
+            r.calls,
+            r.input,
+            r.output,
+            r.cache_5m,
+            r.cache_1h,
+            r.cache_read,
+        ]
+    };
+    let mut want: std::collections::BTreeMap<(String, String), Sums> = Default::default();
+    for r in store.usage_rows(None, false).unwrap() {
+        let e = want.entry((r.day.clone(), r.model.clone())).or_default();
+        for (a, b) in e.iter_mut().zip(sums(&r)) {
+            *a += b;
+        }
+    }
+    want.retain(|_, v| v[0] != 0);
+    let got: std::collections::BTreeMap<(String, String), Sums> = days
+        .iter()
+        .map(|r| ((r.day.clone(), r.model.clone()), sums(r)))
+        .collect();
+    assert_eq!(got, want, "the per-day sums are the rollup's");
+}
+
 pub(super) fn rollup(store: &dyn Store) {
     // The usage rollup: per session, model and day; subagent calls count to
     // their session; only what changed is rolled up again.
@@ -98,6 +130,7 @@ pub(super) fn time_zones(store: &dyn Store) {
     );
     assert_eq!(rows2.iter().map(|r| r.output).sum::<u64>(), 132);
     store.refresh_usage("tz-1", &day_of).unwrap();
+    days_agree(store);
 }
 
 pub(super) fn full_reread(store: &dyn Store) {
@@ -121,6 +154,7 @@ pub(super) fn full_reread(store: &dyn Store) {
     assert_eq!(a.description, None);
     assert_eq!(a.notes.as_deref(), Some("ask Ana about the flag"));
     store.refresh_usage("tz-1", &day_of).unwrap();
+    days_agree(store);
     let rows = store.usage_rows(None, false).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].output, 100);
@@ -141,6 +175,7 @@ pub(super) fn larger_copy_elsewhere(store: &dyn Store) {
     assert_eq!(store.session("s-a").unwrap().unwrap().output_tokens, 0);
     assert_eq!(store.session("s-c").unwrap().unwrap().output_tokens, 150);
     store.refresh_usage("tz-1", &day_of).unwrap();
+    days_agree(store);
     let rows = store.usage_rows(None, false).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!((rows[0].session_id.as_str(), rows[0].output), ("s-c", 150));
@@ -174,12 +209,14 @@ pub(super) fn forks(store: &dyn Store) {
     let out = |id: &str| store.session(id).unwrap().unwrap().output_tokens;
     assert_eq!((out("s-orig"), out("s-fork")), (41, 0));
     store.mark_gone("s-orig", true).unwrap();
+    days_agree(store);
     assert_eq!(
         out("s-fork"),
         40,
         "the original is gone: the fork's copy counts"
     );
     store.refresh_usage("tz-1", &day_of).unwrap();
+    days_agree(store);
     let fork_rows = |store: &dyn Store| {
         store
             .usage_rows(None, false)
@@ -191,6 +228,7 @@ pub(super) fn forks(store: &dyn Store) {
     };
     assert_eq!(fork_rows(store), 40);
     store.mark_gone("s-orig", false).unwrap();
+    days_agree(store);
     original(vec![early.clone(), shared.clone()]);
     assert_eq!(
         (out("s-orig"), out("s-fork")),
@@ -201,6 +239,7 @@ pub(super) fn forks(store: &dyn Store) {
     original(vec![early.clone()]);
     assert_eq!((out("s-orig"), out("s-fork")), (1, 40));
     store.refresh_usage("tz-1", &day_of).unwrap();
+    days_agree(store);
     assert_eq!(fork_rows(store), 40);
     // The fork forgotten: nothing else has the call.
     assert!(store.delete("s-fork").unwrap());

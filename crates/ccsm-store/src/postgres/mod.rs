@@ -26,7 +26,8 @@ use crate::{Error, Result, SessionRecord};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_schema.sql"),
     include_str!("../../migrations/postgres/0002_storage.sql"),
-    include_str!("../../migrations/postgres/0003_session_rows.sql"),
+    include_str!("../../migrations/postgres/0003_indexes.sql"),
+    include_str!("../../migrations/postgres/0004_usage_days.sql"),
 ];
 
 /// The advisory lock every writing transaction takes (and migrations).
@@ -199,7 +200,8 @@ impl PgStore {
         c.batch_execute(
             "DROP TABLE IF EXISTS sessions, tags, files, calls, call_copies, touched, texts, names,
                name_sessions, usage_rollup, usage_dirty, meta, daemon_records, shared_records,
-               archives, archive_chunks, ccsm_schema CASCADE",
+               archives, archive_chunks, usage_days, ccsm_schema CASCADE;
+             DROP FUNCTION IF EXISTS usage_days_add, usage_days_rows, usage_days_sessions",
         )?;
         Ok(())
     }

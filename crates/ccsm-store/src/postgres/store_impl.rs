@@ -526,11 +526,13 @@ impl Store for PgStore {
     ) -> Result<usize> {
         self.off_rt(|| {
         // Nothing to do is the common case: answered without the write lock.
-        let dirty: i64 = self
-            .conn()?
-            .query_one("SELECT COUNT(*) FROM usage_dirty", &[])?
-            .get(0);
-        if dirty == 0 && self.meta("usage_fingerprint")?.as_deref() == Some(fingerprint) {
+        let now = self.conn()?.query_one(
+            "SELECT EXISTS (SELECT 1 FROM usage_dirty),
+                (SELECT value FROM meta WHERE key = 'usage_fingerprint')",
+            &[],
+        )?;
+        let (dirty, stored): (bool, Option<String>) = (now.get(0), now.get(1));
+        if !dirty && stored.as_deref() == Some(fingerprint) {
             return Ok(0);
         }
         self.write(|tx| {
@@ -637,19 +639,14 @@ impl Store for PgStore {
     }
 
     fn usage_days(&self) -> Result<Option<Vec<UsageRow>>> {
-        // Summed by the server: a day's and model's few rows cross the socket,
-        // not every session's (the team's report: every host's sessions).
+        // Kept in step by the triggers of migration 4 (the team's report:
+        // every host's sessions).
         self.off_rt(|| {
             Ok(Some(
                 self.conn()?
                     .query(
-                        "SELECT u.model, u.day, SUM(u.calls)::bigint, SUM(u.input)::bigint,
-                            SUM(u.output)::bigint, SUM(u.cache_5m)::bigint,
-                            SUM(u.cache_1h)::bigint, SUM(u.cache_read)::bigint
-                         FROM usage_rollup u JOIN sessions s ON s.id = u.session_id
-                         WHERE NOT s.gone
-                         GROUP BY u.day, u.model HAVING SUM(u.calls) <> 0
-                         ORDER BY u.day, u.model",
+                        "SELECT model, day, calls, input, output, cache_5m, cache_1h, cache_read
+                         FROM usage_days WHERE calls <> 0 ORDER BY day, model",
                         &[],
                     )?
                     .iter()
