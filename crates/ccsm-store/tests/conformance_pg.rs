@@ -76,6 +76,46 @@ fn a_common_word_is_answered_as_sqlite_answers_it() {
             st.ingest(&b).expect("ingest");
         }
     }
+    // Older sessions written to again, after the others (their text in two
+    // runs, apart): one with the word, one without it.
+    for (i, words) in [
+        (10i64, "common again"),
+        (200, "nothing here"),
+        (300, "common at last"),
+    ] {
+        let id = format!("s{i:04}");
+        let b = Ingest {
+            session: SessionRecord {
+                id: id.clone(),
+                project_dir: format!("-src-p{}", i % 7),
+                project_path: Some(format!("/src/p{}", i % 7)),
+                file_path: format!("/cfg/{id}.jsonl"),
+                summary: format!("summary {i}"),
+                last_modified: 5_000 + i,
+                ..Default::default()
+            },
+            full: false,
+            text: (0..30)
+                .map(|k| TextChunk {
+                    uuid: format!("{id}-more-{k}"),
+                    kind: "user".into(),
+                    ts: 5_000 + i,
+                    text: words.into(),
+                })
+                .collect(),
+            file: FileState {
+                path: format!("/cfg/{id}.jsonl"),
+                session_id: id,
+                size: 2,
+                offset: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        for st in stores {
+            st.ingest(&b).expect("append");
+        }
+    }
     for st in stores {
         st.optimize().expect("optimize");
     }
@@ -108,6 +148,11 @@ fn a_common_word_is_answered_as_sqlite_answers_it() {
         assert!(!a.is_empty() || text.contains("Nothing"), "{text}");
         assert_eq!(a, ids(&p, text, rank), "{text} (rank {rank})");
     }
+    // Newest match first: the sessions written to last with the word; the one
+    // written to last without it is found where its older text is.
+    let newest = ids(&p, "common", false);
+    assert_eq!(newest[..3], ["s0300", "s0010", "s0399"], "{newest:?}");
+    assert!(!newest.contains(&"s0200".to_owned()), "{newest:?}");
     let mut q = SearchQuery::parse("common").expect("query");
     q.rank = true;
     assert_eq!(p.search(&q).expect("ranked").len(), 20);

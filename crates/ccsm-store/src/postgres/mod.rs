@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_storage.sql"),
     include_str!("../../migrations/postgres/0003_indexes.sql"),
     include_str!("../../migrations/postgres/0004_usage_days.sql"),
+    include_str!("../../migrations/postgres/0005_text_runs.sql"),
 ];
 
 /// The advisory lock every writing transaction takes (and migrations).
@@ -200,7 +201,7 @@ impl PgStore {
         c.batch_execute(
             "DROP TABLE IF EXISTS sessions, tags, files, calls, call_copies, touched, texts, names,
                name_sessions, usage_rollup, usage_dirty, meta, daemon_records, shared_records,
-               archives, archive_chunks, usage_days, ccsm_schema CASCADE;
+               archives, archive_chunks, usage_days, text_runs, ccsm_schema CASCADE;
              DROP FUNCTION IF EXISTS usage_days_add, usage_days_rows, usage_days_sessions",
         )?;
         Ok(())

@@ -421,36 +421,42 @@ fn newest(
         return Ok(found);
     }
     take(tx, false)?;
+    // From the newest matching row down, a step at a time: a match, then on
+    // to the start of its run (the session's rows written with it), so that
+    // a session found is not read row by row. A session found again (its
+    // text in several runs) or ranked already costs a step; a row outside
+    // any known run, one row.
+    let steps = (limit as i64 * 2).max(16);
     let mut cursor = i64::MAX;
-    // Batches grow: a word said many times per session needs more rows per session.
-    let mut batch: i64 = (limit as i64 * 4).max(64);
     loop {
-        // The rows of sessions found already (here, or by the ranking before
-        // it) are passed over before their text is read (the cheaper condition
-        // is tested first): the ranked sessions are the newest, with many rows.
-        let found_ids: Vec<&str> = found
-            .iter()
-            .map(|r| r.session.as_str())
-            .chain(have.iter().map(String::as_str))
-            .collect();
         let rows = tx.query(
-            "SELECT id, session_id FROM texts WHERE id < $2 AND session_id <> ALL($4)
-               AND tsv @@ $1::text::tsquery
-             ORDER BY id DESC LIMIT $3",
-            &[&tsq, &cursor, &batch, &found_ids],
+            "WITH RECURSIVE w(n, id, next) AS (
+                 SELECT 0, 0::bigint, $2::bigint
+               UNION ALL
+                 SELECT w.n + 1, m.id,
+                        CASE WHEN r.last_id >= m.id THEN r.first_id ELSE m.id END
+                 FROM w
+                 CROSS JOIN LATERAL (SELECT id FROM texts
+                    WHERE id < w.next AND tsv @@ $1::text::tsquery
+                    ORDER BY id DESC LIMIT 1) m
+                 LEFT JOIN LATERAL (SELECT first_id, last_id FROM text_runs
+                    WHERE first_id <= m.id ORDER BY first_id DESC LIMIT 1) r ON TRUE
+                 WHERE w.n < $3::bigint)
+             SELECT w.id, t.session_id, w.next FROM w JOIN texts t ON t.id = w.id
+             WHERE w.n > 0 ORDER BY w.n",
+            &[&tsq, &cursor, &steps],
         )?;
         let n = rows.len() as i64;
         for r in &rows {
-            cursor = r.get(0);
-            keep(cursor, r.get(1), &mut found);
+            cursor = r.get(2);
+            keep(r.get(0), r.get(1), &mut found);
             if found.len() >= limit {
                 return Ok(found);
             }
         }
-        if n < batch {
+        if n < steps {
             return Ok(found);
         }
-        batch = (batch * 4).min(100_000);
     }
 }
 

@@ -333,6 +333,7 @@ impl Store for PgStore {
                 let keys = call_keys(tx, false, id)?;
                 for t in [
                     "texts",
+                    "text_runs",
                     "calls",
                     "touched",
                     "tags",

@@ -175,11 +175,18 @@ fn insert_texts(
             _ => crate::tokens::tsvector(&c.text, None).into(),
         }));
     }
+    // The rows and their run (written by one statement under the writers'
+    // lock, their ids follow each other; checked all the same).
     tx.execute(
-        "INSERT INTO texts (session_id, uuid, kind, ts, title, body, file, tsv)
-         SELECT $1, u, k, t, ti, b, $2, v
-         FROM UNNEST($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::tsvector[])
-           WITH ORDINALITY AS x(u, k, t, ti, b, v, n) ORDER BY n",
+        "WITH ins AS (INSERT INTO texts (session_id, uuid, kind, ts, title, body, file, tsv)
+           SELECT $1, u, k, t, ti, b, $2, v
+           FROM UNNEST($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[],
+                       $8::tsvector[])
+             WITH ORDINALITY AS x(u, k, t, ti, b, v, n) ORDER BY n
+           RETURNING id)
+         INSERT INTO text_runs (first_id, last_id, session_id)
+         SELECT MIN(id), MAX(id), $1 FROM ins
+         HAVING COUNT(*) > 0 AND MAX(id) - MIN(id) + 1 = COUNT(*)",
         &[
             &session, &file, &uuids, &kinds, &ts, &titles, &bodies, &vecs,
         ],
