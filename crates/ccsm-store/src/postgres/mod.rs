@@ -243,12 +243,10 @@ const SESSION_COLS: &str =
     s.archived, s.messages, s.user_turns, s.tool_calls, s.input_tokens, s.output_tokens,
     s.cache_creation_tokens, s.cache_read_tokens, s.cost_usd, s.models, s.tools,
     (SELECT COUNT(*) FROM touched t WHERE t.session_id = s.id), s.first_activity, s.last_activity,
-    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd, s.host,
-    ARRAY(SELECT t.tag FROM tags t WHERE t.session_id = s.id ORDER BY t.tag),
-    ARRAY(SELECT DISTINCT n.name FROM name_sessions n WHERE n.session_id = s.id ORDER BY n.name)";
+    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd, s.host";
 
 /// How many columns [`SESSION_COLS`] has (what a query selects after them starts here).
-const SESSION_NCOLS: usize = 35;
+const SESSION_NCOLS: usize = 33;
 
 fn u(r: &postgres::Row, i: usize) -> u64 {
     r.get::<_, i64>(i).max(0) as u64
@@ -284,15 +282,49 @@ fn row_to_session(r: &postgres::Row) -> SessionRecord {
         first_activity: r.get(25),
         last_activity: r.get(26),
         description: r.get(27),
+        tags: Vec::new(),
+        names: Vec::new(),
         gone: r.get(28),
         archive_key: r.get(29),
         notes: r.get(30),
         cli_cost_usd: r.get(31),
         host: Some(r.get(32)),
-        // Its tags and names come with it (one statement, not two more).
-        tags: r.get(33),
-        names: r.get(34),
     }
+}
+
+/// Adds a session's tags and names.
+fn fill(c: &mut impl Sql, s: SessionRecord) -> Result<SessionRecord> {
+    Ok(fill_all(c, vec![s])?.pop().unwrap_or_default())
+}
+
+/// Adds the sessions' tags and names, one query for all of them.
+fn fill_all(c: &mut impl Sql, mut v: Vec<SessionRecord>) -> Result<Vec<SessionRecord>> {
+    if v.is_empty() {
+        return Ok(v);
+    }
+    let ids: Vec<&str> = v.iter().map(|s| s.id.as_str()).collect();
+    let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut names: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for r in c.query(
+        "SELECT session_id, FALSE, tag FROM tags WHERE session_id = ANY($1)
+         UNION ALL
+         SELECT session_id, TRUE, name FROM (SELECT DISTINCT session_id, name
+           FROM name_sessions WHERE session_id = ANY($1)) n
+         ORDER BY 1, 2, 3",
+        &[&ids],
+    )? {
+        let into = if r.get::<_, bool>(1) {
+            &mut names
+        } else {
+            &mut tags
+        };
+        into.entry(r.get(0)).or_default().push(r.get(2));
+    }
+    for s in &mut v {
+        s.tags = tags.remove(&s.id).unwrap_or_default();
+        s.names = names.remove(&s.id).unwrap_or_default();
+    }
+    Ok(v)
 }
 
 fn now_ms() -> i64 {

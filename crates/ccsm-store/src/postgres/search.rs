@@ -151,7 +151,7 @@ impl PgStore {
                 ),
                 &refs(&p),
             )?;
-            let sessions: Vec<SessionRecord> = rows.iter().map(row_to_session).collect();
+            let sessions = fill_all(&mut tx, rows.iter().map(row_to_session).collect())?;
             return Ok(sessions
                 .into_iter()
                 .map(|session| SearchHit {
@@ -207,7 +207,7 @@ impl PgStore {
             sessions.push(row_to_session(&r));
             hits.push((crate::tokens::snippet(&text, &q.terms), kind, score));
         }
-        let mut out: Vec<SearchHit> = sessions
+        let mut out: Vec<SearchHit> = fill_all(&mut tx, sessions)?
             .into_iter()
             .zip(hits)
             .map(|(session, (snippet, kind, score))| SearchHit {

@@ -75,7 +75,7 @@ impl Store for PgStore {
                 &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = $1"),
                 &[&id],
             )?;
-            Ok(r.map(|r| row_to_session(&r)))
+            r.map(|r| fill(&mut *c, row_to_session(&r))).transpose()
         })
     }
 
@@ -134,7 +134,7 @@ impl Store for PgStore {
         sql.push_str(&format!(" OFFSET ${}", p.len()));
         let refs: Params<'_> = p.iter().map(|b| b.as_ref() as _).collect();
         let rows = c.query(&sql, &refs)?;
-        Ok(rows.iter().map(row_to_session).collect())
+        fill_all(&mut *c, rows.iter().map(row_to_session).collect())
         })
     }
 
