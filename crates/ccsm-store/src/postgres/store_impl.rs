@@ -352,18 +352,15 @@ impl Store for PgStore {
 
     fn older_than(&self, cutoff_ms: i64) -> Result<Vec<SessionRecord>> {
         self.off_rt(|| {
-            Ok(self
-                .conn()?
-                .query(
-                    &format!(
+            let mut c = self.conn()?;
+            let rows = c.query(
+                &format!(
                     "SELECT {SESSION_COLS} FROM sessions s
                      WHERE COALESCE(s.last_activity, s.last_modified) < $1 ORDER BY s.last_modified"
                 ),
-                    &[&cutoff_ms],
-                )?
-                .iter()
-                .map(row_to_session)
-                .collect())
+                &[&cutoff_ms],
+            )?;
+            fill_all(&mut *c, rows.iter().map(row_to_session).collect())
         })
     }
 
