@@ -32,28 +32,17 @@ fn a_common_word_is_answered_as_sqlite_answers_it() {
     let p = ccsm_store::PgStore::open(&url).expect("open");
     let s = ccsm_store::SqliteStore::memory().expect("open");
     let stores: [&dyn ccsm_store::Store; 2] = [&s, &p];
-    for i in 0..400i64 {
+    // Session `i`'s text, written whole (`full`) or added to, as of `at`.
+    let batch = |i: i64, full: bool, at: i64, text: Vec<TextChunk>| {
         let id = format!("s{i:04}");
-        let text: Vec<TextChunk> = (0..8)
-            .map(|k| TextChunk {
-                uuid: format!("{id}-{k}"),
-                kind: "assistant".into(),
-                ts: i,
-                text: if i % 97 == 0 && k == 3 {
-                    "a common word and a zebu".into()
-                } else {
-                    format!("common word number {k} of {i}")
-                },
-            })
-            .collect();
-        let b = Ingest {
+        Ingest {
             session: SessionRecord {
                 id: id.clone(),
                 project_dir: format!("-src-p{}", i % 7),
                 project_path: Some(format!("/src/p{}", i % 7)),
                 file_path: format!("/cfg/{id}.jsonl"),
                 summary: format!("summary {i}"),
-                last_modified: 1_000 + i,
+                last_modified: at,
                 tools: if i % 5 == 0 {
                     vec!["Grep".into()]
                 } else {
@@ -61,19 +50,38 @@ fn a_common_word_is_answered_as_sqlite_answers_it() {
                 },
                 ..Default::default()
             },
-            full: true,
+            full,
             text,
             file: FileState {
                 path: format!("/cfg/{id}.jsonl"),
                 session_id: id,
-                size: 1,
-                offset: 1,
+                size: 1 + u64::from(!full),
+                offset: 1 + u64::from(!full),
                 ..Default::default()
             },
             ..Default::default()
-        };
+        }
+    };
+    let chunk = |i: i64, uuid: String, ts: i64, text: String| TextChunk {
+        uuid: format!("s{i:04}-{uuid}"),
+        kind: "assistant".into(),
+        ts,
+        text,
+    };
+    for i in 0..400i64 {
+        let text: Vec<TextChunk> = (0..8)
+            .map(|k| {
+                let words = if i % 97 == 0 && k == 3 {
+                    "a common word and a zebu".into()
+                } else {
+                    format!("common word number {k} of {i}")
+                };
+                chunk(i, k.to_string(), i, words)
+            })
+            .collect();
         for st in stores {
-            st.ingest(&b).expect("ingest");
+            st.ingest(&batch(i, true, 1_000 + i, text.clone()))
+                .expect("ingest");
         }
     }
     // Older sessions written to again, after the others (their text in two
@@ -83,37 +91,12 @@ fn a_common_word_is_answered_as_sqlite_answers_it() {
         (200, "nothing here"),
         (300, "common at last"),
     ] {
-        let id = format!("s{i:04}");
-        let b = Ingest {
-            session: SessionRecord {
-                id: id.clone(),
-                project_dir: format!("-src-p{}", i % 7),
-                project_path: Some(format!("/src/p{}", i % 7)),
-                file_path: format!("/cfg/{id}.jsonl"),
-                summary: format!("summary {i}"),
-                last_modified: 5_000 + i,
-                ..Default::default()
-            },
-            full: false,
-            text: (0..30)
-                .map(|k| TextChunk {
-                    uuid: format!("{id}-more-{k}"),
-                    kind: "user".into(),
-                    ts: 5_000 + i,
-                    text: words.into(),
-                })
-                .collect(),
-            file: FileState {
-                path: format!("/cfg/{id}.jsonl"),
-                session_id: id,
-                size: 2,
-                offset: 2,
-                ..Default::default()
-            },
-            ..Default::default()
-        };
+        let text: Vec<TextChunk> = (0..30)
+            .map(|k| chunk(i, format!("more-{k}"), 5_000 + i, words.into()))
+            .collect();
         for st in stores {
-            st.ingest(&b).expect("append");
+            st.ingest(&batch(i, false, 5_000 + i, text.clone()))
+                .expect("append");
         }
     }
     for st in stores {

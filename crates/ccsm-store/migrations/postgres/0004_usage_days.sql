@@ -67,32 +67,28 @@ CREATE TRIGGER usage_days_rows_change AFTER UPDATE ON usage_rollup
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION usage_days_rows();
 
--- Sessions become present or gone, appear or are forgotten: all their rows.
--- (`sign` of each session: +1 counted now and not before, -1 the reverse.)
+-- Sessions become present or gone, appear or are forgotten: all their rows,
+-- added (`sign` 1) or taken away (-1).
+CREATE OR REPLACE FUNCTION usage_days_sessions_add(ids TEXT[], sign INT) RETURNS void AS $$
+    SELECT usage_days_add(r.day, r.model, r.c, r.i, r.o, r.c5, r.c1, r.cr)
+    FROM (SELECT u.day, u.model, sign * SUM(u.calls) c, sign * SUM(u.input) i,
+                 sign * SUM(u.output) o, sign * SUM(u.cache_5m) c5,
+                 sign * SUM(u.cache_1h) c1, sign * SUM(u.cache_read) cr
+          FROM usage_rollup u WHERE u.session_id = ANY(ids)
+          GROUP BY u.day, u.model) r;
+$$ LANGUAGE sql;
+
 CREATE OR REPLACE FUNCTION usage_days_sessions() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM usage_days_add(r.day, r.model, r.c, r.i, r.o, r.c5, r.c1, r.cr)
-        FROM (SELECT u.day, u.model, SUM(u.calls) c, SUM(u.input) i, SUM(u.output) o,
-                     SUM(u.cache_5m) c5, SUM(u.cache_1h) c1, SUM(u.cache_read) cr
-              FROM new_rows n JOIN usage_rollup u ON u.session_id = n.id
-              WHERE NOT n.gone GROUP BY u.day, u.model) r;
+        PERFORM usage_days_sessions_add(ARRAY(SELECT id FROM new_rows WHERE NOT gone), 1);
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM usage_days_add(r.day, r.model, -r.c, -r.i, -r.o, -r.c5, -r.c1, -r.cr)
-        FROM (SELECT u.day, u.model, SUM(u.calls) c, SUM(u.input) i, SUM(u.output) o,
-                     SUM(u.cache_5m) c5, SUM(u.cache_1h) c1, SUM(u.cache_read) cr
-              FROM old_rows o JOIN usage_rollup u ON u.session_id = o.id
-              WHERE NOT o.gone GROUP BY u.day, u.model) r;
+        PERFORM usage_days_sessions_add(ARRAY(SELECT id FROM old_rows WHERE NOT gone), -1);
     ELSE
-        PERFORM usage_days_add(r.day, r.model, r.c, r.i, r.o, r.c5, r.c1, r.cr)
-        FROM (SELECT u.day, u.model, SUM(f.sign * u.calls) c, SUM(f.sign * u.input) i,
-                     SUM(f.sign * u.output) o, SUM(f.sign * u.cache_5m) c5,
-                     SUM(f.sign * u.cache_1h) c1, SUM(f.sign * u.cache_read) cr
-              FROM (SELECT n.id, CASE WHEN n.gone THEN -1 ELSE 1 END AS sign
-                    FROM new_rows n JOIN old_rows o ON o.id = n.id
-                    WHERE n.gone IS DISTINCT FROM o.gone) f
-              JOIN usage_rollup u ON u.session_id = f.id
-              GROUP BY u.day, u.model) r;
+        PERFORM usage_days_sessions_add(ARRAY(SELECT n.id FROM new_rows n
+            JOIN old_rows o ON o.id = n.id WHERE o.gone AND NOT n.gone), 1);
+        PERFORM usage_days_sessions_add(ARRAY(SELECT n.id FROM new_rows n
+            JOIN old_rows o ON o.id = n.id WHERE NOT o.gone AND n.gone), -1);
     END IF;
     RETURN NULL;
 END

@@ -202,7 +202,8 @@ impl PgStore {
             "DROP TABLE IF EXISTS sessions, tags, files, calls, call_copies, touched, texts, names,
                name_sessions, usage_rollup, usage_dirty, meta, daemon_records, shared_records,
                archives, archive_chunks, usage_days, text_runs, ccsm_schema CASCADE;
-             DROP FUNCTION IF EXISTS usage_days_add, usage_days_rows, usage_days_sessions",
+             DROP FUNCTION IF EXISTS usage_days_add, usage_days_rows, usage_days_sessions,
+               usage_days_sessions_add",
         )?;
         Ok(())
     }
