@@ -50,7 +50,18 @@ pub struct PgStore {
     config: postgres::Config,
     /// The connection that waits for changes of the shared records.
     listener: std::sync::Mutex<listen::Listener>,
+    /// The sync's marks (digest, price fingerprint), read with the schema's
+    /// version when the store opened, for the first sync to use (a command
+    /// syncs once, a few milliseconds later: one statement fewer on a new
+    /// connection). Any write through this store drops them.
+    opened_marks: std::sync::Mutex<Option<(std::time::Instant, Marks)>>,
 }
+
+/// How long the marks read at opening stand for the first sync's.
+const MARKS_FRESH: Duration = Duration::from_secs(1);
+
+/// This host's sync digest and the price table's fingerprint.
+pub(super) type Marks = (Option<String>, Option<String>);
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,6 +133,7 @@ impl PgStore {
             host: host.trim().to_owned(),
             config,
             listener: Default::default(),
+            opened_marks: Default::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -131,6 +143,21 @@ impl PgStore {
     /// thread of its own when this one belongs to an async runtime.
     pub(super) fn off_rt<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
         off_runtime(f)
+    }
+
+    fn marks_slot(&self) -> std::sync::MutexGuard<'_, Option<(std::time::Instant, Marks)>> {
+        match self.opened_marks.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// The marks read when the store opened, once, if nothing was written
+    /// through it since and they are fresh (a daemon's first sync may come
+    /// long after it opened: it reads them again).
+    pub(super) fn opened_marks(&self) -> Option<Marks> {
+        let (at, marks) = self.marks_slot().take()?;
+        (at.elapsed() < MARKS_FRESH).then_some(marks)
     }
 
     /// A connection from the pool.
@@ -151,6 +178,7 @@ impl PgStore {
     /// A writing transaction: the advisory lock first (writers queue, as on
     /// SQLite), then `work`, committed if it returns `Ok`.
     fn write<T>(&self, work: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.marks_slot().take();
         let mut c = self.conn()?;
         let mut tx = c.begin(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
         let out = work(&mut tx)?;
@@ -161,11 +189,14 @@ impl PgStore {
     fn migrate(&self) -> Result<()> {
         // Up to date (nearly always): one read, no lock. Otherwise (no table,
         // an older version) the migrations run under the writers' lock.
-        let current = self
-            .conn()?
-            .query_opt("SELECT version FROM ccsm_schema", &[]);
+        let current = self.conn()?.query_opt(
+            "SELECT version, (SELECT value FROM meta WHERE key = $1),
+                (SELECT value FROM meta WHERE key = 'pricing') FROM ccsm_schema",
+            &[&format!("sync_digest:{}", self.host)],
+        );
         if let Ok(Some(r)) = current {
             if r.get::<_, i32>(0) == MIGRATIONS.len() as i32 {
+                *self.marks_slot() = Some((std::time::Instant::now(), (r.get(1), r.get(2))));
                 return Ok(());
             }
         }

@@ -684,6 +684,9 @@ impl Store for PgStore {
     }
 
     fn sync_marks(&self) -> Result<(Option<String>, Option<String>)> {
+        if let Some(m) = self.opened_marks() {
+            return Ok(m);
+        }
         self.off_rt(|| {
             let digest = format!("sync_digest:{}", self.host);
             let mut out = (None, None);
