@@ -165,21 +165,25 @@ impl PgStore {
         let Some(tsq) = crate::tokens::tsquery(&q.terms) else {
             return Ok(Vec::new());
         };
+        // How common the words are decides the way of both the ranking and the
+        // newest-first walk: asked once.
+        let is_common = common(&mut tx, q, &tsq)?;
         let mut picked: Vec<(Row, f64)> = Vec::new();
         if q.rank {
-            picked = ranked(&mut tx, q, &tsq, limit)?;
+            picked = ranked(&mut tx, q, &tsq, is_common, limit)?;
         }
         if picked.len() < limit {
             let have: std::collections::HashSet<String> =
                 picked.iter().map(|(r, _)| r.session.clone()).collect();
-            let more = newest(&mut tx, q, &tsq, limit, &have)?;
+            let more = newest(&mut tx, q, &tsq, is_common, limit, &have)?;
             picked.extend(more.into_iter().map(|r| (r, 0.0)));
         }
         if picked.is_empty() {
             tx.commit()?;
             return Ok(Vec::new());
         }
-        // The hits' sessions and texts in one query, their tags and names in two.
+        // The hits' sessions and texts in one query, their tags, names and
+        // touched files in another.
         let ids: Vec<&str> = picked.iter().map(|(r, _)| r.session.as_str()).collect();
         let rows: Vec<i64> = picked.iter().map(|(r, _)| r.id).collect();
         let mut got: std::collections::HashMap<i64, postgres::Row> = tx
@@ -354,11 +358,12 @@ fn newest(
     tx: &mut Tx<'_>,
     q: &SearchQuery,
     tsq: &str,
+    is_common: bool,
     limit: usize,
     have: &std::collections::HashSet<String>,
 ) -> Result<Vec<Row>> {
     let (conds, params) = filters(q, 3);
-    if !conds.is_empty() && common(tx, q, tsq)? {
+    if !conds.is_empty() && is_common {
         // The sessions the filters allow, newest first down their index, each
         // looked into by the index of its rows from its newest down to its
         // first match (most sessions match near their end); it stops at the
@@ -407,7 +412,7 @@ fn newest(
             found.push(Row { id, session });
         }
     };
-    if ok.is_some() || !common(tx, q, tsq)? {
+    if ok.is_some() || !is_common {
         take(tx, true)?;
         for r in tx.query(
             "SELECT id, session_id FROM texts WHERE tsv @@ $1::text::tsquery ORDER BY id DESC",
@@ -465,13 +470,19 @@ fn newest(
 const FEW_SESSIONS: usize = 50;
 
 /// The newest [`RANK_WINDOW`] matching rows (of the sessions the filters
-/// allow), best first, one per session, at most `limit`. The filters are
-/// resolved to their sessions first, as `newest` does: a row is kept by a
-/// look into a hashed list, not a join per row (a common word with a filter
-/// joined thousands of rows: 700 ms).
-fn ranked(tx: &mut Tx<'_>, q: &SearchQuery, tsq: &str, limit: usize) -> Result<Vec<(Row, f64)>> {
+/// allow), best first, one per session, at most `limit`. The filters are a
+/// subquery the statement makes once into a hashed set: a row is kept by a
+/// look into it, not a join per row (a common word with a filter joined
+/// thousands of rows: 700 ms).
+fn ranked(
+    tx: &mut Tx<'_>,
+    q: &SearchQuery,
+    tsq: &str,
+    is_common: bool,
+    limit: usize,
+) -> Result<Vec<(Row, f64)>> {
     let (conds, params) = filters(q, 3);
-    let gin = !common(tx, q, tsq)?;
+    let gin = !is_common;
     let mut only = String::new();
     if conds.is_empty() {
         take(tx, gin)?;
