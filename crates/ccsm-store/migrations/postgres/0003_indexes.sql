@@ -5,6 +5,3 @@
 -- The deletes by kind or file of one session use it as they used the other.
 CREATE INDEX IF NOT EXISTS texts_session_id ON texts (session_id, id);
 DROP INDEX IF EXISTS texts_session;
--- The sessions marked gone, few: the daily usage report leaves them out
--- without reading every session.
-CREATE INDEX IF NOT EXISTS sessions_gone ON sessions (id) WHERE gone;
