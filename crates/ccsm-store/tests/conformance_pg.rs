@@ -153,7 +153,11 @@ fn a_bulk_load_builds_the_word_index_at_the_end_and_a_cut_short_one_is_mended() 
     let b = ccsm_store::PgStore::open_as(&url, "host-b", None).expect("open");
     let mut sql = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
     let mut indexed = || -> bool {
-        sql.query_one("SELECT to_regclass('texts_tsv') IS NOT NULL", &[])
+        // Both halves of it (migration 6), built on two connections at once.
+        sql.query_one(
+            "SELECT to_regclass('texts_tsv_0') IS NOT NULL AND to_regclass('texts_tsv_1') IS NOT NULL",
+            &[],
+        )
             .expect("ask")
             .get(0)
     };

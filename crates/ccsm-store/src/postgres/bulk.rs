@@ -1,10 +1,10 @@
 //! A catalog built from nothing: the full-text index is dropped first and
 //! built whole at the end. Row by row, each text row's words went into the GIN
 //! index one by one (a wide vocabulary made the build 3.4x SQLite's); built
-//! whole, the entries are sorted once. While it is away a search still
-//! answers (reading every row); a load cut short leaves a mark, and the next
-//! sync of the host that made it, or of any host an hour later, builds the
-//! index again.
+//! whole, the entries are sorted once, and its two halves (migration 6) on two
+//! connections at once. While it is away a search still answers (reading every
+//! row); a load cut short leaves a mark, and the next sync of the host that
+//! made it, or of any host an hour later, builds the index again.
 
 use super::*;
 
@@ -14,13 +14,28 @@ const MARK: &str = "bulk_load";
 /// How long another host's bulk load is trusted to be under way.
 const STALE_MS: i64 = 3_600_000;
 
-const CREATE: &str = "CREATE INDEX IF NOT EXISTS texts_tsv ON texts USING GIN (tsv)";
+/// The word index's halves: rows of even and of odd id.
+pub(super) const HALVES: [&str; 2] = ["texts_tsv_0", "texts_tsv_1"];
+
+/// What a search adds to its words for the planner to read both halves.
+pub(super) const BOTH_HALVES: &str = "(x.id % 2 = 0 OR x.id % 2 = 1)";
+
+/// Room for a half's build to sort its entries (two at once).
+const SORT_MEMORY: &str = "SET maintenance_work_mem = '256MB'";
+
+fn create(half: usize) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON texts USING GIN (tsv) WHERE id % 2 = {half}",
+        HALVES[half]
+    )
+}
 
 pub(super) fn index_exists(c: &mut impl Sql) -> Result<bool> {
-    Ok(
-        c.query_one("SELECT to_regclass('texts_tsv') IS NOT NULL", &[])?
-            .get(0),
-    )
+    Ok(c.query_one(
+        "SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+        &[&HALVES[0], &HALVES[1]],
+    )?
+    .get(0))
 }
 
 /// Drops the index when `much` is to be written into an empty catalog (and
@@ -34,7 +49,10 @@ pub(super) fn begin(tx: &mut Tx<'_>, host: &str, much: bool) -> Result<bool> {
         if !empty {
             return Ok(false);
         }
-        tx.batch_execute("DROP INDEX IF EXISTS texts_tsv")?;
+        tx.batch_execute(&format!(
+            "DROP INDEX IF EXISTS {}; DROP INDEX IF EXISTS {}",
+            HALVES[0], HALVES[1]
+        ))?;
         PgStore::set_meta(tx, MARK, &format!("{host}\t{}", now_ms()))?;
         return Ok(true);
     }
@@ -53,10 +71,23 @@ pub(super) fn begin(tx: &mut Tx<'_>, host: &str, much: bool) -> Result<bool> {
     Ok(false)
 }
 
-/// Builds the index whole (with room to sort its entries) and clears the mark.
+/// Builds the half `half` on a connection of its own (the two at once:
+/// [`PgStore::end_bulk`]), outside the writers' lock.
+/// Its memory setting lasts the transaction: a failed build leaves none on
+/// the pooled connection.
+pub(super) fn build_half(c: &mut client::Client, half: usize) -> Result<()> {
+    let mut tx = c.begin(&SORT_MEMORY.replace("SET", "SET LOCAL"))?;
+    tx.batch_execute(&create(half))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Builds whatever half is missing, one after the other, and clears the mark.
 pub(super) fn end(tx: &mut Tx<'_>) -> Result<()> {
-    tx.batch_execute("SET LOCAL maintenance_work_mem = '256MB'")?;
-    tx.batch_execute(CREATE)?;
+    tx.batch_execute(&SORT_MEMORY.replace("SET", "SET LOCAL"))?;
+    for half in 0..HALVES.len() {
+        tx.batch_execute(&create(half))?;
+    }
     tx.execute("DELETE FROM meta WHERE key = $1", &[&MARK])?;
     Ok(())
 }

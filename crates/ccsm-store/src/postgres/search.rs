@@ -4,6 +4,7 @@
 //! scored by `ts_rank` (titles ten times a body), then the newest other
 //! matching sessions. Snippets are cut by ccsm ([`crate::tokens::snippet`]).
 
+use super::bulk::BOTH_HALVES;
 use super::*;
 use crate::{SearchHit, SearchQuery};
 
@@ -327,7 +328,10 @@ fn common(tx: &mut Tx<'_>, q: &SearchQuery, tsq: &str) -> Result<bool> {
     take(tx, true)?;
     let n: i64 = tx
         .query_one(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM texts WHERE tsv @@ $1::text::tsquery LIMIT $2) m",
+            &format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM texts x
+                 WHERE x.tsv @@ $1::text::tsquery AND {BOTH_HALVES} LIMIT $2) m"
+            ),
             &[&tsq, &COMMON],
         )?
         .get(0);
@@ -415,7 +419,10 @@ fn newest(
     if ok.is_some() || !is_common {
         take(tx, true)?;
         for r in tx.query(
-            "SELECT id, session_id FROM texts WHERE tsv @@ $1::text::tsquery ORDER BY id DESC",
+            &format!(
+                "SELECT x.id, x.session_id FROM texts x
+                 WHERE x.tsv @@ $1::text::tsquery AND {BOTH_HALVES} ORDER BY x.id DESC"
+            ),
             &[&tsq],
         )? {
             keep(r.get(0), r.get(1), &mut found);
@@ -519,7 +526,8 @@ fn ranked(
     let sql = format!(
         "WITH win AS MATERIALIZED (
             SELECT x.id, x.session_id, x.tsv FROM texts x
-            WHERE x.tsv @@ $1::text::tsquery {only} ORDER BY x.id DESC LIMIT $2)
+            WHERE x.tsv @@ $1::text::tsquery AND {BOTH_HALVES} {only}
+            ORDER BY x.id DESC LIMIT $2)
          SELECT id, session_id, ts_rank($3::text::float4[], tsv, $1::text::tsquery)::float8 AS score
          FROM win ORDER BY score DESC, id DESC"
     );

@@ -476,7 +476,18 @@ impl Store for PgStore {
     }
 
     fn end_bulk(&self) -> Result<()> {
-        self.off_rt(|| self.write(super::bulk::end))
+        self.off_rt(|| {
+            // The two halves at once, on two connections (two cores).
+            std::thread::scope(|s| {
+                let side = s.spawn(|| super::bulk::build_half(&mut *self.conn()?, 1));
+                let mine = self
+                    .conn()
+                    .and_then(|mut c| super::bulk::build_half(&mut c, 0));
+                let theirs = side.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                mine.and(theirs)
+            })?;
+            self.write(super::bulk::end)
+        })
     }
 
     fn tidy(&self) -> Result<()> {
