@@ -464,6 +464,12 @@ pub trait Store: Send + Sync {
     fn keeps_archives(&self) -> bool {
         false
     }
+    /// Whether a write's work is done by another process (a database
+    /// server): the thread that writes mostly waits, and the indexer parses
+    /// on every core rather than leaving one to the writer.
+    fn written_by_a_server(&self) -> bool {
+        false
+    }
     /// Keeps an archived session version (a bundle read from `bundle`) under
     /// `key`, unless it is kept already; whether it was written now.
     fn put_archive(

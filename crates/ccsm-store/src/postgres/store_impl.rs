@@ -884,6 +884,10 @@ impl Store for PgStore {
         true
     }
 
+    fn written_by_a_server(&self) -> bool {
+        true
+    }
+
     fn put_archive(
         &self,
         key: &str,
