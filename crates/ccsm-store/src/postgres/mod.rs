@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_usage_days.sql"),
     include_str!("../../migrations/postgres/0005_text_runs.sql"),
     include_str!("../../migrations/postgres/0006_word_index_halves.sql"),
+    include_str!("../../migrations/postgres/0007_cheaper_writes.sql"),
 ];
 
 /// The advisory lock every writing transaction takes (and migrations).
