@@ -364,7 +364,9 @@ fn main() -> ExitCode {
             Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
         }
     } else {
-        setup::at_once(work)
+        let done = setup::at_once(work);
+        svc.leave_store_at_exit();
+        done
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -112,6 +112,21 @@ impl Service {
         self
     }
 
+    /// Lets the process end without closing the shared store's connections
+    /// one by one: a short command's last step. Closing waits for the server
+    /// to end each connection's backend (1-3 ms of every command through the
+    /// CLI); at exit the socket closes and the server ends it anyway. Nothing
+    /// is left unwritten: every write has committed by then.
+    pub fn leave_store_at_exit(&self) {
+        let mut cached = match self.server.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(store) = cached.take() {
+            std::mem::forget(store);
+        }
+    }
+
     /// Claude Code's config dir.
     pub fn config_dir(&self) -> &Path {
         &self.dir.root
