@@ -216,6 +216,33 @@ fn a_bulk_load_builds_the_word_index_at_the_end_and_a_cut_short_one_is_mended() 
     a.end_bulk().expect("end");
     assert!(indexed());
     assert_eq!(found(&a, "turtle"), 1);
+    // Two hosts ending a load at once (the one that made it, and one that
+    // found its mark stale) both succeed: each half is built once.
+    let b = ccsm_store::PgStore::open_as(&url, "host-b", None).expect("open");
+    for n in 0..200 {
+        ingest(
+            &a,
+            &format!("t{n}"),
+            &format!("word{n} and common words {n}"),
+        );
+    }
+    let mut other_sql = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    for round in 0..8 {
+        other_sql
+            .batch_execute("DROP INDEX texts_tsv_0; DROP INDEX texts_tsv_1")
+            .expect("drop");
+        std::thread::scope(|s| {
+            let other = s.spawn(|| b.end_bulk());
+            let mine = a.end_bulk();
+            let theirs = other.join().expect("join");
+            assert!(
+                mine.is_ok() && theirs.is_ok(),
+                "round {round}: {mine:?} {theirs:?}"
+            );
+        });
+        assert!(indexed(), "round {round}");
+    }
+    assert_eq!(found(&b, "word7"), 1);
 }
 
 /// A daemon waiting for a command is woken by the write of another host's

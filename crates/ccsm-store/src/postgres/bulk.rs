@@ -23,12 +23,21 @@ pub(super) const BOTH_HALVES: &str = "(x.id % 2 = 0 OR x.id % 2 = 1)";
 /// Room for a half's build to sort its entries (two at once).
 const SORT_MEMORY: &str = "SET maintenance_work_mem = '256MB'";
 
+/// Builds a half unless it is there. Two builders of one half would both
+/// find it missing and both build it, the second failing on its name: each
+/// waits on the half's own lock, and the one that comes second finds it
+/// made.
 fn create(half: usize) -> String {
     format!(
-        "CREATE INDEX IF NOT EXISTS {} ON texts USING GIN (tsv) WHERE id % 2 = {half}",
+        "SELECT pg_advisory_xact_lock({}); \
+         CREATE INDEX IF NOT EXISTS {} ON texts USING GIN (tsv) WHERE id % 2 = {half}",
+        HALF_LOCK + half as i64,
         HALVES[half]
     )
 }
+
+/// The advisory locks of the halves' builds (one each, after the writers').
+const HALF_LOCK: i64 = super::WRITE_LOCK + 1;
 
 pub(super) fn index_exists(c: &mut impl Sql) -> Result<bool> {
     Ok(c.query_one(
