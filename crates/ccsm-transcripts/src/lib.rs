@@ -109,13 +109,18 @@ pub struct MessageOptions {
     pub include_system: bool,
 }
 
-/// Modification time in milliseconds, rounded as Node's `stat.mtime` is (the SDK's
-/// `lastModified` comes from it).
+/// Modification time in milliseconds, computed and rounded as Node's `stat.mtime`
+/// is (the SDK's `lastModified` comes from it): `sec * 1e3 + nsec / 1e6` in
+/// doubles, then `Math.round`. Exact integer rounding differs from it when the
+/// sub-millisecond part is within a double's step (~0.2 us) of a half.
 fn mtime_ms(m: &std::fs::Metadata) -> i64 {
     m.modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| ((d.as_nanos() + 500_000) / 1_000_000) as i64)
+        .map_or(0, |d| {
+            let ms = d.as_secs() as f64 * 1e3 + f64::from(d.subsec_nanos()) / 1e6;
+            (ms + 0.5).floor() as i64
+        })
 }
 
 /// Reads up to [`scan::HEAD_TAIL`] bytes from each end (as text, invalid UTF-8
