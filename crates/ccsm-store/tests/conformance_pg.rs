@@ -307,3 +307,56 @@ fn a_wait_for_shared_records_is_woken_by_another_hosts_write() {
     let (woke, _) = h.join().unwrap();
     assert!(woke.unwrap(), "listening again after the restart");
 }
+
+/// A catalog written before migration 8 (tags, names and touched files only
+/// in their own tables) keeps them when this version opens it: the columns
+/// that carry them on the session's row are filled from those tables.
+#[test]
+fn a_catalog_from_before_the_labels_columns_keeps_its_tags_and_names() {
+    use ccsm_store::{FileState, Ingest, SessionRecord};
+    let pg = PgCluster::start();
+    let url = pg.database("labels");
+    {
+        let store = ccsm_store::PgStore::open(&url).expect("open");
+        store
+            .ingest(&Ingest {
+                session: SessionRecord {
+                    id: "s-old".into(),
+                    project_dir: "-src".into(),
+                    file_path: "/cfg/s-old.jsonl".into(),
+                    last_modified: 1,
+                    ..Default::default()
+                },
+                full: true,
+                files_touched: vec!["/src/a.rs".into(), "/src/b.rs".into()],
+                file: FileState {
+                    path: "/cfg/s-old.jsonl".into(),
+                    session_id: "s-old".into(),
+                    size: 1,
+                    offset: 1,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .expect("ingest");
+        store.add_tags("s-old", &["kept".into()]).expect("tag");
+        store.save_name("chain", "s-old").expect("name");
+    }
+    // What version 7 left: no such columns.
+    let mut sql = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+    sql.batch_execute(
+        "ALTER TABLE sessions DROP COLUMN touched_count, DROP COLUMN tag_list, DROP COLUMN name_list;
+         UPDATE ccsm_schema SET version = 7",
+    )
+    .expect("go back to version 7");
+    let store = ccsm_store::PgStore::open(&url).expect("open and migrate");
+    let s = store.session("s-old").expect("read").expect("there");
+    assert_eq!(s.tags, vec!["kept"]);
+    assert_eq!(s.names, vec!["chain"]);
+    assert_eq!(s.files_touched, 2);
+    let version: i32 = sql
+        .query_one("SELECT version FROM ccsm_schema", &[])
+        .expect("ask")
+        .get(0);
+    assert!(version >= 8, "migrated: {version}");
+}

@@ -143,6 +143,7 @@ pub const CHAPTERS: &[Chapter] = &[
     ),
     ("sessions: metadata", sessions::metadata),
     ("sessions: names", sessions::names),
+    ("sessions: labels_everywhere", sessions::labels_everywhere),
     ("search: filters", search::filters),
     ("sessions: sync_digest", sessions::sync_digest),
     ("sessions: gone_sessions", sessions::gone_sessions),

@@ -100,6 +100,54 @@ pub(super) fn names(store: &dyn Store) {
     assert_eq!(store.session("s-a").unwrap().unwrap().names, vec!["work"]);
 }
 
+pub(super) fn labels_everywhere(store: &dyn Store) {
+    // A session's tags, names and touched files read the same by id, in a
+    // listing and in a search hit, after every change to them; a name given
+    // before its session is indexed, or kept when it is deleted, is its own
+    // when it is indexed (again); its tags go with it.
+    store.save_name("later", "s-late").unwrap();
+    let late = || session("s-late", "/src/late", 1_500);
+    ingest(
+        store,
+        late(),
+        true,
+        vec![chunk("l1", "user", "zanzibarq notes")],
+        vec![],
+    );
+    store
+        .add_tags("s-late", &["beta".into(), "alpha".into()])
+        .unwrap();
+    store.save_name("also", "s-late").unwrap();
+    let want = |tags: &[&str], names: &[&str]| {
+        let by_id = store.session("s-late").unwrap().unwrap();
+        let listed = store.list(&ListFilter::default()).unwrap();
+        let listed = listed.into_iter().find(|s| s.id == "s-late").unwrap();
+        let hit = search(store, "zanzibarq").pop().unwrap().session;
+        let filtered = search(store, "project:/src/late").pop().unwrap().session;
+        for s in [by_id, listed, hit, filtered] {
+            assert_eq!(s.tags, tags, "tags");
+            assert_eq!(s.names, names, "names");
+            assert_eq!(s.files_touched, 1);
+        }
+    };
+    want(&["alpha", "beta"], &["also", "later"]);
+    store.remove_tags("s-late", &["beta".into()]).unwrap();
+    assert!(store.remove_name("also").unwrap());
+    want(&["alpha"], &["later"]);
+    assert!(store.delete("s-late").unwrap());
+    ingest(
+        store,
+        late(),
+        true,
+        vec![chunk("l1", "user", "zanzibarq notes")],
+        vec![],
+    );
+    want(&[], &["later"]);
+    assert!(store.remove_name("later").unwrap());
+    want(&[], &[]);
+    assert!(store.delete("s-late").unwrap());
+}
+
 pub(super) fn sync_digest(store: &dyn Store) {
     // The sync digest: kept until sessions are written.
     store.set_sync_digest("d-1").unwrap();

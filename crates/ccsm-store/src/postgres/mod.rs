@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_text_runs.sql"),
     include_str!("../../migrations/postgres/0006_word_index_halves.sql"),
     include_str!("../../migrations/postgres/0007_cheaper_writes.sql"),
+    include_str!("../../migrations/postgres/0008_session_labels.sql"),
 ];
 
 /// The advisory lock every writing transaction takes (and migrations).
@@ -276,11 +277,11 @@ const SESSION_COLS: &str =
     s.first_prompt, s.git_branch, s.cwd, s.native_tag, s.created_at, s.last_modified, s.file_size,
     s.archived, s.messages, s.user_turns, s.tool_calls, s.input_tokens, s.output_tokens,
     s.cache_creation_tokens, s.cache_read_tokens, s.cost_usd, s.models, s.tools,
-    0::bigint, s.first_activity, s.last_activity,
-    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd, s.host";
+    s.touched_count, s.first_activity, s.last_activity,
+    s.description, s.gone, s.archive_key, s.notes, s.cli_cost_usd, s.host, s.tag_list, s.name_list";
 
 /// How many columns [`SESSION_COLS`] has (what a query selects after them starts here).
-const SESSION_NCOLS: usize = 33;
+const SESSION_NCOLS: usize = 35;
 
 fn u(r: &postgres::Row, i: usize) -> u64 {
     r.get::<_, i64>(i).max(0) as u64
@@ -316,59 +317,14 @@ fn row_to_session(r: &postgres::Row) -> SessionRecord {
         first_activity: r.get(25),
         last_activity: r.get(26),
         description: r.get(27),
-        tags: Vec::new(),
-        names: Vec::new(),
+        tags: r.get(33),
+        names: r.get(34),
         gone: r.get(28),
         archive_key: r.get(29),
         notes: r.get(30),
         cli_cost_usd: r.get(31),
         host: Some(r.get(32)),
     }
-}
-
-/// Adds a session's tags and names.
-fn fill(c: &mut impl Sql, s: SessionRecord) -> Result<SessionRecord> {
-    Ok(fill_all(c, vec![s])?.pop().unwrap_or_default())
-}
-
-/// Adds the sessions' tags, names and how many files each touched, one query
-/// for all of them, made only when there are sessions (the tables it reads are
-/// left out of the sessions' own query: planned with cold caches, each cost a
-/// new connection's command a few tenths of a millisecond, rows or not).
-fn fill_all(c: &mut impl Sql, mut v: Vec<SessionRecord>) -> Result<Vec<SessionRecord>> {
-    if v.is_empty() {
-        return Ok(v);
-    }
-    let ids: Vec<&str> = v.iter().map(|s| s.id.as_str()).collect();
-    let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
-    let mut names: std::collections::HashMap<String, Vec<String>> = Default::default();
-    let mut touched: std::collections::HashMap<String, u64> = Default::default();
-    for r in c.query(
-        "SELECT session_id, 0, tag, 0::bigint FROM tags WHERE session_id = ANY($1)
-         UNION ALL
-         SELECT session_id, 1, name, 0 FROM (SELECT DISTINCT session_id, name
-           FROM name_sessions WHERE session_id = ANY($1)) n
-         UNION ALL
-         SELECT session_id, 2, '', COUNT(*) FROM touched WHERE session_id = ANY($1)
-           GROUP BY session_id
-         ORDER BY 1, 2, 3",
-        &[&ids],
-    )? {
-        let id: String = r.get(0);
-        match r.get::<_, i32>(1) {
-            0 => tags.entry(id).or_default().push(r.get(2)),
-            1 => names.entry(id).or_default().push(r.get(2)),
-            _ => {
-                touched.insert(id, u(&r, 3));
-            }
-        }
-    }
-    for s in &mut v {
-        s.tags = tags.remove(&s.id).unwrap_or_default();
-        s.names = names.remove(&s.id).unwrap_or_default();
-        s.files_touched = touched.remove(&s.id).unwrap_or_default();
-    }
-    Ok(v)
 }
 
 fn now_ms() -> i64 {

@@ -158,7 +158,7 @@ impl PgStore {
                 ),
                 &refs(&p),
             )?;
-            let sessions = fill_all(&mut tx, rows.iter().map(row_to_session).collect())?;
+            let sessions: Vec<_> = rows.iter().map(row_to_session).collect();
             return Ok(sessions
                 .into_iter()
                 .map(|session| SearchHit {
@@ -189,8 +189,8 @@ impl PgStore {
             tx.commit()?;
             return Ok(Vec::new());
         }
-        // The hits' sessions and texts in one query, their tags, names and
-        // touched files in another.
+        // The hits' sessions (their tags, names and touched files on their
+        // rows) and texts in one query.
         let ids: Vec<&str> = picked.iter().map(|(r, _)| r.session.as_str()).collect();
         let rows: Vec<i64> = picked.iter().map(|(r, _)| r.id).collect();
         let mut got: std::collections::HashMap<i64, postgres::Row> = tx
@@ -218,7 +218,7 @@ impl PgStore {
             sessions.push(row_to_session(&r));
             hits.push((crate::tokens::snippet(&text, &q.terms), kind, score));
         }
-        let mut out: Vec<SearchHit> = fill_all(&mut tx, sessions)?
+        let mut out: Vec<SearchHit> = sessions
             .into_iter()
             .zip(hits)
             .map(|(session, (snippet, kind, score))| SearchHit {

@@ -1,6 +1,6 @@
 //! [`Store`] on PostgreSQL.
 
-use super::write::{call_keys, promote_copies, write_totals};
+use super::write::{call_keys, promote_copies, write_names, write_tags, write_totals};
 use super::*;
 use crate::{
     CallRecord, FileState, Ingest, ListFilter, NameRecord, ProjectRow, SearchHit, SearchQuery,
@@ -75,7 +75,7 @@ impl Store for PgStore {
                 &format!("SELECT {SESSION_COLS} FROM sessions s WHERE s.id = $1"),
                 &[&id],
             )?;
-            r.map(|r| fill(&mut *c, row_to_session(&r))).transpose()
+            Ok(r.map(|r| row_to_session(&r)))
         })
     }
 
@@ -134,7 +134,7 @@ impl Store for PgStore {
         sql.push_str(&format!(" OFFSET ${}", p.len()));
         let refs: Params<'_> = p.iter().map(|b| b.as_ref() as _).collect();
         let rows = c.query(&sql, &refs)?;
-        fill_all(&mut *c, rows.iter().map(row_to_session).collect())
+        Ok(rows.iter().map(row_to_session).collect())
         })
     }
 
@@ -309,7 +309,7 @@ impl Store for PgStore {
                         &[&id, &t],
                     )?;
                 }
-                Ok(())
+                write_tags(tx, id)
             })
         })
     }
@@ -317,11 +317,13 @@ impl Store for PgStore {
     fn remove_tags(&self, id: &str, tags: &[String]) -> Result<()> {
         self.off_rt(|| {
             let trimmed: Vec<&str> = tags.iter().map(|t| t.trim()).collect();
-            self.conn()?.execute(
-                "DELETE FROM tags WHERE session_id = $1 AND tag = ANY($2)",
-                &[&id, &trimmed],
-            )?;
-            Ok(())
+            self.write(|tx| {
+                tx.execute(
+                    "DELETE FROM tags WHERE session_id = $1 AND tag = ANY($2)",
+                    &[&id, &trimmed],
+                )?;
+                write_tags(tx, id)
+            })
         })
     }
 
@@ -360,7 +362,7 @@ impl Store for PgStore {
                 ),
                 &[&cutoff_ms],
             )?;
-            fill_all(&mut *c, rows.iter().map(row_to_session).collect())
+            Ok(rows.iter().map(row_to_session).collect())
         })
     }
 
@@ -388,6 +390,7 @@ impl Store for PgStore {
                      VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM name_sessions WHERE name = $1), $2)",
                     &[&name, &session_id],
                 )?;
+                write_names(tx, name, &[])?;
             }
             Ok(())
         })
@@ -442,7 +445,17 @@ impl Store for PgStore {
     fn remove_name(&self, name: &str) -> Result<bool> {
         self.off_rt(|| {
             self.write(|tx| {
+                let had: Vec<String> = tx
+                    .query(
+                        "SELECT DISTINCT session_id FROM name_sessions WHERE name = $1",
+                        &[&name],
+                    )?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
                 tx.execute("DELETE FROM name_sessions WHERE name = $1", &[&name])?;
+                let had: Vec<&str> = had.iter().map(String::as_str).collect();
+                write_names(tx, name, &had)?;
                 Ok(tx.execute("DELETE FROM names WHERE name = $1", &[&name])? > 0)
             })
         })

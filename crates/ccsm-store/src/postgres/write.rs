@@ -53,8 +53,10 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
     }
     if b.subagent {
         tx.execute(
-            "INSERT INTO sessions (id, project_dir, file_path, host) VALUES ($1, $2, '', $3)
-             ON CONFLICT (id) DO NOTHING",
+            &format!(
+                "INSERT INTO sessions (id, project_dir, file_path, host, tag_list, name_list)
+                 VALUES ($1, $2, '', $3, {LABELS}) ON CONFLICT (id) DO NOTHING"
+            ),
             &[&s.id, &s.project_dir, &host],
         )?;
         if b.full {
@@ -95,11 +97,12 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
     let c = policy::accumulate(s, prev);
     let size = s.file_size as i64;
     tx.execute(
-        "INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
+        &format!("INSERT INTO sessions (id, project_dir, project_path, file_path, summary, custom_title,
             first_prompt, git_branch, cwd, native_tag, created_at, last_modified, file_size, archived,
             messages, user_turns, tool_calls, models, tools, first_activity, last_activity, gone,
-            cli_cost_usd, archive_key, host)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,FALSE,$22,$23,$24)
+            cli_cost_usd, archive_key, host, tag_list, name_list)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,FALSE,$22,$23,$24,
+            {LABELS})
          ON CONFLICT (id) DO UPDATE SET project_dir=excluded.project_dir, project_path=excluded.project_path,
             file_path=excluded.file_path, summary=excluded.summary, custom_title=excluded.custom_title,
             first_prompt=excluded.first_prompt, git_branch=excluded.git_branch, cwd=excluded.cwd,
@@ -108,7 +111,7 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
             messages=excluded.messages, user_turns=excluded.user_turns, tool_calls=excluded.tool_calls,
             models=excluded.models, tools=excluded.tools, first_activity=excluded.first_activity,
             last_activity=excluded.last_activity, gone=FALSE, cli_cost_usd=excluded.cli_cost_usd,
-            archive_key=COALESCE(excluded.archive_key, sessions.archive_key), host=excluded.host",
+            archive_key=COALESCE(excluded.archive_key, sessions.archive_key), host=excluded.host"),
         &[
             &s.id, &s.project_dir, &s.project_path, &s.file_path, &s.summary, &s.custom_title,
             &s.first_prompt, &s.git_branch, &s.cwd, &s.native_tag, &s.created_at, &s.last_modified,
@@ -478,10 +481,38 @@ pub(super) fn resum(tx: Tx<'_, '_>, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A new session row's tags and names (`$1` its id): names given before it
+/// was indexed, or kept when it was deleted, are its own again.
+const LABELS: &str = "ARRAY(SELECT g.tag FROM tags g WHERE g.session_id = $1 ORDER BY g.tag),
+    ARRAY(SELECT DISTINCT n.name FROM name_sessions n WHERE n.session_id = $1 ORDER BY 1)";
+
+/// Writes a session's tags again from the table (after a change to it).
+pub(super) fn write_tags(tx: Tx<'_, '_>, id: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE sessions SET tag_list = ARRAY(SELECT g.tag FROM tags g WHERE g.session_id = $1
+           ORDER BY g.tag) WHERE id = $1",
+        &[&id],
+    )?;
+    Ok(())
+}
+
+/// Writes again the names of the sessions a name points at (`$1`), and of
+/// `also` (after a change to the name's rows).
+pub(super) fn write_names(tx: Tx<'_, '_>, name: &str, also: &[&str]) -> Result<()> {
+    tx.execute(
+        "UPDATE sessions s SET name_list = ARRAY(SELECT DISTINCT n.name FROM name_sessions n
+           WHERE n.session_id = s.id ORDER BY 1)
+         WHERE s.id IN (SELECT session_id FROM name_sessions WHERE name = $1) OR s.id = ANY($2)",
+        &[&name, &also],
+    )?;
+    Ok(())
+}
+
 pub(super) fn write_totals(tx: Tx<'_, '_>, id: &str, t: &policy::Totals) -> Result<()> {
     tx.execute(
         "UPDATE sessions SET input_tokens = $2, output_tokens = $3, cache_creation_tokens = $4,
-           cache_read_tokens = $5, cost_usd = $6 WHERE id = $1",
+           cache_read_tokens = $5, cost_usd = $6,
+           touched_count = (SELECT COUNT(*) FROM touched WHERE session_id = $1) WHERE id = $1",
         &[
             &id,
             &t.input,
