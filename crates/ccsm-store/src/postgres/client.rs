@@ -201,6 +201,9 @@ pub(super) struct Tx<'a> {
     pg: &'a mut postgres::Client,
     stmts: &'a mut Stmts,
     open: bool,
+    /// Planner settings were changed in it (`SET LOCAL enable_*`): what
+    /// runs next with the planner's own choice resets them first.
+    pub(super) forced: bool,
 }
 
 impl Sql for Tx<'_> {
@@ -233,21 +236,45 @@ impl Client {
 
     /// A transaction, begun with `first` (settings, a lock) in the same round trip.
     pub(super) fn begin(&mut self, first: &str) -> PgResult<Tx<'_>> {
-        let sql = if first.is_empty() {
-            "BEGIN".to_owned()
-        } else {
-            format!("BEGIN; {first}")
-        };
-        if let Err(e) = self.pg.batch_execute(&sql) {
-            // A failed `first` leaves the transaction open: closed here.
-            let _ = self.pg.batch_execute("ROLLBACK");
-            return Err(e);
+        Ok(self.begin_reading(first, "")?.0)
+    }
+
+    /// A transaction begun with `first`, and `read` (a statement without
+    /// parameters; none if empty) run in it, all in one round trip: the
+    /// first column of its first row, as text.
+    fn begin_reading(&mut self, first: &str, read: &str) -> PgResult<(Tx<'_>, Option<String>)> {
+        let mut sql = "BEGIN".to_owned();
+        for part in [first, read] {
+            if !part.is_empty() {
+                sql.push_str("; ");
+                sql.push_str(part);
+            }
         }
-        Ok(Tx {
+        let got = if read.is_empty() {
+            self.pg.batch_execute(&sql).map(|()| None)
+        } else {
+            self.pg.simple_query(&sql).map(|msgs| {
+                msgs.iter().find_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                    _ => None,
+                })
+            })
+        };
+        let got = match got {
+            Ok(g) => g,
+            Err(e) => {
+                // A failed `first` leaves the transaction open: closed here.
+                let _ = self.pg.batch_execute("ROLLBACK");
+                return Err(e);
+            }
+        };
+        let tx = Tx {
             pg: &mut self.pg,
             stmts: &mut self.stmts,
             open: true,
-        })
+            forced: false,
+        };
+        Ok((tx, got))
     }
 
     pub(super) fn transaction(&mut self) -> PgResult<Tx<'_>> {
@@ -255,10 +282,16 @@ impl Client {
     }
 
     /// A read-only transaction that sees one snapshot throughout, begun with
-    /// `first` (settings) in the same round trip.
-    pub(super) fn snapshot(&mut self, first: &str) -> PgResult<Tx<'_>> {
-        self.begin(&format!(
-            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; {first}"
-        ))
+    /// `first` (settings) and `read` run in it, in one round trip (see
+    /// [`Client::begin_reading`]).
+    pub(super) fn snapshot_reading(
+        &mut self,
+        first: &str,
+        read: &str,
+    ) -> PgResult<(Tx<'_>, Option<String>)> {
+        self.begin_reading(
+            &format!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; {first}"),
+            read,
+        )
     }
 }

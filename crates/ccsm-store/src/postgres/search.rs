@@ -136,9 +136,17 @@ impl PgStore {
         // No parallel workers: starting two cost more than a search's whole
         // walk (a ranked common word on the wide corpus, 13.4 ms with them,
         // 6.2-7.6 ms without).
-        let mut tx = c.snapshot(
+        // A search for words reads the common words (which way to take) in
+        // the same round trip.
+        let read = if q.terms.is_empty() {
+            String::new()
+        } else {
+            format!("SELECT value FROM meta WHERE key = '{COMMON_WORDS}'")
+        };
+        let (mut tx, kept) = c.snapshot_reading(
             "SET LOCAL plan_cache_mode = force_custom_plan;
              SET LOCAL max_parallel_workers_per_gather = 0",
+            &read,
         )?;
         let limit = q.limit.max(1);
         if q.terms.is_empty() {
@@ -174,7 +182,7 @@ impl PgStore {
         };
         // How common the words are decides the way of both the ranking and the
         // newest-first walk: asked once.
-        let is_common = common(&mut tx, q, &tsq)?;
+        let is_common = common(&mut tx, q, &tsq, kept)?;
         let mut picked: Vec<(Row, f64)> = Vec::new();
         if q.rank {
             picked = ranked(&mut tx, q, &tsq, is_common, limit)?;
@@ -255,6 +263,18 @@ fn take(tx: &mut Tx<'_>, gin: bool) -> Result<()> {
     } else {
         "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = on"
     })?;
+    tx.forced = true;
+    Ok(())
+}
+
+/// Gives the planner its own choice again, if [`take`] took it away (a
+/// round trip saved when not: on a new connection each costs a command of
+/// the CLI a few tenths of a millisecond).
+fn untake(tx: &mut Tx<'_>) -> Result<()> {
+    if tx.forced {
+        tx.batch_execute("RESET enable_indexscan; RESET enable_seqscan; RESET enable_bitmapscan")?;
+        tx.forced = false;
+    }
     Ok(())
 }
 
@@ -292,10 +312,10 @@ pub(super) fn common_words_now(c: &mut impl Sql) -> Result<String> {
 /// ANALYZE found (kept in `meta` by `optimize`; a word not among them is
 /// rare; a prefix counts the common words it begins), else, before any
 /// statistics, by a count through the GIN index that stops at [`COMMON`].
-fn common(tx: &mut Tx<'_>, q: &SearchQuery, tsq: &str) -> Result<bool> {
+fn common(tx: &mut Tx<'_>, q: &SearchQuery, tsq: &str, kept: Option<String>) -> Result<bool> {
     let terms = crate::tokens::term_words(&q.terms);
     // (A catalog not optimized since this was kept: from `pg_stats` itself.)
-    let kept: String = match PgStore::meta_in(tx, COMMON_WORDS)? {
+    let kept: String = match kept {
         Some(k) => k,
         None => common_words_now(tx)?,
     };
@@ -378,10 +398,8 @@ fn newest(
         // looked into by the index of its rows from its newest down to its
         // first match (most sessions match near their end); it stops at the
         // `limit`-th session found, having read a few rows of each.
-        tx.batch_execute(
-            "RESET enable_indexscan; RESET enable_seqscan; RESET enable_bitmapscan;
-             SET LOCAL max_parallel_workers_per_gather = 0",
-        )?;
+        // (No parallel workers: set when the snapshot began.)
+        untake(tx)?;
         let skip: Vec<&str> = have.iter().map(String::as_str).collect();
         let mut p: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&tsq, &skip];
         let want = limit as i64;
@@ -518,9 +536,7 @@ fn ranked(
             return Ok(Vec::new());
         }
         if n as usize <= FEW_SESSIONS {
-            tx.batch_execute(
-                "RESET enable_indexscan; RESET enable_seqscan; RESET enable_bitmapscan",
-            )?;
+            untake(tx)?;
         } else {
             take(tx, gin)?;
         }
