@@ -106,14 +106,17 @@ pub(super) fn labels_everywhere(store: &dyn Store) {
     // before its session is indexed, or kept when it is deleted, is its own
     // when it is indexed (again); its tags go with it.
     store.save_name("later", "s-late").unwrap();
-    let late = || session("s-late", "/src/late", 1_500);
-    ingest(
-        store,
-        late(),
-        true,
-        vec![chunk("l1", "user", "zanzibarq notes")],
-        vec![],
-    );
+    let index_late = || {
+        let text = vec![chunk("l1", "user", "zanzibarq notes")];
+        ingest(
+            store,
+            session("s-late", "/src/late", 1_500),
+            true,
+            text,
+            vec![],
+        );
+    };
+    index_late();
     store
         .add_tags("s-late", &["beta".into(), "alpha".into()])
         .unwrap();
@@ -135,13 +138,7 @@ pub(super) fn labels_everywhere(store: &dyn Store) {
     assert!(store.remove_name("also").unwrap());
     want(&["alpha"], &["later"]);
     assert!(store.delete("s-late").unwrap());
-    ingest(
-        store,
-        late(),
-        true,
-        vec![chunk("l1", "user", "zanzibarq notes")],
-        vec![],
-    );
+    index_late();
     want(&[], &["later"]);
     assert!(store.remove_name("later").unwrap());
     want(&[], &[]);
