@@ -55,7 +55,8 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
         tx.execute(
             &format!(
                 "INSERT INTO sessions (id, project_dir, file_path, host, tag_list, name_list)
-                 VALUES ($1, $2, '', $3, {LABELS}) ON CONFLICT (id) DO NOTHING"
+                 VALUES ($1, $2, '', $3, {}) ON CONFLICT (id) DO NOTHING",
+                labels()
             ),
             &[&s.id, &s.project_dir, &host],
         )?;
@@ -102,7 +103,7 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
             messages, user_turns, tool_calls, models, tools, first_activity, last_activity, gone,
             cli_cost_usd, archive_key, host, tag_list, name_list)
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,FALSE,$22,$23,$24,
-            {LABELS})
+            {labels})
          ON CONFLICT (id) DO UPDATE SET project_dir=excluded.project_dir, project_path=excluded.project_path,
             file_path=excluded.file_path, summary=excluded.summary, custom_title=excluded.custom_title,
             first_prompt=excluded.first_prompt, git_branch=excluded.git_branch, cwd=excluded.cwd,
@@ -111,7 +112,7 @@ fn ingest_tx(tx: Tx<'_, '_>, host: &str, b: &Ingest) -> Result<()> {
             messages=excluded.messages, user_turns=excluded.user_turns, tool_calls=excluded.tool_calls,
             models=excluded.models, tools=excluded.tools, first_activity=excluded.first_activity,
             last_activity=excluded.last_activity, gone=FALSE, cli_cost_usd=excluded.cli_cost_usd,
-            archive_key=COALESCE(excluded.archive_key, sessions.archive_key), host=excluded.host"),
+            archive_key=COALESCE(excluded.archive_key, sessions.archive_key), host=excluded.host", labels = labels()),
         &[
             &s.id, &s.project_dir, &s.project_path, &s.file_path, &s.summary, &s.custom_title,
             &s.first_prompt, &s.git_branch, &s.cwd, &s.native_tag, &s.created_at, &s.last_modified,
@@ -481,16 +482,31 @@ pub(super) fn resum(tx: Tx<'_, '_>, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A session's tags as its `tag_list` keeps them (`id`: the SQL of its id).
+fn tags_of(id: &str) -> String {
+    format!("ARRAY(SELECT g.tag FROM tags g WHERE g.session_id = {id} ORDER BY g.tag)")
+}
+
+/// A session's names as its `name_list` keeps them (`id`: the SQL of its id).
+fn names_of(id: &str) -> String {
+    format!(
+        "ARRAY(SELECT DISTINCT n.name FROM name_sessions n WHERE n.session_id = {id} ORDER BY 1)"
+    )
+}
+
 /// A new session row's tags and names (`$1` its id): names given before it
 /// was indexed, or kept when it was deleted, are its own again.
-const LABELS: &str = "ARRAY(SELECT g.tag FROM tags g WHERE g.session_id = $1 ORDER BY g.tag),
-    ARRAY(SELECT DISTINCT n.name FROM name_sessions n WHERE n.session_id = $1 ORDER BY 1)";
+fn labels() -> String {
+    format!("{}, {}", tags_of("$1"), names_of("$1"))
+}
 
 /// Writes a session's tags again from the table (after a change to it).
 pub(super) fn write_tags(tx: Tx<'_, '_>, id: &str) -> Result<()> {
     tx.execute(
-        "UPDATE sessions SET tag_list = ARRAY(SELECT g.tag FROM tags g WHERE g.session_id = $1
-           ORDER BY g.tag) WHERE id = $1",
+        &format!(
+            "UPDATE sessions SET tag_list = {} WHERE id = $1",
+            tags_of("$1")
+        ),
         &[&id],
     )?;
     Ok(())
@@ -500,9 +516,11 @@ pub(super) fn write_tags(tx: Tx<'_, '_>, id: &str) -> Result<()> {
 /// `also` (after a change to the name's rows).
 pub(super) fn write_names(tx: Tx<'_, '_>, name: &str, also: &[&str]) -> Result<()> {
     tx.execute(
-        "UPDATE sessions s SET name_list = ARRAY(SELECT DISTINCT n.name FROM name_sessions n
-           WHERE n.session_id = s.id ORDER BY 1)
-         WHERE s.id IN (SELECT session_id FROM name_sessions WHERE name = $1) OR s.id = ANY($2)",
+        &format!(
+            "UPDATE sessions s SET name_list = {}
+             WHERE s.id IN (SELECT session_id FROM name_sessions WHERE name = $1) OR s.id = ANY($2)",
+            names_of("s.id")
+        ),
         &[&name, &also],
     )?;
     Ok(())
